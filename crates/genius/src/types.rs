@@ -1,0 +1,299 @@
+//! Lenient serde models of Genius API objects.
+//!
+//! Every field that real responses ever leave out or set to `null` is optional, and unknown
+//! fields are ignored, because Genius adds keys over time (see the fixtures in tests).
+
+use serde::Deserialize;
+use songrec_catalog as catalog;
+
+/// An artist as embedded in songs, albums and search hits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ArtistRef {
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlbumRef {
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Stats {
+    #[serde(default)]
+    pub pageviews: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DateComponents {
+    #[serde(default)]
+    pub year: Option<i32>,
+    #[serde(default)]
+    pub month: Option<u32>,
+    #[serde(default)]
+    pub day: Option<u32>,
+}
+
+/// A rich-text field, keyed by the `text_format`s that were asked for.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Text {
+    #[serde(default)]
+    pub plain: Option<String>,
+    #[serde(default)]
+    pub html: Option<String>,
+    #[serde(default)]
+    pub markdown: Option<String>,
+    #[serde(default)]
+    pub dom: Option<serde_json::Value>,
+}
+
+impl Text {
+    /// The plain text, from `plain` when present, else flattened from the `dom` tree.
+    pub fn to_plain(&self) -> Option<String> {
+        if let Some(p) = &self.plain {
+            return Some(p.clone());
+        }
+        let dom = self.dom.as_ref()?;
+        let mut out = String::new();
+        flatten_dom(dom, &mut out);
+        Some(out.trim().to_string())
+    }
+}
+
+fn flatten_dom(node: &serde_json::Value, out: &mut String) {
+    match node {
+        serde_json::Value::String(s) => out.push_str(s),
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Array(children)) = map.get("children") {
+                for c in children {
+                    flatten_dom(c, out);
+                }
+            }
+            if matches!(map.get("tag").and_then(|t| t.as_str()), Some("p" | "br")) {
+                out.push('\n');
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RelatedSong {
+    pub id: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SongRelationship {
+    #[serde(default)]
+    pub relationship_type: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub songs: Vec<Option<RelatedSong>>,
+}
+
+impl SongRelationship {
+    /// `relationship_type`, or `type` in older responses that lack it.
+    pub fn kind(&self) -> Option<&str> {
+        self.relationship_type.as_deref().or(self.kind.as_deref())
+    }
+}
+
+/// A full song object (`response.song` of `GET /songs/:id`); summaries parse too.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Song {
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub primary_artist: Option<ArtistRef>,
+    #[serde(default)]
+    pub featured_artists: Option<Vec<ArtistRef>>,
+    #[serde(default)]
+    pub producer_artists: Option<Vec<ArtistRef>>,
+    #[serde(default)]
+    pub writer_artists: Option<Vec<ArtistRef>>,
+    #[serde(default)]
+    pub album: Option<AlbumRef>,
+    #[serde(default)]
+    pub release_date: Option<String>,
+    #[serde(default)]
+    pub release_date_components: Option<DateComponents>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub stats: Option<Stats>,
+    #[serde(default)]
+    pub description: Option<Text>,
+    #[serde(default)]
+    pub song_relationships: Option<Vec<SongRelationship>>,
+    #[serde(default)]
+    pub song_art_image_url: Option<String>,
+    #[serde(default)]
+    pub song_art_image_thumbnail_url: Option<String>,
+}
+
+/// Why a song object cannot become a catalogue song.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseSongError {
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    #[error("not a song object")]
+    NotASong,
+    #[error("song has no id")]
+    MissingId,
+    #[error("song {0} has no title")]
+    MissingTitle(u64),
+    #[error("song {0} has no primary artist")]
+    MissingPrimaryArtist(u64),
+}
+
+fn artist(a: &ArtistRef) -> Option<catalog::Artist> {
+    Some(catalog::Artist {
+        id: a.id?,
+        name: a.name.clone().unwrap_or_default(),
+    })
+}
+
+impl Song {
+    /// Converts into a catalogue song, refusing objects without id, title or primary artist.
+    pub fn into_catalog(self) -> Result<catalog::Song, ParseSongError> {
+        let id = self.id.ok_or(ParseSongError::MissingId)?;
+        let title = self
+            .title
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ParseSongError::MissingTitle(id))?;
+        let primary_artist = self
+            .primary_artist
+            .as_ref()
+            .and_then(artist)
+            .ok_or(ParseSongError::MissingPrimaryArtist(id))?;
+        let mut credits = Vec::new();
+        for (role, list) in [
+            (catalog::CreditRole::Featured, &self.featured_artists),
+            (catalog::CreditRole::Producer, &self.producer_artists),
+            (catalog::CreditRole::Writer, &self.writer_artists),
+        ] {
+            for a in list.iter().flatten().filter_map(artist) {
+                let credit = catalog::Credit { role, artist: a };
+                if !credits.contains(&credit) {
+                    credits.push(credit);
+                }
+            }
+        }
+        let album = self.album.as_ref().and_then(|a| {
+            Some(catalog::Album {
+                id: a.id?,
+                name: a.name.clone().unwrap_or_default(),
+            })
+        });
+        let release_date = self.release_date.filter(|d| is_iso_date(d));
+        let release_year = self
+            .release_date_components
+            .as_ref()
+            .and_then(|c| c.year)
+            .or_else(|| release_date.as_ref().and_then(|d| d[..4].parse().ok()));
+        let mut relationships = Vec::new();
+        for rel in self.song_relationships.iter().flatten() {
+            let Some(kind) = rel.kind() else { continue };
+            for s in rel.songs.iter().flatten() {
+                if let Some(song_id) = s.id {
+                    relationships.push(catalog::Relationship {
+                        kind: kind.to_string(),
+                        song_id,
+                    });
+                }
+            }
+        }
+        let description = self
+            .description
+            .as_ref()
+            .and_then(Text::to_plain)
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty() && d != "?");
+        Ok(catalog::Song {
+            id,
+            title,
+            primary_artist,
+            credits,
+            album,
+            release_date,
+            release_year,
+            language: self.language.filter(|l| !l.is_empty()),
+            pageviews: self.stats.and_then(|s| s.pageviews),
+            relationships,
+            description,
+            url: self.url,
+            song_art_image_url: self
+                .song_art_image_url
+                .or(self.song_art_image_thumbnail_url),
+        })
+    }
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// Parses one JSON value that is a song object, or an API envelope around one
+/// (`{"meta":..,"response":{"song":..}}`), into a catalogue song.
+pub fn parse_song_value(value: serde_json::Value) -> Result<catalog::Song, ParseSongError> {
+    let song_value = match value {
+        serde_json::Value::Object(mut map) => {
+            if let Some(serde_json::Value::Object(mut response)) = map.remove("response") {
+                response.remove("song").ok_or(ParseSongError::NotASong)?
+            } else if let Some(song) = map.remove("song").filter(|s| s.is_object()) {
+                song
+            } else {
+                serde_json::Value::Object(map)
+            }
+        }
+        _ => return Err(ParseSongError::NotASong),
+    };
+    let song: Song =
+        serde_json::from_value(song_value).map_err(|e| ParseSongError::Json(e.to_string()))?;
+    song.into_catalog()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_song_without_primary_artist_is_refused() {
+        let v = serde_json::json!({"id": 3, "title": "x"});
+        assert_eq!(
+            parse_song_value(v),
+            Err(ParseSongError::MissingPrimaryArtist(3))
+        );
+    }
+
+    #[test]
+    fn an_envelope_is_unwrapped_and_placeholder_description_dropped() {
+        let v = serde_json::json!({"meta": {"status": 200}, "response": {"song": {
+            "id": 7, "title": "T", "primary_artist": {"id": 1, "name": "A"},
+            "description": {"plain": "?"}, "stats": {"hot": false},
+            "release_date_components": {"year": 1999, "month": null, "day": null},
+            "song_relationships": [{"type": "samples", "songs": [{"id": 9}]}]
+        }}});
+        let s = parse_song_value(v).unwrap();
+        assert_eq!(s.id, 7);
+        assert_eq!(s.description, None);
+        assert_eq!(s.pageviews, None);
+        assert_eq!(s.release_year, Some(1999));
+        assert_eq!(s.relationships[0].kind, "samples");
+    }
+}

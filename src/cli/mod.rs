@@ -1,0 +1,92 @@
+//! The `songrec` command line: one file per command, each with its `Args` and `run`.
+
+mod config;
+mod demo;
+mod generate;
+mod import;
+mod serve;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use config::{GlobalArgs, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "songrec",
+    version,
+    about = "Song recommendations from Genius metadata: fetch, store, train, register, serve."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic catalogue (Genius song objects, one per line).
+    Generate(generate::Args),
+    /// Upsert songs from JSONL, JSON arrays or saved Genius API responses into the store.
+    Import(import::Args),
+    /// Train a model on the stored catalogue, evaluate it, register it, maybe promote it.
+    Train(train::Args),
+    /// Serve recommendations from the champion model over HTTP.
+    Serve(serve::Args),
+    /// First run: seed a sample catalogue if the store is empty, train if needed, serve.
+    Demo(demo::Args),
+}
+
+/// Parses arguments, runs the command, prints one clear line on failure.
+pub fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    config::init_tracing(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_args(&cli.global)?;
+    match cli.command {
+        Command::Generate(args) => generate::run(args).await,
+        Command::Import(args) => import::run(&settings, args).await,
+        Command::Train(args) => train::run(&settings, args).await,
+        Command::Serve(args) => serve::run(&settings, args).await,
+        Command::Demo(args) => demo::run(&settings, args).await,
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the message.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
