@@ -2,11 +2,26 @@
 //! metrics, data size, timings and checksum; one version is the champion that gets served.
 //!
 //! Local registry under the data dir by default, MLflow (REST API) when configured.
+//!
+//! # Layout
+//! - [`Registry`]: the interface every caller uses, whatever the backend.
+//! - `local`: versions as directories, the champion as an atomically replaced pointer file.
+//! - [`PromotionPolicy`]: whether a new version replaces the champion.
+
+mod files;
+mod local;
+mod policy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+pub use files::sha256_file;
+pub use policy::{Decision, PromotionPolicy, UnknownPolicy};
+
+use local::{LocalRegistry, OwnedNewVersion};
 
 /// One registered model version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,32 +31,58 @@ pub struct VersionInfo {
     pub created_at: String,
     pub params: BTreeMap<String, String>,
     pub metrics: BTreeMap<String, f64>,
+    /// Wall-clock seconds per training phase.
+    #[serde(default)]
+    pub timings: BTreeMap<String, f64>,
     /// SHA-256 (hex) of the model file.
     pub checksum: String,
+    /// Songs in the model's catalogue.
     pub songs: u64,
+    /// Size of the model file.
+    #[serde(default)]
+    pub model_bytes: u64,
     pub is_champion: bool,
+    /// The MLflow run that produced this version (MLflow registry only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// What to register.
 pub struct NewVersion<'a> {
     pub model_file: &'a Path,
+    /// SHA-256 (hex) of `model_file`, as written by the model; registration refuses a file that
+    /// does not match it.
     pub checksum: String,
     pub params: BTreeMap<String, String>,
     pub metrics: BTreeMap<String, f64>,
+    /// Wall-clock seconds per training phase.
+    pub timings: BTreeMap<String, f64>,
     pub songs: u64,
 }
 
-/// When a newly registered version becomes champion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PromotionPolicy {
-    /// Only when its primary metric is at least the champion's (always for the first model).
-    #[default]
-    Auto,
-    Always,
-    Never,
+impl NewVersion<'_> {
+    fn to_owned_version(&self) -> OwnedNewVersion {
+        OwnedNewVersion {
+            model_file: self.model_file.to_path_buf(),
+            checksum: self.checksum.clone(),
+            params: self.params.clone(),
+            metrics: self.metrics.clone(),
+            timings: self.timings.clone(),
+            songs: self.songs,
+        }
+    }
+}
+
+/// The result of [`Registry::register_and_promote`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Registered {
+    /// The new version, `is_champion` telling whether it was promoted.
+    pub version: VersionInfo,
+    pub decision: Decision,
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     #[error("registry I/O error at {path}: {source}")]
     Io {
@@ -56,46 +97,124 @@ pub enum RegistryError {
     ChecksumMismatch { version: u64 },
     #[error("registry data is corrupt: {0}")]
     Corrupt(String),
+    #[error("model file {path} has checksum {found}, expected {expected}")]
+    ModelFileMismatch {
+        path: String,
+        expected: String,
+        found: String,
+    },
+    #[error("invalid registration: {0}")]
+    InvalidInput(String),
+    #[error("registry task failed: {0}")]
+    Task(String),
 }
 
 /// The model registry.
 pub struct Registry {
-    _private: (),
+    backend: Backend,
+}
+
+enum Backend {
+    Local(Arc<LocalRegistry>),
 }
 
 impl Registry {
     /// A local registry rooted at `dir` (created if missing).
-    pub fn local(_dir: &Path) -> Result<Registry, RegistryError> {
-        todo!()
+    pub fn local(dir: &Path) -> Result<Registry, RegistryError> {
+        Ok(Registry {
+            backend: Backend::Local(Arc::new(LocalRegistry::open(dir)?)),
+        })
     }
 
-    pub async fn register(&self, _new: NewVersion<'_>) -> Result<VersionInfo, RegistryError> {
-        todo!()
+    /// Where this registry lives, for messages: a directory or a URL.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Local(local) => local.root().display().to_string(),
+        }
     }
 
+    /// Stores a new version (not yet champion). The model file is copied; its checksum must match.
+    pub async fn register(&self, new: NewVersion<'_>) -> Result<VersionInfo, RegistryError> {
+        match &self.backend {
+            Backend::Local(local) => {
+                let owned = new.to_owned_version();
+                blocking(local, move |l| l.register(owned)).await
+            }
+        }
+    }
+
+    /// Registers a new version, then makes it champion if `policy` prefers it to the current
+    /// champion on `primary_metric` (higher is better).
+    pub async fn register_and_promote(
+        &self,
+        new: NewVersion<'_>,
+        policy: PromotionPolicy,
+        primary_metric: &str,
+    ) -> Result<Registered, RegistryError> {
+        let mut version = self.register(new).await?;
+        let decision = match &self.backend {
+            Backend::Local(local) => {
+                let (v, metric) = (version.version, primary_metric.to_string());
+                blocking(local, move |l| l.promote_if(v, policy, &metric)).await?
+            }
+        };
+        version.is_champion = decision.promote;
+        Ok(Registered { version, decision })
+    }
+
+    /// The version currently served, if any.
     pub async fn champion(&self) -> Result<Option<VersionInfo>, RegistryError> {
-        todo!()
+        match &self.backend {
+            Backend::Local(local) => blocking(local, |l| l.champion()).await,
+        }
     }
 
-    pub async fn promote(&self, _version: u64) -> Result<(), RegistryError> {
-        todo!()
+    /// Makes `version` the champion, remembering the previous one for [`Registry::rollback`].
+    pub async fn promote(&self, version: u64) -> Result<(), RegistryError> {
+        match &self.backend {
+            Backend::Local(local) => blocking(local, move |l| l.promote(version)).await,
+        }
     }
 
     /// Moves the champion back to the version that was champion before the current one.
     pub async fn rollback(&self) -> Result<VersionInfo, RegistryError> {
-        todo!()
+        match &self.backend {
+            Backend::Local(local) => blocking(local, |l| l.rollback()).await,
+        }
     }
 
+    /// Every version, oldest first.
     pub async fn list(&self) -> Result<Vec<VersionInfo>, RegistryError> {
-        todo!()
+        match &self.backend {
+            Backend::Local(local) => blocking(local, |l| l.list()).await,
+        }
     }
 
-    pub async fn get(&self, _version: u64) -> Result<VersionInfo, RegistryError> {
-        todo!()
+    pub async fn get(&self, version: u64) -> Result<VersionInfo, RegistryError> {
+        match &self.backend {
+            Backend::Local(local) => blocking(local, move |l| l.get(version)).await,
+        }
     }
 
     /// A local path to the version's model file, checksum verified.
-    pub async fn model_file(&self, _version: u64) -> Result<PathBuf, RegistryError> {
-        todo!()
+    ///
+    /// The verification is remembered per process while the file's size and modification time
+    /// stay the same, so polling this for the champion is cheap.
+    pub async fn model_file(&self, version: u64) -> Result<PathBuf, RegistryError> {
+        match &self.backend {
+            Backend::Local(local) => blocking(local, move |l| l.model_file(version)).await,
+        }
     }
+}
+
+/// Runs file-system work off the async threads.
+async fn blocking<T, F>(local: &Arc<LocalRegistry>, work: F) -> Result<T, RegistryError>
+where
+    T: Send + 'static,
+    F: FnOnce(&LocalRegistry) -> Result<T, RegistryError> + Send + 'static,
+{
+    let local = Arc::clone(local);
+    tokio::task::spawn_blocking(move || work(&local))
+        .await
+        .map_err(|e| RegistryError::Task(e.to_string()))?
 }
