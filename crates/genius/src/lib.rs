@@ -1,6 +1,17 @@
-//! Everything songrec knows about the Genius API: lenient response types and their
-//! conversion into catalogue [`songrec_catalog::Song`]s.
+//! Everything songrec knows about the Genius API: lenient response types, their conversion
+//! into catalogue [`songrec_catalog::Song`]s, and a polite HTTP client.
+//!
+//! # Layout
+//! - [`types`]: serde models of Genius objects and [`parse_song_value`].
+//! - [`client`]: [`GeniusClient`], the typed endpoints with rate limit, timeouts and retries.
+//! - [`error`]: [`GeniusError`], one variant per way a request fails.
 
+pub mod client;
+pub mod error;
+mod retry;
 pub mod types;
 
+pub use client::{CatalogueSort, ClientConfig, DEFAULT_BASE_URL, GeniusClient, SongDetails};
+pub use error::GeniusError;
+pub use retry::RetryPolicy;
 pub use types::{ParseSongError, parse_song_value};

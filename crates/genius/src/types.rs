@@ -140,6 +140,107 @@ pub struct Song {
     pub song_art_image_thumbnail_url: Option<String>,
 }
 
+/// A song as listed in search hits and artist catalogues: no album, credits or description.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SongSummary {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub primary_artist: Option<ArtistRef>,
+    #[serde(default)]
+    pub lyrics_state: Option<String>,
+    #[serde(default)]
+    pub stats: Option<Stats>,
+}
+
+/// One result of `GET /search`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchHit {
+    /// Always `"song"` in the responses seen so far.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub result: Option<SongSummary>,
+}
+
+/// `response` of `GET /search`. Search has no `next_page`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchResults {
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub hits: Vec<SearchHit>,
+}
+
+/// `response` of `GET /artists/:id/songs`: one page of an artist's catalogue.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ArtistSongsPage {
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub songs: Vec<SongSummary>,
+    /// The page to ask for next; `None` on the last page. Short pages can still have one.
+    #[serde(default)]
+    pub next_page: Option<u32>,
+}
+
+/// A full artist object (`response.artist` of `GET /artists/:id`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Artist {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub alternate_names: Option<Vec<String>>,
+    #[serde(default)]
+    pub followers_count: Option<u64>,
+    #[serde(default)]
+    pub description: Option<Text>,
+}
+
+/// `response` of `GET /artists/:id`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ArtistResponse {
+    pub artist: Artist,
+}
+
+/// The `meta` object every API response carries (and the whole body of most errors).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Meta {
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `{"meta": .., "response": ..}`, the shape of every successful response.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Envelope<T> {
+    #[serde(default)]
+    pub meta: Option<Meta>,
+    pub response: Option<T>,
+}
+
+/// An element that does not parse is dropped rather than failing the whole list:
+/// one odd catalogue entry must not cost the other 49 on the page.
+fn lenient_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let values: Option<Vec<serde_json::Value>> = Option::deserialize(deserializer)?;
+    Ok(values
+        .into_iter()
+        .flatten()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect())
+}
+
 /// Why a song object cannot become a catalogue song.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseSongError {
