@@ -4,6 +4,7 @@ mod config;
 mod demo;
 mod generate;
 mod import;
+mod models;
 mod serve;
 mod train;
 
@@ -38,6 +39,8 @@ enum Command {
     Serve(serve::Args),
     /// First run: seed a sample catalogue if the store is empty, train if needed, serve.
     Demo(demo::Args),
+    /// List, inspect, promote and roll back registered model versions.
+    Models(models::Args),
 }
 
 /// Parses arguments, runs the command, prints one clear line on failure.
@@ -72,6 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(&settings, args).await,
         Command::Serve(args) => serve::run(&settings, args).await,
         Command::Demo(args) => demo::run(&settings, args).await,
+        Command::Models(args) => models::run(&settings, args).await,
     }
 }
 
