@@ -1,10 +1,27 @@
 //! The catalogue store: songs, artists, credits, relationships and fetch runs, in SQLite
 //! (the zero-set-up default) or PostgreSQL (production), behind one [`Store`].
 //!
-//! Migrations run on [`Store::connect`]. Writes are batched upserts keyed by Genius id.
+//! The backend is chosen by the URL scheme (`sqlite://PATH` or `postgres://...`). Versioned
+//! migrations (`migrations/sqlite`, `migrations/postgres`) run on [`Store::connect`]. Writes are
+//! batched multi-row upserts keyed by Genius id, one transaction per batch; a content hash makes
+//! re-importing the same data a no-op. Reads stream whole tables once instead of querying per song.
+//!
+//! The `songs` table keeps the original service's columns with their names and meanings, so its
+//! browse query (`SELECT id, pageviews, artist, title FROM songs ...`) still works.
 
+mod connect;
+mod fetch_runs;
+mod migrations;
+mod songs;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use songrec_catalog::Song;
+
+pub use migrations::MigrationState;
 
 /// Where the catalogue lives.
 #[derive(Debug, Clone)]
@@ -14,6 +31,27 @@ pub struct StoreConfig {
     pub max_connections: u32,
     pub acquire_timeout: std::time::Duration,
 }
+
+impl StoreConfig {
+    /// A SQLite database file (created if missing) with default pool settings.
+    pub fn sqlite(path: &std::path::Path) -> StoreConfig {
+        StoreConfig::from_url(format!("sqlite://{}", path.display()))
+    }
+
+    /// Any supported URL with default pool settings.
+    pub fn from_url(url: impl Into<String>) -> StoreConfig {
+        StoreConfig {
+            url: SecretString::from(url.into()),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
+/// Enough for a fetch, a training run and the API to share one database.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
+/// Long enough to wait out a concurrent bulk import's write transaction.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A song to write, with the JSON it came from (kept for export and re-processing).
 #[derive(Debug, Clone)]
@@ -30,6 +68,14 @@ pub struct UpsertCounts {
     pub unchanged: u64,
 }
 
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, other: UpsertCounts) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("unsupported database URL (expected sqlite:// or postgres://)")]
@@ -38,57 +84,158 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A number that the database cannot hold (ids and counts are signed 64-bit there).
+    #[error("{field} {value} is too large to store")]
+    OutOfRange { field: &'static str, value: u64 },
+    #[error("cannot write the export: {0}")]
+    Io(#[from] std::io::Error),
 }
 
-/// The catalogue store.
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs the same code against whichever pool the store holds. The body is compiled once per
+/// backend, so it can use backend-generic sqlx calls; `$backend` tells it which one it is in.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident, $backend:ident => $body:expr) => {
+        match $pool {
+            $crate::Pool::Sqlite($p) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::Backend::Sqlite;
+                $body
+            }
+            $crate::Pool::Postgres($p) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::Backend::Postgres;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The catalogue store. Cheap to clone: clones share the connection pool.
+#[derive(Clone)]
 pub struct Store {
-    _private: (),
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
-    pub async fn connect(_config: &StoreConfig) -> Result<Store, StoreError> {
-        todo!()
+    /// Opens the database (creating a SQLite file if missing) and applies pending migrations.
+    pub async fn connect(config: &StoreConfig) -> Result<Store, StoreError> {
+        let store = Store::connect_without_migrating(config).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the database without touching its schema (for `songrec db status`).
+    pub async fn connect_without_migrating(config: &StoreConfig) -> Result<Store, StoreError> {
+        Ok(Store {
+            pool: connect::open_pool(config).await?,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the migrations this build knows and the database lacks; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        migrations::migrate(&self.pool).await
+    }
+
+    /// Every migration this build knows, and whether and when it was applied.
+    pub async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
+        migrations::status(&self.pool).await
     }
 
     /// Inserts new songs and updates changed ones, in one transaction per batch.
-    pub async fn upsert_songs(&self, _songs: &[ImportedSong]) -> Result<UpsertCounts, StoreError> {
-        todo!()
+    ///
+    /// A song whose parsed content and raw JSON are unchanged is not written. When an id occurs
+    /// more than once, the last occurrence wins and the counts are those of writing them in order.
+    #[tracing::instrument(skip_all, fields(songs = songs.len(), backend = %self.backend()))]
+    pub async fn upsert_songs(&self, songs: &[ImportedSong]) -> Result<UpsertCounts, StoreError> {
+        songs::upsert(&self.pool, songs).await
     }
 
-    /// Every song, in one streaming pass.
+    /// Every song, ordered by id, in one streaming pass over a consistent snapshot.
+    #[tracing::instrument(skip_all, fields(backend = %self.backend()))]
     pub async fn load_catalogue(&self) -> Result<Vec<Song>, StoreError> {
-        todo!()
+        songs::load_catalogue(&self.pool).await
+    }
+
+    /// Writes every song's raw JSON object, one per line, ordered by id; returns how many.
+    ///
+    /// `songrec import` reads the output back to the same store contents.
+    #[tracing::instrument(skip_all, fields(backend = %self.backend()))]
+    pub async fn export_jsonl(&self, out: &mut dyn std::io::Write) -> Result<u64, StoreError> {
+        songs::export_jsonl(&self.pool, out).await
     }
 
     pub async fn count_songs(&self) -> Result<u64, StoreError> {
-        todo!()
+        songs::count(&self.pool).await
     }
 
     /// When each of these songs was last written (absent ids are not stored yet).
     pub async fn songs_updated_at(
         &self,
-        _ids: &[u64],
-    ) -> Result<std::collections::HashMap<u64, chrono::DateTime<chrono::Utc>>, StoreError> {
-        todo!()
+        ids: &[u64],
+    ) -> Result<HashMap<u64, DateTime<Utc>>, StoreError> {
+        songs::updated_at(&self.pool, ids).await
     }
 
     /// Records the start of a fetch run and returns its id.
-    pub async fn start_fetch_run(&self, _artist: &str) -> Result<i64, StoreError> {
-        todo!()
+    pub async fn start_fetch_run(&self, artist: &str) -> Result<i64, StoreError> {
+        fetch_runs::start(&self.pool, artist).await
     }
 
     /// Records how a fetch run ended.
     pub async fn finish_fetch_run(
         &self,
-        _run_id: i64,
-        _summary: &FetchRunSummary,
+        run_id: i64,
+        summary: &FetchRunSummary,
     ) -> Result<(), StoreError> {
-        todo!()
+        fetch_runs::finish(&self.pool, run_id, summary).await
     }
 
     /// The most recent fetch runs, newest first.
-    pub async fn recent_fetch_runs(&self, _limit: u32) -> Result<Vec<FetchRun>, StoreError> {
-        todo!()
+    pub async fn recent_fetch_runs(&self, limit: u32) -> Result<Vec<FetchRun>, StoreError> {
+        fetch_runs::recent(&self.pool, limit).await
+    }
+
+    /// Waits for in-flight queries and closes every connection.
+    pub async fn close(&self) {
+        on_pool!(&self.pool, p, _backend => p.close().await)
     }
 }
 
@@ -103,7 +250,7 @@ pub struct FetchRunSummary {
     pub songs_stored: u64,
     /// Songs skipped because of an error (404, malformed response...).
     pub songs_failed: u64,
-    /// `succeeded`, `failed` or `interrupted`.
+    /// `succeeded`, `failed` or `interrupted` (`running` while a run has not finished).
     pub status: String,
     pub error: Option<String>,
 }
@@ -117,4 +264,14 @@ pub struct FetchRun {
     /// `None` while running, or when the process died mid-run.
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub summary: FetchRunSummary,
+}
+
+/// Converts an unsigned value for a signed 64-bit column.
+fn to_i64(field: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange { field, value })
+}
+
+/// Reads a signed 64-bit column back; negatives never come from songrec and read as 0.
+fn from_i64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }

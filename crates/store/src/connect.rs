@@ -1,0 +1,47 @@
+//! Opening a pool for the URL's backend, with the settings concurrent use needs.
+
+use std::str::FromStr;
+
+use secrecy::ExposeSecret;
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Pool, StoreConfig, StoreError};
+
+pub(crate) async fn open_pool(config: &StoreConfig) -> Result<Pool, StoreError> {
+    let url = config.url.expose_secret();
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => {
+            // WAL lets readers (training, the API) work while an import writes; the busy timeout
+            // makes a second writer wait for the first instead of failing.
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(config.acquire_timeout)
+                .foreign_keys(true)
+                .disable_statement_logging();
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(options)
+                .await?;
+            Ok(Pool::Sqlite(pool))
+        }
+        "postgres" | "postgresql" => {
+            // Bulk upserts are long statements; logging their text would flood the log.
+            let options = PgConnectOptions::from_str(url)?
+                .application_name("songrec")
+                .disable_statement_logging();
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(options)
+                .await?;
+            Ok(Pool::Postgres(pool))
+        }
+        _ => Err(StoreError::UnsupportedUrl),
+    }
+}
