@@ -1,0 +1,58 @@
+//! The one error type of every route: a status and a JSON body `{"error": "..."}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    #[error("no model is loaded yet")]
+    NoModel,
+    #[error("no song at index {0}")]
+    UnknownIndex(String),
+    #[error("no song with id {0}")]
+    UnknownSong(u64),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("no route for {0}")]
+    NoRoute(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("{message}")]
+    Rejected { status: StatusCode, message: String },
+    #[error("the request took longer than {0} s")]
+    Timeout(u64),
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    #[schema(example = "k must be between 1 and 100")]
+    pub error: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NoModel | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UnknownIndex(_) | ApiError::UnknownSong(_) | ApiError::NoRoute(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Rejected { status, .. } => *status,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = ErrorBody {
+            error: self.to_string(),
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,158 @@
+//! Prometheus metrics of one server instance: requests by route and status, latency
+//! histograms, the served model and reload outcomes.
+//!
+//! The recorder belongs to the server rather than being installed globally, so several
+//! servers (tests) in one process keep separate counts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use tokio::sync::watch;
+
+const REQUESTS: &str = "songrec_http_requests_total";
+const DURATION: &str = "songrec_http_request_duration_seconds";
+const MODEL_VERSION: &str = "songrec_model_version";
+const MODEL_SONGS: &str = "songrec_model_songs";
+const RELOADS: &str = "songrec_model_reloads_total";
+
+/// Latency buckets in seconds: a lookup answers in well under a millisecond, the tail matters.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+];
+
+/// How often histogram samples are folded into buckets, which bounds their memory between scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
+
+#[derive(Clone)]
+pub(crate) struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+/// How a reload attempt ended, as counted in `songrec_model_reloads_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReloadOutcome {
+    Loaded,
+    Refused,
+    SourceFailed,
+}
+
+impl ReloadOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReloadOutcome::Loaded => "loaded",
+            ReloadOutcome::Refused => "refused",
+            ReloadOutcome::SourceFailed => "source_failed",
+        }
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)
+            .expect("the latency bucket list is a non-empty constant")
+            .build_recorder();
+        recorder.describe_counter(
+            REQUESTS.into(),
+            None,
+            "HTTP requests by route template, method and status.".into(),
+        );
+        recorder.describe_histogram(
+            DURATION.into(),
+            Some(metrics::Unit::Seconds),
+            "HTTP request latency by route template and status.".into(),
+        );
+        recorder.describe_gauge(
+            MODEL_VERSION.into(),
+            None,
+            "Registry version of the served model (0 while none is loaded).".into(),
+        );
+        recorder.describe_gauge(
+            MODEL_SONGS.into(),
+            None,
+            "Songs in the served model.".into(),
+        );
+        recorder.describe_counter(
+            RELOADS.into(),
+            None,
+            "Attempts to load a new champion, by outcome.".into(),
+        );
+        let handle = recorder.handle();
+        let metrics = Metrics {
+            recorder: Arc::new(recorder),
+            handle,
+        };
+        metrics.set_model(None, 0);
+        for outcome in [
+            ReloadOutcome::Loaded,
+            ReloadOutcome::Refused,
+            ReloadOutcome::SourceFailed,
+        ] {
+            metrics.reload_counter(outcome).absolute(0);
+        }
+        metrics
+    }
+
+    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        let counter_key = Key::from_parts(
+            REQUESTS,
+            vec![
+                Label::new("route", route.to_owned()),
+                Label::new("method", method.to_owned()),
+                Label::new("status", status.clone()),
+            ],
+        );
+        self.recorder
+            .register_counter(&counter_key, &METADATA)
+            .increment(1);
+        let histogram_key = Key::from_parts(
+            DURATION,
+            vec![
+                Label::new("route", route.to_owned()),
+                Label::new("status", status),
+            ],
+        );
+        self.recorder
+            .register_histogram(&histogram_key, &METADATA)
+            .record(elapsed.as_secs_f64());
+    }
+
+    pub fn set_model(&self, version: Option<u64>, songs: usize) {
+        let gauge = |name| {
+            self.recorder
+                .register_gauge(&Key::from_name(name), &METADATA)
+        };
+        gauge(MODEL_VERSION).set(version.unwrap_or(0) as f64);
+        gauge(MODEL_SONGS).set(songs as f64);
+    }
+
+    pub fn record_reload(&self, outcome: ReloadOutcome) {
+        self.reload_counter(outcome).increment(1);
+    }
+
+    fn reload_counter(&self, outcome: ReloadOutcome) -> metrics::Counter {
+        let key = Key::from_parts(RELOADS, vec![Label::new("outcome", outcome.as_str())]);
+        self.recorder.register_counter(&key, &METADATA)
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    pub async fn run_upkeep(self, mut stop: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(UPKEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => self.handle.run_upkeep(),
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}

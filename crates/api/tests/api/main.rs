@@ -1,0 +1,5 @@
+//! Black-box tests of the HTTP service: the real router on a random port, real HTTP.
+
+mod contract;
+mod reload;
+mod support;
