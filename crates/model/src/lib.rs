@@ -6,13 +6,37 @@
 //! Public surface (kept stable for `api`, `registry` and the CLI):
 //! - [`train`] builds a [`Trained`] model from songs and [`TrainParams`];
 //! - [`Model::save`] / [`Model::load`] write and read the model file (refusing corrupt ones);
-//! - [`Model::recommend`] answers a query by browse-order index.
+//! - [`Model::recommend`] answers a query by browse-order index;
+//! - [`scene_report`] scores a model against a generated catalogue's ground truth.
+//!
+//! # Layout
+//! - `features`: sparse IDF-weighted song vectors and their inverted index;
+//! - `search`: neighbour search (exact, or approximate past a size), cold-start fallback;
+//! - `original`: the replaced system's model, for comparison;
+//! - `evaluate`: held-out and catalogue metrics;
+//! - `file`: the model file format.
+
+mod evaluate;
+mod features;
+mod file;
+mod original;
+mod params;
+mod search;
+mod train;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use songrec_catalog::Song;
+
+pub use evaluate::{
+    PRIMARY_METRIC, SceneReport, TruthRow, coverage, parse_truth, popularity_bias,
+    same_artist_share, scene_report,
+};
+pub use features::reason;
+pub use file::FORMAT_VERSION;
+pub use params::{FeatureSet, FeatureWeights, MAX_K, TrainParams};
+pub use train::train;
 
 /// What the API shows about a song in the model's catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +85,8 @@ pub enum ModelError {
     },
     #[error("training failed: {0}")]
     Training(String),
+    #[error("invalid training parameters: {0}")]
+    Params(String),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -71,20 +97,6 @@ pub enum RecommendError {
     KOutOfRange { k: usize, max: usize },
 }
 
-/// Training parameters; every field is recorded with the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainParams {
-    /// Neighbours precomputed per song (the largest k the model can serve).
-    pub k: usize,
-    pub seed: u64,
-}
-
-impl Default for TrainParams {
-    fn default() -> Self {
-        TrainParams { k: 100, seed: 42 }
-    }
-}
-
 /// A freshly trained model with its evaluation.
 pub struct Trained {
     pub model: Model,
@@ -92,27 +104,138 @@ pub struct Trained {
     pub timings: BTreeMap<String, f64>,
 }
 
+/// What the reasons are made of: each song's credited artists and relationships.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Explanations {
+    /// Artist names; credits refer to them by position.
+    pub names: Vec<String>,
+    /// Per song (n + 1 offsets) its credits, sorted by name id, with role bits.
+    pub credit_offsets: Vec<u32>,
+    pub credit_names: Vec<u32>,
+    pub credit_roles: Vec<u8>,
+    /// Relationship kinds as Genius spells them (`samples`, `cover_of`, ...).
+    pub relation_kinds: Vec<String>,
+    /// Per song (n + 1 offsets) the songs it links to, by index, with the kind.
+    pub relation_offsets: Vec<u32>,
+    pub relation_targets: Vec<u32>,
+    pub relation_kind: Vec<u8>,
+}
+
+/// Largest quantised score; scores are cosines in [0, 1] stored in 16 bits.
+const SCORE_SCALE: f32 = u16::MAX as f32;
+
 /// A trained, loaded model: songs in browse order and each one's precomputed neighbours.
 pub struct Model {
-    _private: (),
+    info: ModelInfo,
+    songs: Vec<SongInfo>,
+    /// (song id, index), sorted by id.
+    by_id: Vec<(u64, u32)>,
+    /// Neighbours stored per song: `neighbours[i * k .. (i + 1) * k]`.
+    k: usize,
+    neighbours: Vec<u32>,
+    scores: Vec<u16>,
+    reasons: Vec<u8>,
+    explanations: Explanations,
+    original_features: bool,
 }
 
 impl Model {
-    pub fn load(_path: &Path) -> Result<Model, ModelError> {
-        todo!()
+    pub(crate) fn from_parts(
+        info: ModelInfo,
+        songs: Vec<SongInfo>,
+        k: usize,
+        neighbours: Vec<u32>,
+        scores: Vec<u16>,
+        reasons: Vec<u8>,
+        explanations: Explanations,
+    ) -> Model {
+        let mut by_id: Vec<(u64, u32)> = songs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i as u32))
+            .collect();
+        by_id.sort_unstable();
+        let original_features =
+            info.params.get("features").map(String::as_str) == Some(FeatureSet::Original.as_str());
+        Model {
+            info,
+            songs,
+            by_id,
+            k,
+            neighbours,
+            scores,
+            reasons,
+            explanations,
+            original_features,
+        }
+    }
+
+    /// Checks every cross-reference, so a decoded file can never make serving panic.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let n = self.songs.len();
+        let cells = n.checked_mul(self.k).ok_or("k is too large")?;
+        if self.neighbours.len() != cells
+            || self.scores.len() != cells
+            || self.reasons.len() != cells
+        {
+            return Err(format!(
+                "neighbour table is not {n} songs x {} neighbours",
+                self.k
+            ));
+        }
+        if self.k > 0 && self.k >= n {
+            return Err(format!("{} neighbours per song but only {n} songs", self.k));
+        }
+        for (i, row) in self.neighbours.chunks(self.k.max(1)).enumerate() {
+            if row.iter().any(|&c| c as usize >= n || c as usize == i) {
+                return Err(format!("song {i} has a neighbour outside the catalogue"));
+            }
+        }
+        let e = &self.explanations;
+        check_offsets(&e.credit_offsets, n, e.credit_names.len(), "credit")?;
+        if e.credit_roles.len() != e.credit_names.len()
+            || e.credit_names.iter().any(|&a| a as usize >= e.names.len())
+        {
+            return Err("credits refer to unknown artists".into());
+        }
+        check_offsets(
+            &e.relation_offsets,
+            n,
+            e.relation_targets.len(),
+            "relationship",
+        )?;
+        if e.relation_kind.len() != e.relation_targets.len()
+            || e.relation_targets.iter().any(|&t| t as usize >= n)
+            || e.relation_kind
+                .iter()
+                .any(|&k| k as usize >= e.relation_kinds.len())
+        {
+            return Err("relationships refer to unknown songs or kinds".into());
+        }
+        if self.info.songs != n {
+            return Err(format!(
+                "info says {} songs, file holds {n}",
+                self.info.songs
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn load(path: &Path) -> Result<Model, ModelError> {
+        file::load(path)
     }
 
     /// Writes the model file atomically and returns its SHA-256 (hex).
-    pub fn save(&self, _path: &Path) -> Result<String, ModelError> {
-        todo!()
+    pub fn save(&self, path: &Path) -> Result<String, ModelError> {
+        file::save(self, path)
     }
 
     pub fn info(&self) -> &ModelInfo {
-        todo!()
+        &self.info
     }
 
     pub fn len(&self) -> usize {
-        todo!()
+        self.songs.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -121,28 +244,138 @@ impl Model {
 
     /// The largest k this model answers.
     pub fn max_k(&self) -> usize {
-        todo!()
+        self.k
     }
 
-    pub fn song(&self, _index: usize) -> Option<&SongInfo> {
-        todo!()
+    pub fn song(&self, index: usize) -> Option<&SongInfo> {
+        self.songs.get(index)
     }
 
-    pub fn index_of(&self, _song_id: u64) -> Option<usize> {
-        todo!()
+    pub fn index_of(&self, song_id: u64) -> Option<usize> {
+        self.by_id
+            .binary_search_by_key(&song_id, |e| e.0)
+            .ok()
+            .map(|pos| self.by_id[pos].1 as usize)
+    }
+
+    /// The stored neighbour indices of a song (all `max_k` of them), best first.
+    pub fn neighbour_indices(&self, index: usize) -> Option<&[u32]> {
+        (index < self.songs.len()).then(|| &self.neighbours[index * self.k..(index + 1) * self.k])
     }
 
     /// The `k` best recommendations for the song at `index`, best first, never the song itself.
     pub fn recommend(
         &self,
-        _index: usize,
-        _k: usize,
+        index: usize,
+        k: usize,
     ) -> Result<Vec<Recommendation<'_>>, RecommendError> {
-        todo!()
+        if index >= self.songs.len() {
+            return Err(RecommendError::IndexOutOfRange {
+                index,
+                len: self.songs.len(),
+            });
+        }
+        if k == 0 || k > self.k {
+            return Err(RecommendError::KOutOfRange { k, max: self.k });
+        }
+        let row = index * self.k;
+        Ok((row..row + k)
+            .map(|cell| {
+                let c = self.neighbours[cell] as usize;
+                Recommendation {
+                    index: c,
+                    song: &self.songs[c],
+                    score: f32::from(self.scores[cell]) / SCORE_SCALE,
+                    reasons: self.explain(index, c, self.reasons[cell]),
+                }
+            })
+            .collect())
+    }
+
+    fn credits(&self, song: usize) -> impl Iterator<Item = (u32, u8)> + '_ {
+        let e = &self.explanations;
+        let range = e.credit_offsets[song] as usize..e.credit_offsets[song + 1] as usize;
+        e.credit_names[range.clone()]
+            .iter()
+            .copied()
+            .zip(e.credit_roles[range].iter().copied())
+    }
+
+    /// The first artist credited on both songs whose roles satisfy `wanted`.
+    fn shared_artist(&self, a: usize, b: usize, wanted: impl Fn(u8, u8) -> bool) -> Option<&str> {
+        let theirs: Vec<(u32, u8)> = self.credits(b).collect();
+        self.credits(a).find_map(|(name, role_a)| {
+            let pos = theirs.binary_search_by_key(&name, |c| c.0).ok()?;
+            wanted(role_a, theirs[pos].1).then(|| self.explanations.names[name as usize].as_str())
+        })
+    }
+
+    fn relation_kind(&self, from: usize, to: usize) -> Option<&str> {
+        let e = &self.explanations;
+        let range = e.relation_offsets[from] as usize..e.relation_offsets[from + 1] as usize;
+        range
+            .into_iter()
+            .find(|&i| e.relation_targets[i] as usize == to)
+            .map(|i| e.relation_kinds[e.relation_kind[i] as usize].as_str())
+    }
+
+    fn explain(&self, q: usize, c: usize, bits: u8) -> Vec<String> {
+        use features::role;
+        let mut out = Vec::new();
+        if bits & reason::SAME_ARTIST != 0 {
+            out.push("same artist".to_string());
+        }
+        let credited = |name: Option<&str>, label: &str| match name {
+            Some(name) => format!("{label} {name}"),
+            None => label.to_string(),
+        };
+        if bits & reason::FEATURED != 0 {
+            let name = self.shared_artist(q, c, |a, b| {
+                (a | b) & role::FEATURED != 0 && a & b & role::PRIMARY == 0
+            });
+            out.push(credited(name, "featured together:"));
+        }
+        if bits & reason::PRODUCER != 0 {
+            let name = self.shared_artist(q, c, |a, b| a & b & role::PRODUCER != 0);
+            out.push(credited(name, "shared producer"));
+        }
+        if bits & reason::WRITER != 0 {
+            let name = self.shared_artist(q, c, |a, b| a & b & role::WRITER != 0);
+            out.push(credited(name, "shared writer"));
+        }
+        if bits & reason::ALBUM != 0 {
+            out.push("same album".to_string());
+        }
+        if bits & reason::RELATED != 0 {
+            let kind = self.relation_kind(q, c).map(|k| k.replace('_', " "));
+            out.push(kind.unwrap_or_else(|| "related songs".to_string()));
+        }
+        if bits & reason::SCENE != 0 {
+            out.push("same circle of collaborators".to_string());
+        }
+        if bits & reason::FALLBACK != 0 {
+            out.push(if self.original_features {
+                "similar popularity".to_string()
+            } else {
+                "few shared credits: same language and era, similar popularity".to_string()
+            });
+        }
+        out
+    }
+
+    pub(crate) fn quantise(score: f32) -> u16 {
+        (score.clamp(0.0, 1.0) * SCORE_SCALE).round() as u16
     }
 }
 
-/// Builds features, finds neighbours, evaluates; the songs may come in any order.
-pub fn train(_songs: &[Song], _params: &TrainParams) -> Result<Trained, ModelError> {
-    todo!()
+fn check_offsets(offsets: &[u32], n: usize, len: usize, what: &str) -> Result<(), String> {
+    let ok = offsets.len() == n + 1
+        && offsets.first() == Some(&0)
+        && offsets.last().map(|&l| l as usize) == Some(len)
+        && offsets.windows(2).all(|w| w[0] <= w[1]);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what} offsets are inconsistent"))
+    }
 }

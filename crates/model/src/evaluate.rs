@@ -1,0 +1,310 @@
+//! Offline evaluation without user data: held-out links, coverage, same-artist share,
+//! popularity bias, and scene precision against a generated catalogue's ground truth.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use songrec_catalog::Song;
+
+/// The metric that decides promotion (higher is better).
+pub const PRIMARY_METRIC: &str = "heldout_hit_rate_at_10";
+
+/// A fact linking songs that evaluation can hide: a credited artist or a relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Link {
+    Artist(u64),
+    /// Taking part in a relationship with this song (or being it).
+    Related(u64),
+}
+
+/// Each song's links, sorted, for checking whether a recommended song shares a hidden one.
+pub(crate) struct Links {
+    per_song: Vec<Vec<Link>>,
+}
+
+impl Links {
+    /// `songs` in browse order.
+    pub fn new(songs: &[&Song]) -> Links {
+        let per_song = songs
+            .iter()
+            .map(|s| {
+                let mut links: Vec<Link> = std::iter::once(Link::Artist(s.primary_artist.id))
+                    .chain(s.credits.iter().map(|c| Link::Artist(c.artist.id)))
+                    .chain(s.relationships.iter().map(|r| Link::Related(r.song_id)))
+                    .collect();
+                if !s.relationships.is_empty() {
+                    links.push(Link::Related(s.id));
+                }
+                links.sort_unstable();
+                links.dedup();
+                links
+            })
+            .collect();
+        Links { per_song }
+    }
+
+    pub fn has(&self, song: usize, link: Link) -> bool {
+        self.per_song[song].binary_search(&link).is_ok()
+    }
+
+    /// For a sample of songs (seeded), one link to hide: a non-primary credit or a relationship
+    /// that at least one other song shares.
+    pub fn sample_hidden(&self, songs: &[&Song], sample: usize, seed: u64) -> Vec<(usize, Link)> {
+        let mut carriers: HashMap<Link, u32> = HashMap::new();
+        for links in &self.per_song {
+            for link in links {
+                *carriers.entry(*link).or_default() += 1;
+            }
+        }
+        let mut order: Vec<(u64, usize)> = (0..songs.len())
+            .map(|i| {
+                (
+                    splitmix64(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                    i,
+                )
+            })
+            .collect();
+        order.sort_unstable();
+        let mut chosen = Vec::with_capacity(sample);
+        for (h, i) in order {
+            if chosen.len() == sample {
+                break;
+            }
+            let primary = Link::Artist(songs[i].primary_artist.id);
+            let hideable: Vec<Link> = self.per_song[i]
+                .iter()
+                .copied()
+                .filter(|l| *l != primary && *l != Link::Related(songs[i].id))
+                .filter(|l| carriers.get(l).copied().unwrap_or(0) >= 2)
+                .collect();
+            if !hideable.is_empty() {
+                let pick = (splitmix64(h) % hideable.len() as u64) as usize;
+                chosen.push((i, hideable[pick]));
+            }
+        }
+        chosen
+    }
+}
+
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Share of queries whose top list holds at least one song with the hidden link.
+pub(crate) fn hit_rate(links: &Links, results: &[(Link, Vec<u32>)]) -> f64 {
+    if results.is_empty() {
+        return 0.0;
+    }
+    let hits = results
+        .iter()
+        .filter(|(link, top)| top.iter().any(|&c| links.has(c as usize, *link)))
+        .count();
+    hits as f64 / results.len() as f64
+}
+
+/// Share of the catalogue that appears in at least one top list.
+pub fn coverage(n: usize, tops: &[&[u32]]) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let seen: HashSet<u32> = tops.iter().flat_map(|t| t.iter().copied()).collect();
+    seen.len() as f64 / n as f64
+}
+
+/// Share of recommended songs by the query's own primary artist.
+pub fn same_artist_share(artist: &[u64], tops: &[&[u32]]) -> f64 {
+    let (mut same, mut total) = (0usize, 0usize);
+    for (q, top) in tops.iter().enumerate() {
+        for &c in *top {
+            total += 1;
+            same += usize::from(artist[c as usize] == artist[q]);
+        }
+    }
+    if total == 0 {
+        0.0
+    } else {
+        same as f64 / total as f64
+    }
+}
+
+/// Mean popularity percentile of recommended songs (1 = the most viewed song, 0 = the least,
+/// by browse order): 0.5 means no popularity bias, higher means popular songs are favoured.
+pub fn popularity_bias(n: usize, tops: &[&[u32]]) -> f64 {
+    if n < 2 {
+        return 0.5;
+    }
+    let (mut sum, mut total) = (0.0, 0usize);
+    for top in tops {
+        for &c in *top {
+            sum += 1.0 - c as f64 / (n - 1) as f64;
+            total += 1;
+        }
+    }
+    if total == 0 { 0.5 } else { sum / total as f64 }
+}
+
+/// Mean share of the approximate top list found by exact search.
+pub(crate) fn recall(approximate: &[Vec<u32>], exact: &[Vec<u32>]) -> f64 {
+    let (mut found, mut total) = (0usize, 0usize);
+    for (a, e) in approximate.iter().zip(exact) {
+        let a: HashSet<&u32> = a.iter().collect();
+        found += e.iter().filter(|c| a.contains(c)).count();
+        total += e.len();
+    }
+    if total == 0 {
+        1.0
+    } else {
+        found as f64 / total as f64
+    }
+}
+
+/// Where a song sits in a generated catalogue's planted structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TruthRow {
+    pub scene: u64,
+    pub artist: u64,
+}
+
+/// Scene precision of a model's top-10 lists, against ground truth.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SceneReport {
+    /// Songs of the model found in the truth file and queried.
+    pub queries: usize,
+    /// Recommended songs by other artists that are in the query's scene, over all
+    /// recommended songs by other artists.
+    pub scene_precision_other_artists_at_10: f64,
+    /// Recommended songs in the query's scene, any artist.
+    pub scene_precision_at_10: f64,
+    pub same_artist_share_at_10: f64,
+    pub coverage_at_10: f64,
+}
+
+/// Parses a truth TSV (`song_id<TAB>scene_id<TAB>artist_id`, one header line).
+pub fn parse_truth(text: &str) -> Result<HashMap<u64, TruthRow>, String> {
+    let mut rows = HashMap::new();
+    for (number, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        let parse = |i: usize| -> Result<u64, String> {
+            fields
+                .get(i)
+                .and_then(|f| f.trim().parse().ok())
+                .ok_or_else(|| {
+                    format!("line {}: expected song_id, scene_id, artist_id", number + 1)
+                })
+        };
+        rows.insert(
+            parse(0)?,
+            TruthRow {
+                scene: parse(1)?,
+                artist: parse(2)?,
+            },
+        );
+    }
+    Ok(rows)
+}
+
+/// Scores each song's top list (`tops[i]` for song `ids[i]`) against the truth; songs missing
+/// from the truth are skipped.
+pub fn scene_report(ids: &[u64], tops: &[&[u32]], truth: &HashMap<u64, TruthRow>) -> SceneReport {
+    let (
+        mut queries,
+        mut other,
+        mut other_same_scene,
+        mut all,
+        mut all_same_scene,
+        mut same_artist,
+    ) = (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
+    let mut seen: HashSet<u32> = HashSet::new();
+    for (q, top) in tops.iter().enumerate() {
+        let Some(query) = truth.get(&ids[q]) else {
+            continue;
+        };
+        queries += 1;
+        for &c in *top {
+            seen.insert(c);
+            let Some(rec) = truth.get(&ids[c as usize]) else {
+                continue;
+            };
+            all += 1;
+            all_same_scene += usize::from(rec.scene == query.scene);
+            if rec.artist == query.artist {
+                same_artist += 1;
+            } else {
+                other += 1;
+                other_same_scene += usize::from(rec.scene == query.scene);
+            }
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    SceneReport {
+        queries,
+        scene_precision_other_artists_at_10: ratio(other_same_scene, other),
+        scene_precision_at_10: ratio(all_same_scene, all),
+        same_artist_share_at_10: ratio(same_artist, all),
+        coverage_at_10: ratio(seen.len(), ids.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_counts_distinct_recommended_songs() {
+        let tops: Vec<&[u32]> = vec![&[1, 2], &[2, 0], &[1, 0], &[0, 1]];
+        assert_eq!(coverage(4, &tops), 0.75);
+        assert_eq!(coverage(0, &[]), 0.0);
+    }
+
+    #[test]
+    fn same_artist_share_compares_primary_artists() {
+        let artist = [7, 7, 8, 9];
+        // song 0 -> [1 (same), 2], song 1 -> [0 (same), 3], song 2 -> [3, 0], song 3 -> [2, 1]
+        let tops: Vec<&[u32]> = vec![&[1, 2], &[0, 3], &[3, 0], &[2, 1]];
+        assert_eq!(same_artist_share(&artist, &tops), 2.0 / 8.0);
+    }
+
+    #[test]
+    fn popularity_bias_is_one_when_only_the_top_song_is_recommended() {
+        let tops: Vec<&[u32]> = vec![&[0], &[0], &[0]];
+        assert_eq!(popularity_bias(3, &tops), 1.0);
+        let tops: Vec<&[u32]> = vec![&[2], &[0]];
+        assert_eq!(popularity_bias(3, &tops), 0.5);
+    }
+
+    #[test]
+    fn recall_is_the_share_of_exact_neighbours_found() {
+        let approximate = vec![vec![1, 2, 3], vec![4, 5]];
+        let exact = vec![vec![1, 2, 9], vec![5, 6]];
+        assert_eq!(recall(&approximate, &exact), 3.0 / 5.0);
+    }
+
+    #[test]
+    fn scene_precision_ignores_the_query_artists_own_songs() {
+        let truth = parse_truth(
+            "song_id\tscene_id\tartist_id\n10\t1\t100\n11\t1\t100\n12\t1\t101\n13\t2\t102\n",
+        )
+        .unwrap();
+        let ids = [10, 11, 12, 13];
+        // 10 -> [11 same artist, 12 same scene, 13 other scene]; 13 -> [12 other scene]
+        let tops: Vec<&[u32]> = vec![&[1, 2, 3], &[], &[], &[2]];
+        let report = scene_report(&ids, &tops, &truth);
+        assert_eq!(report.queries, 4);
+        assert_eq!(report.scene_precision_other_artists_at_10, 1.0 / 3.0);
+        assert_eq!(report.scene_precision_at_10, 2.0 / 4.0);
+        assert_eq!(report.same_artist_share_at_10, 1.0 / 4.0);
+        assert_eq!(report.coverage_at_10, 0.75);
+    }
+
+    #[test]
+    fn truth_lines_that_are_not_three_numbers_are_refused() {
+        assert!(parse_truth("h\n1\t2\n").is_err());
+        assert!(parse_truth("h\n1\tx\t3\n").is_err());
+    }
+}

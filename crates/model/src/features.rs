@@ -1,0 +1,382 @@
+//! Song vectors: sparse, IDF-weighted, L2-normalised bags of credits, album, relationships,
+//! description terms and the artist's circle, plus three context slots (language, era,
+//! popularity) that are scored but never used to find candidates.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use songrec_catalog::{CreditRole, Song};
+
+use crate::params::TrainParams;
+
+/// What a token stands for; decides its weight, whether it finds candidates and the reason shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    Artist = 0,
+    Album = 1,
+    /// A song taking part in a relationship (the song itself and the songs it links to).
+    Song = 2,
+    Term = 3,
+}
+
+/// Roles an artist token plays on one song (bits), used for reasons.
+pub(crate) mod role {
+    pub const PRIMARY: u8 = 1;
+    pub const FEATURED: u8 = 2;
+    pub const PRODUCER: u8 = 4;
+    pub const WRITER: u8 = 8;
+    /// The artist is one of the primary artist's usual collaborators, not credited here.
+    pub const CIRCLE: u8 = 16;
+}
+
+/// Why a neighbour was chosen (bits of the stored reason code).
+pub mod reason {
+    pub const SAME_ARTIST: u8 = 1;
+    pub const FEATURED: u8 = 2;
+    pub const PRODUCER: u8 = 4;
+    pub const WRITER: u8 = 8;
+    pub const ALBUM: u8 = 16;
+    pub const RELATED: u8 = 32;
+    /// Shared circle of collaborators or description terms: the same scene.
+    pub const SCENE: u8 = 64;
+    /// Cold start: nothing specific shared, chosen by language, era and popularity.
+    pub const FALLBACK: u8 = 128;
+}
+
+/// The reason bit for a shared token, given its kind and the roles on both songs.
+pub(crate) fn reason_bit(kind: Kind, a: u8, b: u8) -> u8 {
+    match kind {
+        Kind::Album => reason::ALBUM,
+        Kind::Song => reason::RELATED,
+        Kind::Term => reason::SCENE,
+        Kind::Artist => {
+            let direct = role::PRIMARY | role::FEATURED | role::PRODUCER | role::WRITER;
+            if a & direct == 0 || b & direct == 0 {
+                reason::SCENE
+            } else if a & b & role::PRIMARY != 0 {
+                reason::SAME_ARTIST
+            } else if (a | b) & role::FEATURED != 0 {
+                reason::FEATURED
+            } else if (a | b) & role::PRODUCER != 0 {
+                reason::PRODUCER
+            } else {
+                reason::WRITER
+            }
+        }
+    }
+}
+
+/// A language, era or popularity bucket; `NONE` when unknown.
+pub(crate) const NONE: u32 = u32::MAX;
+pub(crate) const CONTEXT_SLOTS: usize = 3;
+
+/// Every song's vector in CSR form (tokens sorted), with the inverted index over them.
+pub(crate) struct Vectors {
+    pub n: usize,
+    pub offsets: Vec<usize>,
+    pub tokens: Vec<u32>,
+    pub weights: Vec<f32>,
+    pub roles: Vec<u8>,
+    pub kinds: Vec<Kind>,
+    /// Per song: language, era and popularity bucket ids, and their normalised weights.
+    pub context: Vec<[u32; CONTEXT_SLOTS]>,
+    pub context_weights: Vec<[f32; CONTEXT_SLOTS]>,
+    pub postings: Postings,
+    /// Token id of each hideable fact, for the held-out evaluation.
+    pub vocabulary: HashMap<(Kind, u64), u32>,
+}
+
+/// The inverted index: for each token, the songs that carry it.
+pub(crate) struct Postings {
+    pub offsets: Vec<usize>,
+    pub songs: Vec<u32>,
+    pub weights: Vec<f32>,
+    pub roles: Vec<u8>,
+}
+
+impl Vectors {
+    pub fn song(&self, i: usize) -> (&[u32], &[f32], &[u8]) {
+        let r = self.offsets[i]..self.offsets[i + 1];
+        (
+            &self.tokens[r.clone()],
+            &self.weights[r.clone()],
+            &self.roles[r],
+        )
+    }
+
+    pub fn document_frequency(&self, token: u32) -> usize {
+        let t = token as usize;
+        self.postings.offsets[t + 1] - self.postings.offsets[t]
+    }
+}
+
+/// A stable 64-bit hash (FNV-1a), so tokens do not depend on the process.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Lower-cased words of at least three characters, not all digits, each once.
+pub(crate) fn description_terms(text: &str) -> Vec<u64> {
+    let mut terms: Vec<u64> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3 && !w.chars().all(|c| c.is_ascii_digit()))
+        .map(|w| fnv1a(w.to_lowercase().as_bytes()))
+        .collect();
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
+pub(crate) fn era_bucket(song: &Song) -> Option<i32> {
+    song.release_year.map(|y| y.div_euclid(5))
+}
+
+pub(crate) fn popularity_bucket(song: &Song) -> Option<i32> {
+    // Half-decades of pageviews: 1-3, 3-10, 10-31, ...
+    song.pageviews
+        .map(|p| ((p as f64 + 1.0).log10() * 2.0).floor() as i32)
+}
+
+/// A raw feature before interning: kind, value, role bits, weight before IDF.
+type Raw = (Kind, u64, u8, f32);
+
+fn role_weight(params: &TrainParams, role: CreditRole) -> (u8, f32) {
+    let w = &params.weights;
+    match role {
+        CreditRole::Primary => (role::PRIMARY, w.primary_artist),
+        CreditRole::Featured => (role::FEATURED, w.featured_artist),
+        CreditRole::Producer => (role::PRODUCER, w.producer),
+        CreditRole::Writer => (role::WRITER, w.writer),
+    }
+}
+
+/// Each primary artist's most frequent collaborators, with their share of the top count.
+fn artist_circles(songs: &[&Song], params: &TrainParams) -> HashMap<u64, Vec<(u64, f32)>> {
+    let mut counts: HashMap<u64, HashMap<u64, u32>> = HashMap::new();
+    for song in songs {
+        let primary = song.primary_artist.id;
+        let entry = counts.entry(primary).or_default();
+        for credit in &song.credits {
+            if credit.artist.id != primary {
+                *entry.entry(credit.artist.id).or_default() += 1;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(artist, collaborators)| {
+            let mut list: Vec<(u64, u32)> = collaborators.into_iter().collect();
+            list.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            list.truncate(params.circle_size);
+            let top = list.first().map_or(1, |c| c.1) as f32;
+            let circle = list
+                .into_iter()
+                .map(|(id, count)| (id, count as f32 / top))
+                .collect();
+            (artist, circle)
+        })
+        .collect()
+}
+
+fn raw_features(song: &Song, circle: Option<&Vec<(u64, f32)>>, params: &TrainParams) -> Vec<Raw> {
+    let w = &params.weights;
+    let mut raw: Vec<Raw> = Vec::with_capacity(16 + song.credits.len());
+    let (bit, weight) = role_weight(params, CreditRole::Primary);
+    raw.push((Kind::Artist, song.primary_artist.id, bit, weight));
+    for credit in &song.credits {
+        let (bit, weight) = role_weight(params, credit.role);
+        raw.push((Kind::Artist, credit.artist.id, bit, weight));
+    }
+    if w.artist_circle > 0.0 {
+        for (id, share) in circle.into_iter().flatten() {
+            raw.push((Kind::Artist, *id, role::CIRCLE, w.artist_circle * share));
+        }
+    }
+    if let Some(album) = &song.album {
+        raw.push((Kind::Album, album.id, 0, w.album));
+    }
+    if !song.relationships.is_empty() {
+        raw.push((Kind::Song, song.id, 0, w.relationship));
+        for rel in &song.relationships {
+            raw.push((Kind::Song, rel.song_id, 0, w.relationship));
+        }
+    }
+    if let Some(text) = &song.description {
+        for term in description_terms(text) {
+            raw.push((Kind::Term, term, 0, w.description));
+        }
+    }
+    raw.retain(|r| r.3 > 0.0);
+    // One entry per token: the strongest role's weight, all role bits.
+    raw.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(b.3.total_cmp(&a.3)));
+    let mut merged: Vec<Raw> = Vec::with_capacity(raw.len());
+    for r in raw {
+        match merged.last_mut() {
+            Some(last) if last.0 == r.0 && last.1 == r.1 => last.2 |= r.2,
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
+
+/// Builds every song's vector; `songs` are in browse order (their position is their index).
+pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
+    let n = songs.len();
+    let circles = artist_circles(songs, params);
+    let raws: Vec<Vec<Raw>> = songs
+        .par_iter()
+        .map(|s| raw_features(s, circles.get(&s.primary_artist.id), params))
+        .collect();
+    drop(circles);
+
+    let mut vocabulary: HashMap<(Kind, u64), u32> = HashMap::new();
+    let mut kinds: Vec<Kind> = Vec::new();
+    let mut df: Vec<u32> = Vec::new();
+    let mut ids: Vec<Vec<u32>> = Vec::with_capacity(n);
+    for raw in &raws {
+        let mut song_ids = Vec::with_capacity(raw.len());
+        for &(kind, value, _, _) in raw {
+            let next = kinds.len() as u32;
+            let id = *vocabulary.entry((kind, value)).or_insert(next);
+            if id == next {
+                kinds.push(kind);
+                df.push(0);
+            }
+            df[id as usize] += 1;
+            song_ids.push(id);
+        }
+        ids.push(song_ids);
+    }
+
+    let max_term_df = ((params.description_max_df * n as f64).floor() as u32).max(2);
+    // Smoothed IDF: a credit shared by two songs weighs far more than one on every record.
+    let idf: Vec<f32> = df
+        .iter()
+        .zip(&kinds)
+        .map(|(&d, &kind)| {
+            let useful = d >= 2 && (kind != Kind::Term || d <= max_term_df);
+            if useful {
+                ((1.0 + n as f64) / (1.0 + d as f64)).ln() as f32 + 1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+
+    let context_tokens: Vec<[(u32, f32); CONTEXT_SLOTS]> =
+        songs.par_iter().map(|s| context_of(s, params)).collect();
+
+    let per_song: Vec<(Vec<u32>, Vec<f32>, Vec<u8>, [f32; CONTEXT_SLOTS])> = raws
+        .into_par_iter()
+        .zip(ids)
+        .zip(context_tokens.par_iter())
+        .map(|((raw, ids), ctx)| {
+            let mut entries: Vec<(u32, f32, u8)> = raw
+                .iter()
+                .zip(&ids)
+                .filter(|(_, id)| idf[**id as usize] > 0.0)
+                .map(|(r, id)| (*id, r.3 * idf[*id as usize], r.2))
+                .collect();
+            entries.sort_unstable_by_key(|e| e.0);
+            let norm = (entries.iter().map(|e| e.1 * e.1).sum::<f32>()
+                + ctx.iter().map(|c| c.1 * c.1).sum::<f32>())
+            .sqrt();
+            let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            (
+                entries.iter().map(|e| e.0).collect(),
+                entries.iter().map(|e| e.1 * scale).collect(),
+                entries.iter().map(|e| e.2).collect(),
+                ctx.map(|c| c.1 * scale),
+            )
+        })
+        .collect();
+
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0usize);
+    let total: usize = per_song.iter().map(|p| p.0.len()).sum();
+    let mut tokens = Vec::with_capacity(total);
+    let mut weights = Vec::with_capacity(total);
+    let mut roles = Vec::with_capacity(total);
+    let mut context_weights = Vec::with_capacity(n);
+    for (t, w, r, cw) in per_song {
+        tokens.extend_from_slice(&t);
+        weights.extend_from_slice(&w);
+        roles.extend_from_slice(&r);
+        offsets.push(tokens.len());
+        context_weights.push(cw);
+    }
+    let context = context_tokens.iter().map(|c| c.map(|x| x.0)).collect();
+    let postings = invert(kinds.len(), &offsets, &tokens, &weights, &roles);
+    Vectors {
+        n,
+        offsets,
+        tokens,
+        weights,
+        roles,
+        kinds,
+        context,
+        context_weights,
+        postings,
+        vocabulary,
+    }
+}
+
+/// Language, era and popularity bucket ids with their raw weights. The three use disjoint
+/// id ranges only within their own slot, since slots are compared position by position.
+fn context_of(song: &Song, params: &TrainParams) -> [(u32, f32); CONTEXT_SLOTS] {
+    let w = &params.weights;
+    let language = song
+        .language
+        .as_deref()
+        .map(|l| (fnv1a(l.as_bytes()) as u32 & 0x7fff_ffff, w.language));
+    let era = era_bucket(song).map(|e| (e as u32 & 0x7fff_ffff, w.era));
+    let popularity = popularity_bucket(song).map(|p| (p as u32, w.popularity));
+    [language, era, popularity].map(|slot| match slot {
+        Some((id, weight)) if weight > 0.0 => (id, weight),
+        _ => (NONE, 0.0),
+    })
+}
+
+fn invert(
+    vocabulary_size: usize,
+    offsets: &[usize],
+    tokens: &[u32],
+    weights: &[f32],
+    roles: &[u8],
+) -> Postings {
+    let mut counts = vec![0usize; vocabulary_size + 1];
+    for &t in tokens {
+        counts[t as usize + 1] += 1;
+    }
+    for i in 1..counts.len() {
+        counts[i] += counts[i - 1];
+    }
+    let posting_offsets = counts.clone();
+    let mut next = counts;
+    let mut songs = vec![0u32; tokens.len()];
+    let mut post_weights = vec![0f32; tokens.len()];
+    let mut post_roles = vec![0u8; tokens.len()];
+    // Songs are visited in index order, so every posting list comes out sorted by song.
+    for song in 0..offsets.len() - 1 {
+        for p in offsets[song]..offsets[song + 1] {
+            let t = tokens[p] as usize;
+            let slot = next[t];
+            next[t] += 1;
+            songs[slot] = song as u32;
+            post_weights[slot] = weights[p];
+            post_roles[slot] = roles[p];
+        }
+    }
+    Postings {
+        offsets: posting_offsets,
+        songs,
+        weights: post_weights,
+        roles: post_roles,
+    }
+}

@@ -1,0 +1,338 @@
+//! Training parameters: defaults, `name=value` overrides and the map recorded with each run.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+
+/// Which features the model is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureSet {
+    /// Credits, album, relationships, description terms, language, era and popularity.
+    #[default]
+    Full,
+    /// The replaced system's model: one-hot primary artist name plus standard-scaled pageviews
+    /// (missing as 0), cosine; kept to compare the two on the same data.
+    Original,
+}
+
+impl FeatureSet {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeatureSet::Full => "full",
+            FeatureSet::Original => "original",
+        }
+    }
+}
+
+impl fmt::Display for FeatureSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FeatureSet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(FeatureSet::Full),
+            "original" => Ok(FeatureSet::Original),
+            other => Err(format!(
+                "unknown feature set {other:?} (expected full or original)"
+            )),
+        }
+    }
+}
+
+/// Relative weights of each feature family in the song vectors (before IDF and normalisation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureWeights {
+    pub primary_artist: f32,
+    pub featured_artist: f32,
+    pub producer: f32,
+    pub writer: f32,
+    pub album: f32,
+    pub relationship: f32,
+    pub description: f32,
+    /// The primary artist's usual collaborators, pooled over all their songs: artists belong to
+    /// one scene, so this carries a song's scene even when its own credits are thin.
+    pub artist_circle: f32,
+    pub language: f32,
+    pub era: f32,
+    pub popularity: f32,
+}
+
+impl Default for FeatureWeights {
+    fn default() -> Self {
+        FeatureWeights {
+            primary_artist: 1.0,
+            featured_artist: 1.0,
+            producer: 1.0,
+            writer: 0.8,
+            album: 0.6,
+            relationship: 1.2,
+            description: 0.4,
+            artist_circle: 0.5,
+            language: 0.4,
+            era: 0.3,
+            popularity: 0.15,
+        }
+    }
+}
+
+/// Training parameters; every field is recorded with the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainParams {
+    /// Neighbours precomputed per song (the largest k the model can serve).
+    pub k: usize,
+    pub seed: u64,
+    pub features: FeatureSet,
+    pub weights: FeatureWeights,
+    /// Description terms in more than this share of songs are dropped (they say nothing).
+    pub description_max_df: f64,
+    /// Collaborators kept per artist circle (the most frequent ones).
+    pub circle_size: usize,
+    /// Catalogues up to this size get exact neighbour search; larger ones the approximate path.
+    pub exact_max_songs: usize,
+    /// On the approximate path, features shared by more songs than this do not generate
+    /// candidates (they still count in the score of candidates found through rarer features).
+    pub candidate_max_df: usize,
+    /// Songs whose approximate neighbours are checked against exact search (recall@10).
+    pub recall_sample: usize,
+    /// Songs sampled for the held-out evaluation.
+    pub eval_sample: usize,
+    /// At most this many of a song's neighbours share its primary artist (0: no limit), so
+    /// the list does not collapse onto one discography.
+    pub max_same_artist: usize,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            k: 100,
+            seed: 42,
+            features: FeatureSet::Full,
+            weights: FeatureWeights::default(),
+            description_max_df: 0.01,
+            circle_size: 24,
+            exact_max_songs: 200_000,
+            candidate_max_df: 2_000,
+            recall_sample: 500,
+            eval_sample: 2_000,
+            max_same_artist: 0,
+        }
+    }
+}
+
+/// The largest k a model may be trained for.
+pub const MAX_K: usize = 1000;
+
+fn parse<T: FromStr>(name: &str, value: &str) -> Result<T, ModelError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ModelError::Params(format!("invalid value {value:?} for parameter {name}")))
+}
+
+fn parse_weight(name: &str, value: &str) -> Result<f32, ModelError> {
+    let w: f32 = parse(name, value)?;
+    if !w.is_finite() || w < 0.0 {
+        return Err(ModelError::Params(format!(
+            "weight {name} must be a finite number >= 0, got {value}"
+        )));
+    }
+    Ok(w)
+}
+
+impl TrainParams {
+    /// The parameter names [`TrainParams::set`] accepts.
+    pub fn names() -> Vec<&'static str> {
+        TrainParams::default()
+            .weight_slots()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .chain([
+                "k",
+                "seed",
+                "features",
+                "description_max_df",
+                "circle_size",
+                "exact_max_songs",
+                "candidate_max_df",
+                "recall_sample",
+                "eval_sample",
+                "max_same_artist",
+            ])
+            .collect()
+    }
+
+    fn weight_slots(&mut self) -> impl Iterator<Item = (&'static str, &mut f32)> {
+        let w = &mut self.weights;
+        [
+            ("w_primary_artist", &mut w.primary_artist),
+            ("w_featured_artist", &mut w.featured_artist),
+            ("w_producer", &mut w.producer),
+            ("w_writer", &mut w.writer),
+            ("w_album", &mut w.album),
+            ("w_relationship", &mut w.relationship),
+            ("w_description", &mut w.description),
+            ("w_artist_circle", &mut w.artist_circle),
+            ("w_language", &mut w.language),
+            ("w_era", &mut w.era),
+            ("w_popularity", &mut w.popularity),
+        ]
+        .into_iter()
+    }
+
+    /// Sets one parameter by name, validating its value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ModelError> {
+        if let Some((_, slot)) = self.weight_slots().find(|(n, _)| *n == name) {
+            *slot = parse_weight(name, value)?;
+            return Ok(());
+        }
+        match name {
+            "k" => {
+                let k: usize = parse(name, value)?;
+                if k == 0 || k > MAX_K {
+                    return Err(ModelError::Params(format!(
+                        "k must be between 1 and {MAX_K}, got {k}"
+                    )));
+                }
+                self.k = k;
+            }
+            "seed" => self.seed = parse(name, value)?,
+            "features" => {
+                self.features = value.trim().parse().map_err(ModelError::Params)?;
+            }
+            "description_max_df" => {
+                let v: f64 = parse(name, value)?;
+                if !(v > 0.0 && v <= 1.0) {
+                    return Err(ModelError::Params(format!(
+                        "description_max_df must be in (0, 1], got {value}"
+                    )));
+                }
+                self.description_max_df = v;
+            }
+            "circle_size" => self.circle_size = parse(name, value)?,
+            "exact_max_songs" => self.exact_max_songs = parse(name, value)?,
+            "candidate_max_df" => {
+                self.candidate_max_df = parse(name, value)?;
+                if self.candidate_max_df == 0 {
+                    return Err(ModelError::Params("candidate_max_df must be >= 1".into()));
+                }
+            }
+            "recall_sample" => self.recall_sample = parse(name, value)?,
+            "eval_sample" => self.eval_sample = parse(name, value)?,
+            "max_same_artist" => self.max_same_artist = parse(name, value)?,
+            other => {
+                return Err(ModelError::Params(format!(
+                    "unknown parameter {other:?}; known: {}",
+                    TrainParams::names().join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `name=value` overrides in order.
+    pub fn apply<'a>(
+        &mut self,
+        overrides: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), ModelError> {
+        for (name, value) in overrides {
+            self.set(name.trim(), value)?;
+        }
+        Ok(())
+    }
+
+    /// Every parameter as text, as recorded with the run.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        let mut copy = self.clone();
+        let mut map: BTreeMap<String, String> = copy
+            .weight_slots()
+            .map(|(n, w)| (n.to_string(), w.to_string()))
+            .collect();
+        let scalars = [
+            ("k", self.k.to_string()),
+            ("seed", self.seed.to_string()),
+            ("features", self.features.to_string()),
+            ("description_max_df", self.description_max_df.to_string()),
+            ("circle_size", self.circle_size.to_string()),
+            ("exact_max_songs", self.exact_max_songs.to_string()),
+            ("candidate_max_df", self.candidate_max_df.to_string()),
+            ("recall_sample", self.recall_sample.to_string()),
+            ("eval_sample", self.eval_sample.to_string()),
+            ("max_same_artist", self.max_same_artist.to_string()),
+        ];
+        map.extend(scalars.map(|(n, v)| (n.to_string(), v)));
+        map
+    }
+
+    /// Reads parameters from a TOML table of `name = value` (numbers or strings).
+    pub fn apply_toml(&mut self, text: &str) -> Result<(), ModelError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| ModelError::Params(format!("invalid TOML: {e}")))?;
+        for (name, value) in &table {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    return Err(ModelError::Params(format!(
+                        "parameter {name} must be a number or a string, got {other}"
+                    )));
+                }
+            };
+            self.set(name, &text)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parameter_round_trips_through_the_recorded_map() {
+        let mut params = TrainParams::default();
+        params.set("w_producer", "2.5").unwrap();
+        params.set("features", "original").unwrap();
+        params.set("k", "20").unwrap();
+        let map = params.to_map();
+        let mut again = TrainParams::default();
+        again
+            .apply(map.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .unwrap();
+        assert_eq!(again, params);
+        assert_eq!(map.len(), TrainParams::names().len());
+    }
+
+    #[test]
+    fn unknown_names_and_bad_values_are_refused() {
+        let mut params = TrainParams::default();
+        assert!(params.set("w_nothing", "1").is_err());
+        assert!(params.set("w_album", "-1").is_err());
+        assert!(params.set("k", "0").is_err());
+        assert!(params.set("features", "deep").is_err());
+        assert_eq!(params, TrainParams::default());
+    }
+
+    #[test]
+    fn toml_files_set_parameters() {
+        let mut params = TrainParams::default();
+        params
+            .apply_toml("w_album = 0.25\nk = 10\nfeatures = \"original\"\n")
+            .unwrap();
+        assert_eq!(params.weights.album, 0.25);
+        assert_eq!(params.k, 10);
+        assert_eq!(params.features, FeatureSet::Original);
+    }
+}

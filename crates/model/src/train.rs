@@ -1,0 +1,372 @@
+//! Training: order the catalogue, build features, precompute neighbours, evaluate.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use songrec_catalog::{Song, browse_order};
+
+use crate::evaluate::{self, Link, Links, splitmix64};
+use crate::features::{self, Kind, role};
+use crate::original::OriginalModel;
+use crate::params::{FeatureSet, TrainParams};
+use crate::search::{Hit, Query, Scratch, Searcher};
+use crate::{Explanations, Model, ModelError, ModelInfo, PRIMARY_METRIC, SongInfo, Trained};
+
+/// Top-list length that the evaluation metrics look at.
+const EVAL_K: usize = 10;
+
+/// Builds features, finds neighbours, evaluates; the songs may come in any order.
+pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError> {
+    if params.k == 0 || params.k > crate::MAX_K {
+        return Err(ModelError::Params(format!(
+            "k must be between 1 and {}",
+            crate::MAX_K
+        )));
+    }
+    let started = Instant::now();
+    let mut timings = BTreeMap::new();
+    let ordered = browse_ordered(songs);
+    let n = ordered.len();
+    if n < 2 {
+        return Err(ModelError::Training(format!(
+            "the catalogue holds {n} distinct song(s); at least 2 are needed"
+        )));
+    }
+    let k = params.k.min(n - 1);
+    let pageviews: Vec<Option<u64>> = ordered.iter().map(|s| s.pageviews).collect();
+    let artists: Vec<u64> = ordered.iter().map(|s| s.primary_artist.id).collect();
+    let links = Links::new(&ordered);
+    let hidden = links.sample_hidden(&ordered, params.eval_sample, params.seed);
+    let mut metrics = BTreeMap::new();
+
+    let mut neighbours = vec![0u32; n * k];
+    let mut scores = vec![0u16; n * k];
+    let mut reasons = vec![0u8; n * k];
+    let heldout_tops: Vec<Vec<u32>>;
+    match params.features {
+        FeatureSet::Full => {
+            let t = Instant::now();
+            let vectors = features::build(&ordered, params);
+            timings.insert("features".to_string(), t.elapsed().as_secs_f64());
+            metrics.insert("vocabulary_size".to_string(), vectors.kinds.len() as f64);
+            let exact = n <= params.exact_max_songs;
+            metrics.insert("search_exact".to_string(), if exact { 1.0 } else { 0.0 });
+            let searcher = Searcher::new(
+                &vectors,
+                artists.clone(),
+                &pageviews,
+                (!exact).then_some(params.candidate_max_df),
+                params.max_same_artist,
+            );
+            let t = Instant::now();
+            neighbours
+                .par_chunks_mut(k)
+                .zip(scores.par_chunks_mut(k))
+                .zip(reasons.par_chunks_mut(k))
+                .enumerate()
+                .for_each_init(
+                    || Scratch::new(n),
+                    |scratch, (q, ((nb, sc), rs))| {
+                        let (tokens, weights, roles) = vectors.song(q);
+                        let query = Query {
+                            index: q,
+                            tokens,
+                            weights,
+                            roles,
+                        };
+                        store_row(&searcher.search(&query, k, scratch), nb, sc, rs);
+                    },
+                );
+            timings.insert("search".to_string(), t.elapsed().as_secs_f64());
+
+            let t = Instant::now();
+            heldout_tops = hidden
+                .par_iter()
+                .map_init(
+                    || Scratch::new(n),
+                    |scratch, &(q, link)| heldout_query(&searcher, q, ordered[q].id, link, scratch),
+                )
+                .collect();
+            if !exact {
+                let recall = approximate_recall(
+                    &vectors,
+                    &searcher,
+                    &artists,
+                    &pageviews,
+                    &neighbours,
+                    k,
+                    params,
+                );
+                metrics.insert("ann_recall_at_10".to_string(), recall);
+            }
+            timings.insert("evaluation".to_string(), t.elapsed().as_secs_f64());
+        }
+        FeatureSet::Original => {
+            let t = Instant::now();
+            let names: Vec<&str> = ordered
+                .iter()
+                .map(|s| s.primary_artist.name.as_str())
+                .collect();
+            let model = OriginalModel::new(&pageviews, &names);
+            timings.insert("features".to_string(), t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            neighbours
+                .par_chunks_mut(k)
+                .zip(scores.par_chunks_mut(k))
+                .zip(reasons.par_chunks_mut(k))
+                .enumerate()
+                .for_each(|(q, ((nb, sc), rs))| store_row(&model.search(q, k), nb, sc, rs));
+            timings.insert("search".to_string(), t.elapsed().as_secs_f64());
+            // The original model ignores credits and relationships, so hiding one changes
+            // nothing: its held-out answer is its ordinary top list.
+            heldout_tops = hidden
+                .iter()
+                .map(|&(q, _)| neighbours[q * k..q * k + k.min(EVAL_K)].to_vec())
+                .collect();
+            metrics.insert("search_exact".to_string(), 1.0);
+        }
+    }
+
+    let t = Instant::now();
+    let heldout: Vec<(Link, Vec<u32>)> = hidden.iter().map(|h| h.1).zip(heldout_tops).collect();
+    metrics.insert(
+        PRIMARY_METRIC.to_string(),
+        evaluate::hit_rate(&links, &heldout),
+    );
+    metrics.insert("heldout_queries".to_string(), heldout.len() as f64);
+    let tops: Vec<&[u32]> = neighbours
+        .chunks(k)
+        .map(|row| &row[..k.min(EVAL_K)])
+        .collect();
+    metrics.insert("coverage_at_10".to_string(), evaluate::coverage(n, &tops));
+    metrics.insert(
+        "same_artist_share_at_10".to_string(),
+        evaluate::same_artist_share(&artists, &tops),
+    );
+    metrics.insert(
+        "popularity_bias_at_10".to_string(),
+        evaluate::popularity_bias(n, &tops),
+    );
+    let fallback = reasons
+        .chunks(k)
+        .flat_map(|row| &row[..k.min(EVAL_K)])
+        .filter(|&&r| r == crate::reason::FALLBACK)
+        .count();
+    metrics.insert(
+        "fallback_share_at_10".to_string(),
+        fallback as f64 / (n * k.min(EVAL_K)) as f64,
+    );
+    *timings.entry("evaluation".to_string()).or_insert(0.0) += t.elapsed().as_secs_f64();
+
+    let explanations = explanations(&ordered);
+    let info = ModelInfo {
+        trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        params: params.to_map(),
+        metrics,
+        songs: n,
+    };
+    let song_infos = ordered
+        .iter()
+        .map(|s| SongInfo {
+            id: s.id,
+            title: s.title.clone(),
+            artist: s.primary_artist.name.clone(),
+            pageviews: s.pageviews,
+        })
+        .collect();
+    let model = Model::from_parts(
+        info,
+        song_infos,
+        k,
+        neighbours,
+        scores,
+        reasons,
+        explanations,
+    );
+    timings.insert("total".to_string(), started.elapsed().as_secs_f64());
+    Ok(Trained { model, timings })
+}
+
+/// Distinct songs (first of each id) in browse order.
+fn browse_ordered(songs: &[Song]) -> Vec<&Song> {
+    let mut ordered: Vec<&Song> = songs.iter().collect();
+    ordered.sort_by(|a, b| browse_order((a.pageviews, a.id), (b.pageviews, b.id)));
+    let mut seen = HashSet::with_capacity(ordered.len());
+    ordered.retain(|s| seen.insert(s.id));
+    ordered
+}
+
+fn store_row(hits: &[Hit], nb: &mut [u32], sc: &mut [u16], rs: &mut [u8]) {
+    for (slot, hit) in hits.iter().enumerate().take(nb.len()) {
+        nb[slot] = hit.0;
+        sc[slot] = Model::quantise(hit.1);
+        rs[slot] = hit.2;
+    }
+}
+
+/// The query's top 10 with one link removed from its vector.
+fn heldout_query(
+    searcher: &Searcher<'_>,
+    q: usize,
+    q_id: u64,
+    link: Link,
+    scratch: &mut Scratch,
+) -> Vec<u32> {
+    let v = searcher.vectors;
+    let (tokens, weights, roles) = v.song(q);
+    let removed: Vec<u32> = match link {
+        Link::Artist(a) => vec![(Kind::Artist, a)],
+        // The song's own relationship token would still connect it to the hidden partner.
+        Link::Related(x) => vec![(Kind::Song, x), (Kind::Song, q_id)],
+    }
+    .into_iter()
+    .filter_map(|key| v.vocabulary.get(&key).copied())
+    .collect();
+    let keep: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !removed.contains(&tokens[i]))
+        .collect();
+    let t: Vec<u32> = keep.iter().map(|&i| tokens[i]).collect();
+    let w: Vec<f32> = keep.iter().map(|&i| weights[i]).collect();
+    let r: Vec<u8> = keep.iter().map(|&i| roles[i]).collect();
+    let query = Query {
+        index: q,
+        tokens: &t,
+        weights: &w,
+        roles: &r,
+    };
+    searcher
+        .search(&query, EVAL_K, scratch)
+        .into_iter()
+        .map(|h| h.0)
+        .collect()
+}
+
+/// Recall@10 of the stored (approximate) neighbours against exact search, on a sample.
+fn approximate_recall(
+    vectors: &features::Vectors,
+    _approximate: &Searcher<'_>,
+    artists: &[u64],
+    pageviews: &[Option<u64>],
+    neighbours: &[u32],
+    k: usize,
+    params: &TrainParams,
+) -> f64 {
+    let n = vectors.n;
+    let exact = Searcher::new(
+        vectors,
+        artists.to_vec(),
+        pageviews,
+        None,
+        params.max_same_artist,
+    );
+    let sample: Vec<usize> = {
+        let mut order: Vec<(u64, usize)> = (0..n)
+            .map(|i| (splitmix64(params.seed.wrapping_add(0x5eed) ^ i as u64), i))
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .take(params.recall_sample)
+            .map(|x| x.1)
+            .collect()
+    };
+    let top = k.min(EVAL_K);
+    let exact_tops: Vec<Vec<u32>> = sample
+        .par_iter()
+        .map_init(
+            || Scratch::new(n),
+            |scratch, &q| {
+                let (tokens, weights, roles) = vectors.song(q);
+                let query = Query {
+                    index: q,
+                    tokens,
+                    weights,
+                    roles,
+                };
+                exact
+                    .search(&query, top, scratch)
+                    .into_iter()
+                    .map(|h| h.0)
+                    .collect()
+            },
+        )
+        .collect();
+    let approximate_tops: Vec<Vec<u32>> = sample
+        .iter()
+        .map(|&q| neighbours[q * k..q * k + top].to_vec())
+        .collect();
+    evaluate::recall(&approximate_tops, &exact_tops)
+}
+
+/// Credited artists and relationships per song, for serving-time reasons.
+fn explanations(ordered: &[&Song]) -> Explanations {
+    let index: HashMap<u64, u32> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id, i as u32))
+        .collect();
+    let mut e = Explanations {
+        credit_offsets: vec![0],
+        relation_offsets: vec![0],
+        ..Explanations::default()
+    };
+    let mut name_ids: HashMap<u64, u32> = HashMap::new();
+    let mut kind_ids: HashMap<&str, u8> = HashMap::new();
+    for song in ordered {
+        let mut credits: Vec<(u32, u8)> = Vec::new();
+        let all = std::iter::once((role::PRIMARY, &song.primary_artist)).chain(
+            song.credits.iter().map(|c| {
+                let bit = match c.role {
+                    songrec_catalog::CreditRole::Primary => role::PRIMARY,
+                    songrec_catalog::CreditRole::Featured => role::FEATURED,
+                    songrec_catalog::CreditRole::Producer => role::PRODUCER,
+                    songrec_catalog::CreditRole::Writer => role::WRITER,
+                };
+                (bit, &c.artist)
+            }),
+        );
+        for (bit, artist) in all {
+            let next = e.names.len() as u32;
+            let id = *name_ids.entry(artist.id).or_insert(next);
+            if id == next {
+                e.names.push(artist.name.clone());
+            }
+            credits.push((id, bit));
+        }
+        credits.sort_unstable();
+        for (id, bit) in credits {
+            if e.credit_names.last() == Some(&id)
+                && e.credit_names.len() > *e.credit_offsets.last().unwrap_or(&0) as usize
+            {
+                if let Some(last) = e.credit_roles.last_mut() {
+                    *last |= bit;
+                }
+            } else {
+                e.credit_names.push(id);
+                e.credit_roles.push(bit);
+            }
+        }
+        e.credit_offsets.push(e.credit_names.len() as u32);
+        for rel in &song.relationships {
+            let Some(&target) = index.get(&rel.song_id) else {
+                continue;
+            };
+            // At most 256 kinds fit a byte; beyond that the kind is shown generically.
+            let kind = match kind_ids.get(rel.kind.as_str()) {
+                Some(&k) => k,
+                None if e.relation_kinds.len() < 256 => {
+                    let k = e.relation_kinds.len() as u8;
+                    e.relation_kinds.push(rel.kind.clone());
+                    kind_ids.insert(rel.kind.as_str(), k);
+                    k
+                }
+                None => continue,
+            };
+            e.relation_targets.push(target);
+            e.relation_kind.push(kind);
+        }
+        e.relation_offsets.push(e.relation_targets.len() as u32);
+    }
+    e
+}
