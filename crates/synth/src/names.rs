@@ -325,7 +325,8 @@ pub fn word(rng: &mut ChaCha8Rng, lang: &str, syllables: usize) -> String {
     let st = style(lang);
     let mut w = String::new();
     for k in 0..syllables {
-        w.push_str(*one(rng, st.onsets));
+        let onset: &str = one(rng, st.onsets);
+        w.push_str(onset);
         let nucleus = *one(rng, st.nuclei);
         if !st.accents.is_empty() && rng.random::<f64>() < 0.06 {
             let accented = st
@@ -338,7 +339,8 @@ pub fn word(rng: &mut ChaCha8Rng, lang: &str, syllables: usize) -> String {
             w.push_str(nucleus);
         }
         if k == syllables - 1 {
-            w.push_str(*one(rng, st.codas));
+            let coda: &str = one(rng, st.codas);
+            w.push_str(coda);
         }
     }
     capitalise(&w)
@@ -469,7 +471,8 @@ pub fn title(rng: &mut ChaCha8Rng, lang: &str) -> String {
     if rng.random::<f64>() < 0.04 {
         t = t.to_uppercase();
     }
-    t.push_str(*one(rng, TITLE_SUFFIXES));
+    let suffix: &str = one(rng, TITLE_SUFFIXES);
+    t.push_str(suffix);
     t
 }
 
