@@ -308,8 +308,8 @@ fn style(lang: &str) -> &'static Style {
     }
 }
 
-fn one<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
-    &items[rng.random_range(0..items.len())]
+fn one<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
+    items[rng.random_range(0..items.len())]
 }
 
 fn capitalise(s: &str) -> String {
@@ -327,7 +327,7 @@ pub fn word(rng: &mut ChaCha8Rng, lang: &str, syllables: usize) -> String {
     for k in 0..syllables {
         let onset: &str = one(rng, st.onsets);
         w.push_str(onset);
-        let nucleus = *one(rng, st.nuclei);
+        let nucleus = one(rng, st.nuclei);
         if !st.accents.is_empty() && rng.random::<f64>() < 0.06 {
             let accented = st
                 .accents
@@ -392,7 +392,7 @@ pub fn person_name(rng: &mut ChaCha8Rng, lang: &str) -> String {
                 let syllables = 1 + rng.random_range(0..2);
                 let mut name = word(rng, lang, syllables);
                 if rng.random::<f64>() < 0.5 {
-                    let prefix = *one(rng, STAGE_PREFIX);
+                    let prefix = one(rng, STAGE_PREFIX);
                     name = format!("{prefix}{name}");
                 }
                 if lang == "en" && rng.random::<f64>() < 0.05 {
@@ -454,8 +454,8 @@ pub fn title(rng: &mut ChaCha8Rng, lang: &str) -> String {
     let mut t = if x < 0.35 {
         one(rng, vocab).to_string()
     } else if x < 0.65 {
-        let a = *one(rng, vocab);
-        let b = *one(rng, vocab);
+        let a = one(rng, vocab);
+        let b = one(rng, vocab);
         if a == b {
             a.to_string()
         } else {
@@ -465,7 +465,7 @@ pub fn title(rng: &mut ChaCha8Rng, lang: &str) -> String {
         let syllables = 2 + rng.random_range(0..2);
         word(rng, lang, syllables)
     } else {
-        let first = *one(rng, vocab);
+        let first = one(rng, vocab);
         format!("{first} {}", word(rng, lang, 2))
     };
     if rng.random::<f64>() < 0.04 {
