@@ -4,11 +4,15 @@
 //! # Layout
 //! - [`types`]: serde models of Genius objects and [`parse_song_value`].
 //! - [`client`]: [`GeniusClient`], the typed endpoints with rate limit, timeouts and retries.
+//! - [`fetch`]: [`fetch::Fetcher`], a resumable fetch run from artist name to stored songs.
+//! - [`rotation`]: the built-in artist list and the artist of the hour.
 //! - [`error`]: [`GeniusError`], one variant per way a request fails.
 
 pub mod client;
 pub mod error;
+pub mod fetch;
 mod retry;
+pub mod rotation;
 pub mod types;
 
 pub use client::{CatalogueSort, ClientConfig, DEFAULT_BASE_URL, GeniusClient, SongDetails};

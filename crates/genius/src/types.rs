@@ -349,21 +349,27 @@ fn is_iso_date(s: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
+/// The song object in `value`: the value itself, or the song inside an API envelope
+/// (`{"meta":..,"response":{"song":..}}`) or a `{"song":..}` wrapper.
+pub fn song_object(value: serde_json::Value) -> Result<serde_json::Value, ParseSongError> {
+    match value {
+        serde_json::Value::Object(mut map) => {
+            if let Some(serde_json::Value::Object(mut response)) = map.remove("response") {
+                response.remove("song").ok_or(ParseSongError::NotASong)
+            } else if let Some(song) = map.remove("song").filter(|s| s.is_object()) {
+                Ok(song)
+            } else {
+                Ok(serde_json::Value::Object(map))
+            }
+        }
+        _ => Err(ParseSongError::NotASong),
+    }
+}
+
 /// Parses one JSON value that is a song object, or an API envelope around one
 /// (`{"meta":..,"response":{"song":..}}`), into a catalogue song.
 pub fn parse_song_value(value: serde_json::Value) -> Result<catalog::Song, ParseSongError> {
-    let song_value = match value {
-        serde_json::Value::Object(mut map) => {
-            if let Some(serde_json::Value::Object(mut response)) = map.remove("response") {
-                response.remove("song").ok_or(ParseSongError::NotASong)?
-            } else if let Some(song) = map.remove("song").filter(|s| s.is_object()) {
-                song
-            } else {
-                serde_json::Value::Object(map)
-            }
-        }
-        _ => return Err(ParseSongError::NotASong),
-    };
+    let song_value = song_object(value)?;
     let song: Song =
         serde_json::from_value(song_value).map_err(|e| ParseSongError::Json(e.to_string()))?;
     song.into_catalog()
