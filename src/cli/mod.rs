@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod fetch;
 mod generate;
 mod import;
 mod models;
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Write a deterministic synthetic catalogue (Genius song objects, one per line).
     Generate(generate::Args),
+    /// Fetch songs from the Genius API into the store (the artist of the hour by default).
+    Fetch(fetch::Args),
     /// Upsert songs from JSONL, JSON arrays or saved Genius API responses into the store.
     Import(import::Args),
     /// Train a model on the stored catalogue, evaluate it, register it, maybe promote it.
@@ -71,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_args(&cli.global)?;
     match cli.command {
         Command::Generate(args) => generate::run(args).await,
+        Command::Fetch(args) => fetch::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args).await,
         Command::Train(args) => train::run(&settings, args).await,
         Command::Serve(args) => serve::run(&settings, args).await,
