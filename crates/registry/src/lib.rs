@@ -6,10 +6,13 @@
 //! # Layout
 //! - [`Registry`]: the interface every caller uses, whatever the backend.
 //! - `local`: versions as directories, the champion as an atomically replaced pointer file.
+//! - `mlflow`: runs, artifacts, registered model versions and the `champion` alias over MLflow's
+//!   REST API ([`MlflowConfig`]).
 //! - [`PromotionPolicy`]: whether a new version replaces the champion.
 
 mod files;
 mod local;
+mod mlflow;
 mod policy;
 
 use std::collections::BTreeMap;
@@ -19,9 +22,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use files::sha256_file;
+pub use mlflow::{CHAMPION_ALIAS, MlflowAuth, MlflowConfig};
 pub use policy::{Decision, PromotionPolicy, UnknownPolicy};
 
 use local::{LocalRegistry, OwnedNewVersion};
+use mlflow::MlflowRegistry;
 
 /// One registered model version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +112,19 @@ pub enum RegistryError {
     InvalidInput(String),
     #[error("registry task failed: {0}")]
     Task(String),
+    #[error("MLflow at {uri} is unreachable ({operation}): {reason}")]
+    MlflowUnreachable {
+        uri: String,
+        operation: String,
+        reason: String,
+    },
+    #[error("MLflow refused {operation}: {code}: {message}")]
+    Mlflow {
+        operation: String,
+        /// MLflow's `error_code` (e.g. `RESOURCE_DOES_NOT_EXIST`), or the HTTP status.
+        code: String,
+        message: String,
+    },
 }
 
 /// The model registry.
@@ -116,6 +134,7 @@ pub struct Registry {
 
 enum Backend {
     Local(Arc<LocalRegistry>),
+    Mlflow(Box<MlflowRegistry>),
 }
 
 impl Registry {
@@ -126,20 +145,31 @@ impl Registry {
         })
     }
 
+    /// The MLflow registry described by `config`; nothing is contacted until first use.
+    pub fn mlflow(config: MlflowConfig) -> Result<Registry, RegistryError> {
+        Ok(Registry {
+            backend: Backend::Mlflow(Box::new(MlflowRegistry::new(config)?)),
+        })
+    }
+
     /// Where this registry lives, for messages: a directory or a URL.
     pub fn location(&self) -> String {
         match &self.backend {
             Backend::Local(local) => local.root().display().to_string(),
+            Backend::Mlflow(mlflow) => mlflow.location(),
         }
     }
 
     /// Stores a new version (not yet champion). The model file is copied; its checksum must match.
+    ///
+    /// With MLflow this is a whole training run: params, metrics and tags logged, the model file
+    /// and its card uploaded, the run ended FINISHED (FAILED on any error) and a model version
+    /// created from it.
     pub async fn register(&self, new: NewVersion<'_>) -> Result<VersionInfo, RegistryError> {
+        let owned = new.to_owned_version();
         match &self.backend {
-            Backend::Local(local) => {
-                let owned = new.to_owned_version();
-                blocking(local, move |l| l.register(owned)).await
-            }
+            Backend::Local(local) => blocking(local, move |l| l.register(owned)).await,
+            Backend::Mlflow(mlflow) => mlflow.register(owned).await,
         }
     }
 
@@ -157,6 +187,7 @@ impl Registry {
                 let (v, metric) = (version.version, primary_metric.to_string());
                 blocking(local, move |l| l.promote_if(v, policy, &metric)).await?
             }
+            Backend::Mlflow(mlflow) => mlflow.promote_if(&version, policy, primary_metric).await?,
         };
         version.is_champion = decision.promote;
         Ok(Registered { version, decision })
@@ -166,6 +197,7 @@ impl Registry {
     pub async fn champion(&self) -> Result<Option<VersionInfo>, RegistryError> {
         match &self.backend {
             Backend::Local(local) => blocking(local, |l| l.champion()).await,
+            Backend::Mlflow(mlflow) => mlflow.champion().await,
         }
     }
 
@@ -173,6 +205,7 @@ impl Registry {
     pub async fn promote(&self, version: u64) -> Result<(), RegistryError> {
         match &self.backend {
             Backend::Local(local) => blocking(local, move |l| l.promote(version)).await,
+            Backend::Mlflow(mlflow) => mlflow.promote(version).await,
         }
     }
 
@@ -180,6 +213,7 @@ impl Registry {
     pub async fn rollback(&self) -> Result<VersionInfo, RegistryError> {
         match &self.backend {
             Backend::Local(local) => blocking(local, |l| l.rollback()).await,
+            Backend::Mlflow(mlflow) => mlflow.rollback().await,
         }
     }
 
@@ -187,12 +221,14 @@ impl Registry {
     pub async fn list(&self) -> Result<Vec<VersionInfo>, RegistryError> {
         match &self.backend {
             Backend::Local(local) => blocking(local, |l| l.list()).await,
+            Backend::Mlflow(mlflow) => mlflow.list().await,
         }
     }
 
     pub async fn get(&self, version: u64) -> Result<VersionInfo, RegistryError> {
         match &self.backend {
             Backend::Local(local) => blocking(local, move |l| l.get(version)).await,
+            Backend::Mlflow(mlflow) => mlflow.get(version).await,
         }
     }
 
@@ -203,6 +239,7 @@ impl Registry {
     pub async fn model_file(&self, version: u64) -> Result<PathBuf, RegistryError> {
         match &self.backend {
             Backend::Local(local) => blocking(local, move |l| l.model_file(version)).await,
+            Backend::Mlflow(mlflow) => mlflow.model_file(version).await,
         }
     }
 }
