@@ -18,6 +18,8 @@ pub(crate) enum Kind {
     /// A song taking part in a relationship (the song itself and the songs it links to).
     Song = 2,
     Term = 3,
+    /// An artist among the primary artist's usual collaborators.
+    Circle = 4,
 }
 
 /// Roles an artist token plays on one song (bits), used for reasons.
@@ -49,7 +51,7 @@ pub(crate) fn reason_bit(kind: Kind, a: u8, b: u8) -> u8 {
     match kind {
         Kind::Album => reason::ALBUM,
         Kind::Song => reason::RELATED,
-        Kind::Term => reason::SCENE,
+        Kind::Term | Kind::Circle => reason::SCENE,
         Kind::Artist => {
             let direct = role::PRIMARY | role::FEATURED | role::PRODUCER | role::WRITER;
             if a & direct == 0 || b & direct == 0 {
@@ -195,7 +197,7 @@ fn raw_features(song: &Song, circle: Option<&Vec<(u64, f32)>>, params: &TrainPar
     }
     if w.artist_circle > 0.0 {
         for (id, share) in circle.into_iter().flatten() {
-            raw.push((Kind::Artist, *id, role::CIRCLE, w.artist_circle * share));
+            raw.push((Kind::Circle, *id, role::CIRCLE, w.artist_circle * share));
         }
     }
     if let Some(album) = &song.album {

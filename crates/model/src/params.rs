@@ -77,7 +77,7 @@ impl Default for FeatureWeights {
             album: 0.6,
             relationship: 1.2,
             description: 0.4,
-            artist_circle: 0.5,
+            artist_circle: 1.0,
             language: 0.4,
             era: 0.3,
             popularity: 0.15,
@@ -106,9 +106,10 @@ pub struct TrainParams {
     pub recall_sample: usize,
     /// Songs sampled for the held-out evaluation.
     pub eval_sample: usize,
-    /// At most this many of a song's neighbours share its primary artist (0: no limit), so
-    /// the list does not collapse onto one discography.
-    pub max_same_artist: usize,
+    /// In every prefix of a song's neighbour list, at most this share (rounded up) is by the
+    /// song's own primary artist, so the list does not collapse onto one discography (1: no
+    /// limit). The artist's other songs fill in when other artists run out.
+    pub same_artist_share: f64,
 }
 
 impl Default for TrainParams {
@@ -119,12 +120,12 @@ impl Default for TrainParams {
             features: FeatureSet::Full,
             weights: FeatureWeights::default(),
             description_max_df: 0.01,
-            circle_size: 24,
+            circle_size: 12,
             exact_max_songs: 200_000,
             candidate_max_df: 2_000,
             recall_sample: 500,
             eval_sample: 2_000,
-            max_same_artist: 0,
+            same_artist_share: 0.5,
         }
     }
 }
@@ -167,7 +168,7 @@ impl TrainParams {
                 "candidate_max_df",
                 "recall_sample",
                 "eval_sample",
-                "max_same_artist",
+                "same_artist_share",
             ])
             .collect()
     }
@@ -229,7 +230,15 @@ impl TrainParams {
             }
             "recall_sample" => self.recall_sample = parse(name, value)?,
             "eval_sample" => self.eval_sample = parse(name, value)?,
-            "max_same_artist" => self.max_same_artist = parse(name, value)?,
+            "same_artist_share" => {
+                let v: f64 = parse(name, value)?;
+                if !(v > 0.0 && v <= 1.0) {
+                    return Err(ModelError::Params(format!(
+                        "same_artist_share must be in (0, 1], got {value}"
+                    )));
+                }
+                self.same_artist_share = v;
+            }
             other => {
                 return Err(ModelError::Params(format!(
                     "unknown parameter {other:?}; known: {}",
@@ -268,7 +277,7 @@ impl TrainParams {
             ("candidate_max_df", self.candidate_max_df.to_string()),
             ("recall_sample", self.recall_sample.to_string()),
             ("eval_sample", self.eval_sample.to_string()),
-            ("max_same_artist", self.max_same_artist.to_string()),
+            ("same_artist_share", self.same_artist_share.to_string()),
         ];
         map.extend(scalars.map(|(n, v)| (n.to_string(), v)));
         map

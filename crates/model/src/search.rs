@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::features::{CONTEXT_SLOTS, NONE, Vectors, reason, reason_bit};
+use crate::features::{CONTEXT_SLOTS, Kind, NONE, Vectors, reason, reason_bit};
 
 /// One neighbour: song index, cosine score, reason bits.
 pub(crate) type Hit = (u32, f32, u8);
@@ -17,8 +17,10 @@ pub(crate) struct Searcher<'v> {
     /// Whether each token generates candidates.
     traverse: Vec<bool>,
     primary_artist: Vec<u64>,
-    max_same_artist: usize,
+    same_artist_share: f64,
     fallback: Fallback,
+    /// `reason_bit` for every kind and pair of role sets, looked up in the inner loop.
+    reason_table: [[[u8; 32]; 32]; 5],
 }
 
 /// Per-thread accumulators, reused across queries.
@@ -53,7 +55,7 @@ impl<'v> Searcher<'v> {
         primary_artist: Vec<u64>,
         pageviews: &[Option<u64>],
         candidate_max_df: Option<usize>,
-        max_same_artist: usize,
+        same_artist_share: f64,
     ) -> Searcher<'v> {
         let traverse = (0..vectors.kinds.len() as u32)
             .map(|t| candidate_max_df.is_none_or(|max| vectors.document_frequency(t) <= max))
@@ -62,8 +64,9 @@ impl<'v> Searcher<'v> {
             vectors,
             traverse,
             primary_artist,
-            max_same_artist,
+            same_artist_share,
             fallback: Fallback::new(vectors, pageviews),
+            reason_table: reason_table(),
         }
     }
 
@@ -72,19 +75,34 @@ impl<'v> Searcher<'v> {
         let v = self.vectors;
         let p = &v.postings;
         let mut skipped: Vec<(u32, f32)> = Vec::new();
+        let Scratch {
+            scores,
+            bits,
+            touched,
+        } = scratch;
+        let (scores, bits) = (&mut scores[..], &mut bits[..]);
         for ((&t, &wq), &rq) in query.tokens.iter().zip(query.weights).zip(query.roles) {
             if !self.traverse[t as usize] {
                 skipped.push((t, wq));
                 continue;
             }
-            let kind = v.kinds[t as usize];
-            for i in p.offsets[t as usize]..p.offsets[t as usize + 1] {
-                let c = p.songs[i] as usize;
-                if scratch.scores[c] == 0.0 && scratch.bits[c] == 0 {
-                    scratch.touched.push(c as u32);
+            let table = &self.reason_table[v.kinds[t as usize] as usize][rq as usize & 31];
+            let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
+            for ((&c, &w), &rc) in p.songs[range.clone()]
+                .iter()
+                .zip(&p.weights[range.clone()])
+                .zip(&p.roles[range])
+            {
+                let c = c as usize;
+                let (Some(score), Some(bit)) = (scores.get_mut(c), bits.get_mut(c)) else {
+                    continue;
+                };
+                // Every product is positive, so a zero score means "not seen yet".
+                if *score == 0.0 {
+                    touched.push(c as u32);
                 }
-                scratch.scores[c] += wq * p.weights[i];
-                scratch.bits[c] |= reason_bit(kind, rq, p.roles[i]);
+                *score += wq * w;
+                *bit |= table[rc as usize & 31];
             }
         }
         let mut hits: Vec<Hit> = Vec::with_capacity(scratch.touched.len());
@@ -108,8 +126,21 @@ impl<'v> Searcher<'v> {
         }
         scratch.touched.clear();
 
-        hits.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut chosen = self.cap_same_artist(query.index, hits, k);
+        let better = |a: &Hit, b: &Hit| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        // Only the best few are needed: select them before sorting.
+        let mut wanted = k;
+        if self.same_artist_share < 1.0 {
+            wanted += hits
+                .iter()
+                .filter(|h| self.same_artist(query.index, h.0 as usize))
+                .count();
+        }
+        if hits.len() > wanted {
+            hits.select_nth_unstable_by(wanted, better);
+            hits.truncate(wanted);
+        }
+        hits.sort_unstable_by(better);
+        let mut chosen = self.limit_same_artist(query.index, hits, k);
         if chosen.len() < k {
             self.fill_from_fallback(query.index, k, &mut chosen);
         }
@@ -120,20 +151,43 @@ impl<'v> Searcher<'v> {
         self.primary_artist[a] == self.primary_artist[b]
     }
 
-    fn cap_same_artist(&self, q: usize, hits: Vec<Hit>, k: usize) -> Vec<Hit> {
+    /// Keeps score order except where the query's own artist would exceed its share of a
+    /// prefix; such songs wait for the next place they are allowed.
+    fn limit_same_artist(&self, q: usize, mut hits: Vec<Hit>, k: usize) -> Vec<Hit> {
+        if self.same_artist_share >= 1.0 {
+            hits.truncate(k);
+            return hits;
+        }
+        let allowed = |len: usize| (self.same_artist_share * len as f64).ceil() as usize;
         let mut chosen = Vec::with_capacity(k);
+        let mut deferred = std::collections::VecDeque::new();
         let mut same = 0;
         for hit in hits {
             if chosen.len() == k {
                 break;
             }
-            if self.max_same_artist > 0 && self.same_artist(q, hit.0 as usize) {
-                if same == self.max_same_artist {
-                    continue;
-                }
+            if !self.same_artist(q, hit.0 as usize) {
+                chosen.push(hit);
+            } else if same < allowed(chosen.len() + 1) {
+                chosen.push(hit);
                 same += 1;
+                continue;
+            } else {
+                deferred.push_back(hit);
+                continue;
             }
-            chosen.push(hit);
+            while chosen.len() < k && !deferred.is_empty() && same < allowed(chosen.len() + 1) {
+                if let Some(d) = deferred.pop_front() {
+                    chosen.push(d);
+                    same += 1;
+                }
+            }
+        }
+        while chosen.len() < k {
+            match deferred.pop_front() {
+                Some(d) => chosen.push(d),
+                None => break,
+            }
         }
         chosen
     }
@@ -153,10 +207,6 @@ impl<'v> Searcher<'v> {
     fn fill_from_fallback(&self, q: usize, k: usize, chosen: &mut Vec<Hit>) {
         let mut taken: std::collections::HashSet<u32> = chosen.iter().map(|h| h.0).collect();
         taken.insert(q as u32);
-        let mut same = chosen
-            .iter()
-            .filter(|h| self.same_artist(q, h.0 as usize))
-            .count();
         let start = chosen.len();
         for group in self.fallback.groups_for(q, self.vectors) {
             for c in self.fallback.nearest_in_popularity(group, q) {
@@ -165,12 +215,6 @@ impl<'v> Searcher<'v> {
                 }
                 if taken.contains(&c) {
                     continue;
-                }
-                if self.max_same_artist > 0 && self.same_artist(q, c as usize) {
-                    if same == self.max_same_artist {
-                        continue;
-                    }
-                    same += 1;
                 }
                 taken.insert(c);
                 chosen.push((c, self.context_dot(q, c as usize), reason::FALLBACK));
@@ -256,4 +300,22 @@ impl Fallback {
             }
         })
     }
+}
+
+fn reason_table() -> [[[u8; 32]; 32]; 5] {
+    let mut table = [[[0u8; 32]; 32]; 5];
+    for kind in [
+        Kind::Artist,
+        Kind::Album,
+        Kind::Song,
+        Kind::Term,
+        Kind::Circle,
+    ] {
+        for a in 0..32u8 {
+            for b in 0..32u8 {
+                table[kind as usize][a as usize][b as usize] = reason_bit(kind, a, b);
+            }
+        }
+    }
+    table
 }

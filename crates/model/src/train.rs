@@ -57,7 +57,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
                 artists.clone(),
                 &pageviews,
                 (!exact).then_some(params.candidate_max_df),
-                params.max_same_artist,
+                params.same_artist_share,
             );
             let t = Instant::now();
             neighbours
@@ -258,7 +258,7 @@ fn approximate_recall(
         artists.to_vec(),
         pageviews,
         None,
-        params.max_same_artist,
+        params.same_artist_share,
     );
     let sample: Vec<usize> = {
         let mut order: Vec<(u64, usize)> = (0..n)
