@@ -7,6 +7,9 @@ use anyhow::Context;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use songrec_registry::Registry;
+mod registry;
+
+use registry::{RegistryArgs, RegistrySettings};
 use songrec_store::{Store, StoreConfig};
 
 #[derive(Debug, Args)]
@@ -22,28 +25,40 @@ pub struct GlobalArgs {
     /// Log filter (e.g. `info`, `songrec=debug`); `RUST_LOG` also works.
     #[arg(long, global = true, env = "SONGREC_LOG", default_value = "info")]
     pub log: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Most database connections the process opens.
+    #[arg(long, global = true, env = "SONGREC_DB_MAX_CONNECTIONS", default_value_t = songrec_store::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+    /// How long to wait for a free database connection or a lock (e.g. `30s`, `2m`).
+    #[arg(long, global = true, env = "SONGREC_DB_ACQUIRE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub db_acquire_timeout: std::time::Duration,
 }
 
 /// Validated settings shared by all commands.
 pub struct Settings {
     pub data_dir: PathBuf,
-    /// Database URL; secret because it may carry a password.
-    pub database_url: SecretString,
+    /// Where model versions are registered: the data dir, or MLflow.
+    pub registry: RegistrySettings,
+    /// The catalogue database: URL (secret, it may carry a password) and pool settings.
+    pub store: StoreConfig,
 }
 
 impl Settings {
     pub fn from_args(global: &GlobalArgs) -> anyhow::Result<Settings> {
         let data_dir = global.data_dir.clone();
-        let database_url = match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => SecretString::from(url),
-            _ => SecretString::from(format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("songrec.db").display()
-            )),
-        };
+        let registry = RegistrySettings::from_args(&global.registry, &data_dir, |name| {
+            std::env::var(name).ok()
+        })?;
+        let url = database_url(|name| std::env::var(name).ok(), &data_dir)?;
         Ok(Settings {
+            registry,
+            store: StoreConfig {
+                url,
+                max_connections: global.db_max_connections,
+                acquire_timeout: global.db_acquire_timeout,
+            },
             data_dir,
-            database_url,
         })
     }
 
@@ -52,24 +67,93 @@ impl Settings {
             .with_context(|| format!("cannot create data dir {}", self.data_dir.display()))
     }
 
+    /// Opens the catalogue store, applying pending migrations.
     pub async fn open_store(&self) -> anyhow::Result<Store> {
-        if self.database_url.expose_secret().starts_with("sqlite:") {
-            self.ensure_data_dir()?;
-        }
-        let config = StoreConfig {
-            url: self.database_url.clone(),
-            max_connections: 8,
-            acquire_timeout: std::time::Duration::from_secs(30),
-        };
-        Store::connect(&config)
-            .await
-            .context("cannot open the catalogue store")
+        self.ensure_sqlite_dir()?;
+        Store::connect(&self.store).await.with_context(|| {
+            format!(
+                "cannot open the catalogue store at {}",
+                self.store_location()
+            )
+        })
     }
 
-    pub fn open_registry(&self) -> anyhow::Result<Registry> {
-        self.ensure_data_dir()?;
-        Registry::local(&self.data_dir.join("registry")).context("cannot open the model registry")
+    /// Opens the catalogue store as it is, for inspecting its migrations.
+    pub async fn open_store_without_migrating(&self) -> anyhow::Result<Store> {
+        self.ensure_sqlite_dir()?;
+        Store::connect_without_migrating(&self.store)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the catalogue store at {}",
+                    self.store_location()
+                )
+            })
     }
+
+    fn ensure_sqlite_dir(&self) -> anyhow::Result<()> {
+        if self.store.url.expose_secret().starts_with("sqlite:") {
+            self.ensure_data_dir()?;
+        }
+        Ok(())
+    }
+
+    /// The database URL without its password, for messages.
+    pub fn store_location(&self) -> String {
+        let url = self.store.url.expose_secret();
+        match url::Url::parse(url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            Ok(_) => url.to_string(),
+            Err(_) => "an unparsable database URL".to_string(),
+        }
+    }
+
+    /// Opens the model registry (nothing is contacted yet for MLflow).
+    pub fn open_registry(&self) -> anyhow::Result<Registry> {
+        self.registry.open()
+    }
+}
+
+/// The database URL: `DATABASE_URL`, else the original's `DB_HOST`, `DB_PORT` (default 5432),
+/// `DB_USER`, `DB_PASS`, `DB_NAME`, else SQLite in the data dir. Errors never quote a password.
+fn database_url(
+    env: impl Fn(&str) -> Option<String>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<SecretString> {
+    let var = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(url) = var("DATABASE_URL") {
+        return Ok(SecretString::from(url));
+    }
+    let Some(host) = var("DB_HOST") else {
+        return Ok(SecretString::from(format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("songrec.db").display()
+        )));
+    };
+    let port: u16 = match var("DB_PORT") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| anyhow::anyhow!("DB_PORT must be a port number, not {p:?}"))?,
+        None => 5432,
+    };
+    let user = var("DB_USER").context("DB_HOST is set but DB_USER is not")?;
+    let name = var("DB_NAME").context("DB_HOST is set but DB_NAME is not")?;
+    let mut url = url::Url::parse("postgres://localhost").context("base URL")?;
+    url.set_host(Some(&host))
+        .map_err(|e| anyhow::anyhow!("DB_HOST {host:?} is not a valid host: {e}"))?;
+    // The setters percent-encode, so any character is allowed in the user and password.
+    let invalid = |what: &str| anyhow::anyhow!("{what} cannot be put in a database URL");
+    url.set_port(Some(port)).map_err(|()| invalid("DB_PORT"))?;
+    url.set_username(&user).map_err(|()| invalid("DB_USER"))?;
+    if let Some(password) = var("DB_PASS") {
+        url.set_password(Some(&password))
+            .map_err(|()| invalid("DB_PASS"))?;
+    }
+    url.set_path(&name);
+    Ok(SecretString::from(String::from(url)))
 }
 
 pub fn init_tracing(global: &GlobalArgs) {
@@ -80,4 +164,64 @@ pub fn init_tracing(global: &GlobalArgs) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url_from(vars: &[(&str, &str)]) -> anyhow::Result<String> {
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        database_url(lookup, std::path::Path::new("/data")).map(|u| u.expose_secret().to_string())
+    }
+
+    #[test]
+    fn database_url_wins_over_the_db_variables() {
+        let url = url_from(&[("DATABASE_URL", "postgres://u@h/d"), ("DB_HOST", "other")]);
+        assert_eq!(url.unwrap(), "postgres://u@h/d");
+    }
+
+    #[test]
+    fn the_originals_db_variables_build_a_postgres_url_with_an_escaped_password() {
+        let url = url_from(&[
+            ("DB_HOST", "db.example.com"),
+            ("DB_USER", "songs"),
+            ("DB_PASS", "p@ss/w:rd"),
+            ("DB_NAME", "genius"),
+        ])
+        .unwrap();
+        assert_eq!(
+            url,
+            "postgres://songs:p%40ss%2Fw%3Ard@db.example.com:5432/genius"
+        );
+        let parsed = url::Url::parse(&url).unwrap();
+        assert_eq!(parsed.port(), Some(5432));
+    }
+
+    #[test]
+    fn without_any_database_variable_the_store_is_sqlite_in_the_data_dir() {
+        assert_eq!(url_from(&[]).unwrap(), "sqlite:///data/songrec.db?mode=rwc");
+    }
+
+    #[test]
+    fn a_missing_db_user_is_named_and_the_password_never_appears() {
+        let err = url_from(&[("DB_HOST", "h"), ("DB_PASS", "hunter2"), ("DB_NAME", "d")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DB_USER"), "{err}");
+        assert!(!err.contains("hunter2"));
+        let err = url_from(&[
+            ("DB_HOST", "h"),
+            ("DB_PORT", "x"),
+            ("DB_USER", "u"),
+            ("DB_NAME", "d"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("DB_PORT"), "{err}");
+    }
 }

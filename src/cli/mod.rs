@@ -1,7 +1,9 @@
 //! The `songrec` command line: one file per command, each with its `Args` and `run`.
 
 mod config;
+mod db;
 mod demo;
+mod export;
 mod fetch;
 mod generate;
 mod import;
@@ -36,6 +38,10 @@ enum Command {
     Fetch(fetch::Args),
     /// Upsert songs from JSONL, JSON arrays or saved Genius API responses into the store.
     Import(import::Args),
+    /// Write the stored catalogue as JSON Lines that `import` reads back.
+    Export(export::Args),
+    /// Inspect or apply the catalogue database's migrations.
+    Db(db::Args),
     /// Train a model on the stored catalogue, evaluate it, register it, maybe promote it.
     Train(train::Args),
     /// Serve recommendations from the champion model over HTTP.
@@ -76,6 +82,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args).await,
         Command::Fetch(args) => fetch::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args).await,
+        Command::Export(args) => export::run(&settings, args).await,
+        Command::Db(args) => db::run(&settings, args).await,
         Command::Train(args) => train::run(&settings, args).await,
         Command::Serve(args) => serve::run(&settings, args).await,
         Command::Demo(args) => demo::run(&settings, args).await,
