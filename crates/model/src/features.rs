@@ -145,6 +145,9 @@ pub(crate) fn popularity_bucket(song: &Song) -> Option<i32> {
         .map(|p| ((p as f64 + 1.0).log10() * 2.0).floor() as i32)
 }
 
+/// One song's normalised tokens, weights and roles, and its context weights.
+type SongVector = (Vec<u32>, Vec<f32>, Vec<u8>, [f32; CONTEXT_SLOTS]);
+
 /// A raw feature before interning: kind, value, role bits, weight before IDF.
 type Raw = (Kind, u64, u8, f32);
 
@@ -274,7 +277,7 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
     let context_tokens: Vec<[(u32, f32); CONTEXT_SLOTS]> =
         songs.par_iter().map(|s| context_of(s, params)).collect();
 
-    let per_song: Vec<(Vec<u32>, Vec<f32>, Vec<u8>, [f32; CONTEXT_SLOTS])> = raws
+    let per_song: Vec<SongVector> = raws
         .into_par_iter()
         .zip(ids)
         .zip(context_tokens.par_iter())
