@@ -1,0 +1,384 @@
+//! `songrec models` against both registries, and MLflow's own Python client reading what songrec
+//! wrote. MLflow-backed tests need `SONGREC_TEST_MLFLOW_URI` (see `.ci/mlflow.sh`) and, for the
+//! Python client, `SONGREC_TEST_MLFLOW_PYTHON` (the venv's python); without them they are skipped,
+//! unless `SONGREC_REQUIRE_SERVICES=1`, in which case they fail.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use songrec_registry::{
+    MlflowAuth, MlflowConfig, NewVersion, PromotionPolicy, Registry, sha256_file,
+};
+
+const PRIMARY: &str = "heldout_hit_rate_at_10";
+
+fn required() -> bool {
+    std::env::var("SONGREC_REQUIRE_SERVICES").as_deref() == Ok("1")
+}
+
+/// The test MLflow server, or `None` (with a message) when the test should be skipped.
+async fn mlflow_uri() -> Option<String> {
+    let Some(uri) = std::env::var("SONGREC_TEST_MLFLOW_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            !required(),
+            "SONGREC_TEST_MLFLOW_URI is not set and SONGREC_REQUIRE_SERVICES=1"
+        );
+        eprintln!("skipping: SONGREC_TEST_MLFLOW_URI is not set (see .ci/mlflow.sh)");
+        return None;
+    };
+    let uri = uri.trim_end_matches('/').to_string();
+    match reqwest::get(format!("{uri}/health")).await {
+        Ok(r) if r.status().is_success() => Some(uri),
+        other => {
+            assert!(!required(), "MLflow at {uri} is not healthy: {other:?}");
+            eprintln!("skipping: MLflow at {uri} is not reachable: {other:?}");
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// A data dir, and the environment `songrec` runs with (the registry chosen by `mlflow`).
+struct Cli {
+    dir: tempfile::TempDir,
+    mlflow: Option<(String, String, String)>,
+}
+
+impl Cli {
+    fn local() -> Cli {
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+            mlflow: None,
+        }
+    }
+
+    fn mlflow(uri: &str) -> Cli {
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+            mlflow: Some((
+                uri.to_string(),
+                unique("songrec-cli-model"),
+                unique("songrec-cli-experiment"),
+            )),
+        }
+    }
+
+    /// The registry `songrec` itself would open, for setting up versions.
+    fn registry(&self) -> Registry {
+        match &self.mlflow {
+            None => Registry::local(&self.dir.path().join("registry")).unwrap(),
+            Some((uri, model, experiment)) => Registry::mlflow(MlflowConfig {
+                tracking_uri: uri.parse().unwrap(),
+                auth: MlflowAuth::None,
+                experiment: experiment.clone(),
+                model_name: model.clone(),
+                cache_dir: self.dir.path().join("setup-cache"),
+            })
+            .unwrap(),
+        }
+    }
+
+    fn model_name(&self) -> &str {
+        self.mlflow.as_ref().map_or("", |(_, m, _)| m)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_songrec"));
+        command
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_TOKEN")
+            .env_remove("MLFLOW_TRACKING_USERNAME")
+            .env_remove("MLFLOW_TRACKING_PASSWORD")
+            .env_remove("SONGREC_MODEL_NAME")
+            .env_remove("SONGREC_EXPERIMENT");
+        if let Some((uri, model, experiment)) = &self.mlflow {
+            command
+                .env("MLFLOW_TRACKING_URI", uri)
+                .env("SONGREC_MODEL_NAME", model)
+                .env("SONGREC_EXPERIMENT", experiment);
+        }
+        command.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "songrec {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn model_file(&self, content: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(unique("model"));
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+async fn register(
+    registry: &Registry,
+    file: &Path,
+    score: f64,
+    policy: PromotionPolicy,
+) -> (u64, bool) {
+    let new = NewVersion {
+        model_file: file,
+        checksum: sha256_file(file).unwrap(),
+        params: BTreeMap::from([("k".to_string(), "100".to_string())]),
+        metrics: BTreeMap::from([(PRIMARY.to_string(), score)]),
+        timings: BTreeMap::from([("total".to_string(), 0.5)]),
+        songs: 42,
+    };
+    let registered = registry
+        .register_and_promote(new, policy, PRIMARY)
+        .await
+        .unwrap();
+    (registered.version.version, registered.decision.promote)
+}
+
+fn champions(list: &Value) -> Vec<(u64, bool)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_u64().unwrap(),
+                v["is_champion"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// list, show, promote and rollback through the binary, whichever registry `cli` points at.
+async fn models_commands_manage_versions(cli: &Cli) {
+    let registry = cli.registry();
+    assert_eq!(
+        cli.json(&["models", "list", "--json"]),
+        Value::Array(vec![])
+    );
+    let out = cli.run(&["models", "rollback"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no earlier champion"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let first = cli.model_file(b"first model");
+    assert_eq!(
+        register(&registry, &first, 0.5, PromotionPolicy::Auto).await,
+        (1, true)
+    );
+    let second = cli.model_file(b"second model");
+    assert_eq!(
+        register(&registry, &second, 0.4, PromotionPolicy::Auto).await,
+        (2, false)
+    );
+
+    let list = cli.json(&["models", "list", "--json"]);
+    assert_eq!(champions(&list), vec![(1, true), (2, false)]);
+    let table = cli.ok(&["models", "list"]);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(
+        rows[0].contains("VERSION") && rows[0].contains("HELDOUT_HIT_RATE_AT_10"),
+        "{table}"
+    );
+    assert!(
+        rows[1].starts_with("*  1") && rows[1].contains("0.5000"),
+        "{table}"
+    );
+    assert!(
+        rows[2].starts_with("   2") && rows[2].contains("0.4000"),
+        "{table}"
+    );
+
+    let shown = cli.json(&["models", "show", "2", "--json"]);
+    assert_eq!(shown["checksum"], sha256_file(&second).unwrap().as_str());
+    assert_eq!(shown["songs"], 42);
+    assert_eq!(shown["params"]["k"], "100");
+    assert_eq!(shown["timings"]["total"], 0.5);
+    assert!(cli.ok(&["models", "show", "2"]).contains("champion     no"));
+
+    assert_eq!(
+        cli.ok(&["models", "promote", "2"]).trim(),
+        "version 2 is now the champion (was 1)"
+    );
+    let list = cli.json(&["models", "list", "--json"]);
+    assert_eq!(champions(&list), vec![(1, false), (2, true)]);
+    assert_eq!(
+        cli.ok(&["models", "rollback"]).trim(),
+        "version 1 is now the champion (was 2)"
+    );
+    assert_eq!(registry.champion().await.unwrap().unwrap().version, 1);
+
+    let out = cli.run(&["models", "promote", "9"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no model version 9"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli.run(&["models", "show", "9"]);
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn models_commands_manage_the_local_registry() {
+    models_commands_manage_versions(&Cli::local()).await;
+}
+
+#[tokio::test]
+async fn models_commands_manage_the_mlflow_registry() {
+    let Some(uri) = mlflow_uri().await else {
+        return;
+    };
+    models_commands_manage_versions(&Cli::mlflow(&uri)).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_mlflow_is_reported_in_one_line_with_a_failing_exit() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cli = Cli::mlflow(&format!("http://127.0.0.1:{port}"));
+    let out = cli.run(&["models", "list"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ")
+            && last.contains(&format!("MLflow at http://127.0.0.1:{port} is unreachable")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn mlflow_credentials_never_appear_in_messages() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cli = Cli::mlflow(&format!("http://user:hunter2@127.0.0.1:{port}"));
+    let out = cli.run(&["--log", "debug", "models", "list"]);
+    assert!(!out.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("unreachable"), "{all}");
+}
+
+/// The venv python with MLflow installed, or `None` (with a message) to skip.
+fn mlflow_python() -> Option<String> {
+    match std::env::var("SONGREC_TEST_MLFLOW_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(
+                !required(),
+                "SONGREC_TEST_MLFLOW_PYTHON is not set and SONGREC_REQUIRE_SERVICES=1"
+            );
+            eprintln!("skipping: SONGREC_TEST_MLFLOW_PYTHON is not set (see .ci/mlflow.sh python)");
+            None
+        }
+    }
+}
+
+const PYTHON_READER: &str = r#"
+import hashlib, json, os, sys, tempfile
+import mlflow.artifacts
+from mlflow import MlflowClient
+
+uri, name = sys.argv[1], sys.argv[2]
+client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+mv = client.get_model_version_by_alias(name, "champion")
+model = client.download_artifacts(mv.run_id, "model/model.bin", tempfile.mkdtemp())
+folder = mlflow.artifacts.download_artifacts(
+    artifact_uri=mv.source, dst_path=tempfile.mkdtemp(), tracking_uri=uri
+)
+with open(model, "rb") as f:
+    digest = hashlib.sha256(f.read()).hexdigest()
+with open(os.path.join(folder, "card.json")) as f:
+    card = json.load(f)
+run = client.get_run(mv.run_id)
+print(json.dumps({
+    "version": mv.version,
+    "sha256": digest,
+    "files": sorted(os.listdir(folder)),
+    "card_checksum": card["checksum_sha256"],
+    "tags": dict(mv.tags),
+    "status": run.info.status,
+    "params": run.data.params,
+    "metrics": run.data.metrics,
+}))
+"#;
+
+#[tokio::test]
+async fn the_mlflow_python_client_reads_the_champion_songrec_registered() {
+    let Some(uri) = mlflow_uri().await else {
+        return;
+    };
+    let Some(python) = mlflow_python() else {
+        return;
+    };
+    let cli = Cli::mlflow(&uri);
+    let registry = cli.registry();
+    let first = cli.model_file(b"first model");
+    register(&registry, &first, 0.5, PromotionPolicy::Auto).await;
+    let second = cli.model_file(b"second, better model");
+    assert_eq!(
+        register(&registry, &second, 0.6, PromotionPolicy::Auto).await,
+        (2, true)
+    );
+
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(PYTHON_READER)
+        .arg(&uri)
+        .arg(cli.model_name())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let read: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let checksum = sha256_file(&second).unwrap();
+    assert_eq!(read["version"], "2");
+    assert_eq!(read["sha256"], checksum.as_str());
+    assert_eq!(read["card_checksum"], checksum.as_str());
+    assert_eq!(read["files"], serde_json::json!(["card.json", "model.bin"]));
+    assert_eq!(read["tags"]["songrec.checksum"], checksum.as_str());
+    assert_eq!(read["status"], "FINISHED");
+    assert_eq!(read["params"]["k"], "100");
+    assert_eq!(read["metrics"][PRIMARY], 0.6);
+}
