@@ -3,6 +3,7 @@
 mod config;
 mod db;
 mod demo;
+mod eval;
 mod export;
 mod fetch;
 mod generate;
@@ -44,6 +45,8 @@ enum Command {
     Db(db::Args),
     /// Train a model on the stored catalogue, evaluate it, register it, maybe promote it.
     Train(train::Args),
+    /// Score a model against a generated catalogue's ground truth (scene precision@10).
+    Eval(eval::Args),
     /// Serve recommendations from the champion model over HTTP.
     Serve(serve::Args),
     /// First run: seed a sample catalogue if the store is empty, train if needed, serve.
@@ -85,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&settings, args).await,
         Command::Db(args) => db::run(&settings, args).await,
         Command::Train(args) => train::run(&settings, args).await,
+        Command::Eval(args) => eval::run(&settings, args).await,
         Command::Serve(args) => serve::run(&settings, args).await,
         Command::Demo(args) => demo::run(&settings, args).await,
         Command::Models(args) => models::run(&settings, args).await,
