@@ -260,3 +260,43 @@ async fn a_fetch_killed_mid_way_loses_nothing_and_the_rerun_completes_without_du
     );
     assert_eq!(runs[0].summary.status, "succeeded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_raw_responses_import_into_another_store_as_the_same_songs() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 6, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    let out = output(songrec(
+        &fake,
+        dir.path(),
+        &[
+            "fetch",
+            "--artist",
+            "Sia",
+            "--rate",
+            "0",
+            "--save-raw",
+            raw.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut files: Vec<String> = std::fs::read_dir(&raw)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6);
+    let other = tempfile::tempdir().unwrap();
+    let mut import = songrec(&fake, other.path(), &["import"]);
+    import.args(&files);
+    let out = output(import).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let fetched = store(dir.path()).await.load_catalogue().await.unwrap();
+    let imported = store(other.path()).await.load_catalogue().await.unwrap();
+    assert_eq!(fetched.len(), 6);
+    assert_eq!(imported, fetched);
+}
