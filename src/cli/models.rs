@@ -22,7 +22,7 @@ enum ModelsCommand {
     /// Every registered version, oldest first; `*` marks the champion.
     List {
         /// The metric shown as a column (all metrics are in `show` and `--json`).
-        #[arg(long, default_value = "heldout_hit_rate_at_10")]
+        #[arg(long, default_value = songrec_model::PRIMARY_METRIC)]
         metric: String,
     },
     /// One version's params, metrics, timings, data size and checksum.
