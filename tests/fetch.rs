@@ -300,3 +300,49 @@ async fn saved_raw_responses_import_into_another_store_as_the_same_songs() {
     assert_eq!(fetched.len(), 6);
     assert_eq!(imported, fetched);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_fetch_and_records_the_run_as_interrupted() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 40, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = songrec(
+        &fake,
+        dir.path(),
+        &[
+            "fetch",
+            "--artist",
+            "Sia",
+            "--max-songs",
+            "0",
+            "--rate",
+            "20",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while fake.count("/songs/") < 10 {
+        assert!(Instant::now() < deadline, "the fetch never got going");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let signalled = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(signalled.success());
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(130));
+
+    let store = store(dir.path()).await;
+    let stored = store.count_songs().await.unwrap();
+    assert!(stored > 0 && stored < 40, "{stored}");
+    let run = &store.recent_fetch_runs(1).await.unwrap()[0];
+    assert_eq!(run.summary.status, "interrupted");
+    assert_eq!(run.summary.songs_stored, stored);
+    assert!(run.finished_at.is_some());
+}

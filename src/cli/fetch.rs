@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
 use songrec_genius::fetch::{
-    ArtistReport, DueReason, FetchOptions, FetchProgress, Fetcher, SongOutcome,
+    ArtistReport, CancellationToken, DueReason, FetchOptions, FetchProgress, Fetcher, SongOutcome,
 };
 use songrec_genius::rotation::{ORIGINAL_ARTISTS, artist_of_the_hour, parse_artist_list};
 use songrec_genius::{CatalogueSort, ClientConfig, DEFAULT_BASE_URL, GeniusClient, RetryPolicy};
@@ -109,7 +109,15 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         save_raw: args.save_raw.clone(),
     };
     let progress = Progress::new(args.dry_run);
-    let fetcher = Fetcher::new(&client, &store, options, &progress);
+    // Ctrl-C stops after the batch being written and records the run as interrupted.
+    let stop = CancellationToken::new();
+    let on_ctrl_c = stop.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let fetcher = Fetcher::new(&client, &store, options, &progress).stop_on(stop.clone());
 
     let started = Instant::now();
     let mut reports = Vec::new();
@@ -128,12 +136,16 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    ctrl_c.abort();
     progress.finish();
     println!(
         "{}",
         summary_line(&reports, failures, args.dry_run, started.elapsed())
     );
-    Ok(if failures == 0 {
+    Ok(if stop.is_cancelled() {
+        // The shell's convention for a process ended by SIGINT.
+        ExitCode::from(130)
+    } else if failures == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -60,8 +60,7 @@ async fn main() {
     fake.add_artist(ARTIST_ID, "Sia", rate_songs, 1_000_000);
     for run in 1..=runs.min(3) {
         let before = fake.seen().len();
-        let (stored, elapsed) =
-            fetch_into_fresh_store(&fake, Some(5.0), 4, Some(rate_songs)).await;
+        let (stored, elapsed) = fetch_into_fresh_store(&fake, Some(5.0), 4, Some(rate_songs)).await;
         let seen = &fake.seen()[before..];
         let span = seen.last().unwrap().at.duration_since(seen[0].at);
         let achieved = (seen.len() - 1) as f64 / span.as_secs_f64();
@@ -122,7 +121,10 @@ fn original_loop(fake: &FakeGenius, songs: usize, runs: usize) -> Option<Vec<f64
         if !out.status.success() {
             eprintln!(
                 "original loop skipped: {}",
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             );
             return None;
         }

@@ -12,6 +12,9 @@ use futures::StreamExt;
 use songrec_store::{FetchRunSummary, ImportedSong, Store, StoreError};
 use unicode_normalization::UnicodeNormalization;
 
+/// What [`Fetcher::stop_on`] takes; re-exported so callers need no extra dependency.
+pub use tokio_util::sync::CancellationToken;
+
 use crate::client::{CatalogueSort, GeniusClient, MAX_PER_PAGE, SongDetails};
 use crate::types::SongSummary;
 use crate::{GeniusError, parse_song_value};
@@ -119,6 +122,9 @@ pub enum FetchError {
     Genius(#[from] GeniusError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The run was asked to stop (Ctrl-C); everything fetched before that is stored.
+    #[error("interrupted")]
+    Interrupted,
     #[error("cannot save the raw response in {path}: {source}")]
     SaveRaw {
         path: PathBuf,
@@ -131,7 +137,7 @@ impl FetchError {
     pub fn stops_everything(&self) -> bool {
         match self {
             FetchError::Genius(e) => e.is_auth(),
-            FetchError::Store(_) | FetchError::SaveRaw { .. } => true,
+            FetchError::Store(_) | FetchError::SaveRaw { .. } | FetchError::Interrupted => true,
             FetchError::ArtistNotFound { .. } => false,
         }
     }
@@ -151,6 +157,7 @@ pub struct Fetcher<'a> {
     store: &'a Store,
     options: FetchOptions,
     progress: &'a dyn FetchProgress,
+    stop: CancellationToken,
 }
 
 impl<'a> Fetcher<'a> {
@@ -165,7 +172,15 @@ impl<'a> Fetcher<'a> {
             store,
             options,
             progress,
+            stop: CancellationToken::new(),
         }
+    }
+
+    /// Stops runs when `stop` is cancelled: the batch being written is finished, the songs
+    /// in flight are dropped, and the run is recorded as `interrupted`.
+    pub fn stop_on(mut self, stop: CancellationToken) -> Fetcher<'a> {
+        self.stop = stop;
+        self
     }
 
     /// Fetches one artist's songs, recording the run (start, end, counts, status) unless it
@@ -185,10 +200,10 @@ impl<'a> Fetcher<'a> {
             }
         };
         let result = self.walk_artist(name, &mut report).await;
-        report.summary.status = if result.is_ok() {
-            "succeeded"
-        } else {
-            "failed"
+        report.summary.status = match &result {
+            Ok(()) => "succeeded",
+            Err(FetchError::Interrupted) => "interrupted",
+            Err(_) => "failed",
         }
         .into();
         report.summary.error = result.as_ref().err().map(ToString::to_string);
@@ -201,17 +216,19 @@ impl<'a> Fetcher<'a> {
     }
 
     async fn walk_artist(&self, name: &str, report: &mut ArtistReport) -> Result<(), FetchError> {
-        let artist = resolve_artist(self.client, name).await?;
+        let artist = self
+            .unless_stopped(resolve_artist(self.client, name))
+            .await?;
         tracing::info!(artist = name, genius_id = artist.0, genius_name = %artist.1, "artist resolved");
         report.resolved = Some(artist.clone());
         let limit = self.options.max_songs.unwrap_or(usize::MAX);
         let mut seen_ids = HashSet::new();
         let mut page = Some(1);
         while let Some(number) = page.filter(|_| seen_ids.len() < limit) {
-            let listing = self
-                .client
-                .artist_songs(artist.0, self.options.sort, number, MAX_PER_PAGE)
-                .await?;
+            let request =
+                self.client
+                    .artist_songs(artist.0, self.options.sort, number, MAX_PER_PAGE);
+            let listing = self.unless_stopped(async { Ok(request.await?) }).await?;
             let mut entries = Vec::new();
             for song in listing.songs {
                 if seen_ids.len() >= limit {
@@ -243,6 +260,17 @@ impl<'a> Fetcher<'a> {
             page = listing.next_page;
         }
         Ok(())
+    }
+
+    async fn unless_stopped<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, FetchError>>,
+    ) -> Result<T, FetchError> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => Err(FetchError::Interrupted),
+            result = work => result,
+        }
     }
 
     /// The entries that are not stored yet or whose stored copy is older than `refresh_after`.
@@ -288,7 +316,13 @@ impl<'a> Fetcher<'a> {
             .buffer_unordered(self.options.concurrency.max(1))
             .ready_chunks(WRITE_BATCH);
         let mut stop = None;
-        while let Some(chunk) = arrivals.next().await {
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Err(FetchError::Interrupted),
+                chunk = arrivals.next() => chunk,
+            };
+            let Some(chunk) = chunk else { break };
             let mut batch = Vec::with_capacity(chunk.len());
             let mut skipped = Vec::new();
             for (id, result) in chunk {

@@ -5,7 +5,9 @@ mod support;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use songrec_genius::fetch::{DueReason, FetchError, FetchOptions, Fetcher, NoProgress};
+use songrec_genius::fetch::{
+    DueReason, FetchError, FetchOptions, FetchProgress, Fetcher, NoProgress, SongOutcome,
+};
 use songrec_genius::{ClientConfig, GeniusClient, RetryPolicy, parse_song_value};
 use songrec_store::{Store, StoreConfig};
 use support::fake_genius::{Broken, DECOY_ARTIST_ID, FakeGenius, Fault};
@@ -389,4 +391,52 @@ async fn saved_raw_responses_are_api_envelopes_that_parse_back_to_the_stored_son
         })
         .count();
     assert_eq!(leftovers, 0);
+}
+
+/// Cancels the run once `after` songs are done, as Ctrl-C would.
+struct StopAfter {
+    after: usize,
+    done: std::sync::atomic::AtomicUsize,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl FetchProgress for StopAfter {
+    fn song_done(&self, _artist: &str, _id: u64, _outcome: SongOutcome) {
+        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if done == self.after {
+            self.stop.cancel();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_run_keeps_what_it_stored_and_is_recorded_as_interrupted() {
+    let world = World::new().await;
+    world.fake.add_artist(16775, "Sia", 10, 1000);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let progress = StopAfter {
+        after: 3,
+        done: 0.into(),
+        stop: stop.clone(),
+    };
+    let client = GeniusClient::new(world.client_config()).unwrap();
+    let options = FetchOptions {
+        concurrency: 1,
+        ..max_songs(50)
+    };
+    let (report, result) = Fetcher::new(&client, &world.store, options, &progress)
+        .stop_on(stop)
+        .fetch_artist("Sia")
+        .await;
+    assert!(matches!(result, Err(FetchError::Interrupted)), "{result:?}");
+    assert_eq!(report.summary.songs_stored, 3);
+    assert_eq!(world.store.count_songs().await.unwrap(), 3);
+    let run = &world.store.recent_fetch_runs(1).await.unwrap()[0];
+    assert_eq!(run.summary.status, "interrupted");
+    assert!(run.finished_at.is_some());
+
+    let (report, result) = world.fetch("Sia", max_songs(50)).await;
+    result.unwrap();
+    assert_eq!(report.fresh, 3);
+    assert_eq!(report.summary.songs_stored, 7);
 }
