@@ -440,3 +440,106 @@ async fn a_stopped_run_keeps_what_it_stored_and_is_recorded_as_interrupted() {
     assert_eq!(report.fresh, 3);
     assert_eq!(report.summary.songs_stored, 7);
 }
+
+/// Runs `test` on a store in a fresh, uniquely named PostgreSQL database, dropped afterwards.
+/// Skips when PostgreSQL is unreachable, unless `SONGREC_REQUIRE_SERVICES=1`.
+async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    use sqlx::Connection;
+
+    let admin_url = std::env::var("SONGREC_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(e) if std::env::var("SONGREC_REQUIRE_SERVICES").is_ok_and(|v| v == "1") => {
+            panic!("PostgreSQL unreachable and SONGREC_REQUIRE_SERVICES=1: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "skipping: PostgreSQL unreachable ({e}); set SONGREC_REQUIRE_SERVICES=1 to fail instead"
+            );
+            return;
+        }
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("songrec_fetch_test_{}_{nanos}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    let outcome = std::panic::AssertUnwindSafe(async {
+        let store = Store::connect(&StoreConfig::from_url(url.as_str()))
+            .await
+            .unwrap();
+        test(store.clone()).await;
+        store.close().await;
+    })
+    .catch_unwind()
+    .await;
+    let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    dropped.unwrap();
+}
+
+#[tokio::test]
+async fn a_fetch_into_postgresql_skips_bad_songs_resumes_and_never_duplicates() {
+    with_postgres(|store| async move {
+        let fake = FakeGenius::start(TOKEN).await;
+        let ids = fake.add_artist(16775, "Sia", 30, 1000);
+        fake.set_page_size(9);
+        fake.inject(&format!("/songs/{}", ids[0]), Fault::too_many_requests(1));
+        fake.inject(&format!("/songs/{}", ids[1]), Fault::server_error(503));
+        fake.break_song(ids[2], Broken::NotFound);
+        fake.break_song(ids[3], Broken::MissingFields);
+        let mut config = ClientConfig::new(fake.url.parse().unwrap(), SecretString::from(TOKEN));
+        config.rate = None;
+        config.retry.base_delay = Duration::from_millis(10);
+        let client = GeniusClient::new(config).unwrap();
+
+        // Stopped after 10 songs, then run again to the end.
+        let stop = tokio_util::sync::CancellationToken::new();
+        let progress = StopAfter {
+            after: 10,
+            done: 0.into(),
+            stop: stop.clone(),
+        };
+        let options = FetchOptions {
+            concurrency: 1,
+            max_songs: None,
+            ..FetchOptions::default()
+        };
+        let (first, result) = Fetcher::new(&client, &store, options.clone(), &progress)
+            .stop_on(stop)
+            .fetch_artist("Sia")
+            .await;
+        assert!(matches!(result, Err(FetchError::Interrupted)));
+        assert_eq!(first.summary.songs_stored, 8, "{first:?}");
+        assert_eq!(store.count_songs().await.unwrap(), 8);
+
+        let (second, result) = Fetcher::new(&client, &store, options, &NoProgress)
+            .fetch_artist("Sia")
+            .await;
+        result.unwrap();
+        assert_eq!(second.fresh, 8);
+        assert_eq!(second.summary.songs_fetched, 22);
+        assert_eq!(second.summary.songs_failed, 2);
+        assert_eq!(store.count_songs().await.unwrap(), 28);
+        let runs = store.recent_fetch_runs(5).await.unwrap();
+        let statuses: Vec<_> = runs.iter().map(|r| r.summary.status.as_str()).collect();
+        assert_eq!(statuses, ["succeeded", "interrupted"]);
+    })
+    .await;
+}
