@@ -73,6 +73,28 @@ pub(crate) fn reason_bit(kind: Kind, a: u8, b: u8) -> u8 {
 pub(crate) const NONE: u32 = u32::MAX;
 pub(crate) const CONTEXT_SLOTS: usize = 3;
 
+/// A song's language, era and popularity bucket ids (`NONE` when unknown) and their
+/// normalised weights, side by side so one cache line holds both.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context {
+    pub ids: [u32; CONTEXT_SLOTS],
+    pub weights: [f32; CONTEXT_SLOTS],
+}
+
+impl Context {
+    /// The context part of the cosine between two songs.
+    #[inline]
+    pub fn dot(&self, other: &Context) -> f32 {
+        let mut sum = 0.0;
+        for s in 0..CONTEXT_SLOTS {
+            if self.ids[s] == other.ids[s] && self.ids[s] != NONE {
+                sum += self.weights[s] * other.weights[s];
+            }
+        }
+        sum
+    }
+}
+
 /// Every song's vector in CSR form (tokens sorted), with the inverted index over them.
 pub(crate) struct Vectors {
     pub n: usize,
@@ -82,11 +104,17 @@ pub(crate) struct Vectors {
     pub roles: Vec<u8>,
     pub kinds: Vec<Kind>,
     /// Per song: language, era and popularity bucket ids, and their normalised weights.
-    pub context: Vec<[u32; CONTEXT_SLOTS]>,
-    pub context_weights: Vec<[f32; CONTEXT_SLOTS]>,
+    pub context: Vec<Context>,
     pub postings: Postings,
     /// Token id of each hideable fact, for the held-out evaluation.
     pub vocabulary: HashMap<(Kind, u64), u32>,
+    /// Per song its artist's circle (`NONE` without one). Circles are stored once per artist,
+    /// unnormalised; a song's circle weights are these times its `inv_norm`.
+    pub circle_of: Vec<u32>,
+    pub circle_offsets: Vec<usize>,
+    pub circle_tokens: Vec<u32>,
+    pub circle_weights: Vec<f32>,
+    pub inv_norm: Vec<f32>,
 }
 
 /// The inverted index: for each token, the songs that carry it.
@@ -105,6 +133,16 @@ impl Vectors {
             &self.weights[r.clone()],
             &self.roles[r],
         )
+    }
+
+    /// The song's circle tokens and unnormalised weights (empty without a circle).
+    pub fn circle(&self, i: usize) -> (&[u32], &[f32]) {
+        let c = self.circle_of[i];
+        if c == NONE {
+            return (&[], &[]);
+        }
+        let r = self.circle_offsets[c as usize]..self.circle_offsets[c as usize + 1];
+        (&self.circle_tokens[r.clone()], &self.circle_weights[r])
     }
 
     pub fn document_frequency(&self, token: u32) -> usize {
@@ -146,7 +184,7 @@ pub(crate) fn popularity_bucket(song: &Song) -> Option<i32> {
 }
 
 /// One song's normalised tokens, weights and roles, and its context weights.
-type SongVector = (Vec<u32>, Vec<f32>, Vec<u8>, [f32; CONTEXT_SLOTS]);
+type SongVector = (Vec<u32>, Vec<f32>, Vec<u8>, [f32; CONTEXT_SLOTS], f32);
 
 /// A raw feature before interning: kind, value, role bits, weight before IDF.
 type Raw = (Kind, u64, u8, f32);
@@ -189,7 +227,7 @@ fn artist_circles(songs: &[&Song], params: &TrainParams) -> HashMap<u64, Vec<(u6
         .collect()
 }
 
-fn raw_features(song: &Song, circle: Option<&Vec<(u64, f32)>>, params: &TrainParams) -> Vec<Raw> {
+fn raw_features(song: &Song, params: &TrainParams) -> Vec<Raw> {
     let w = &params.weights;
     let mut raw: Vec<Raw> = Vec::with_capacity(16 + song.credits.len());
     let (bit, weight) = role_weight(params, CreditRole::Primary);
@@ -197,11 +235,6 @@ fn raw_features(song: &Song, circle: Option<&Vec<(u64, f32)>>, params: &TrainPar
     for credit in &song.credits {
         let (bit, weight) = role_weight(params, credit.role);
         raw.push((Kind::Artist, credit.artist.id, bit, weight));
-    }
-    if w.artist_circle > 0.0 {
-        for (id, share) in circle.into_iter().flatten() {
-            raw.push((Kind::Circle, *id, role::CIRCLE, w.artist_circle * share));
-        }
     }
     if let Some(album) = &song.album {
         raw.push((Kind::Album, album.id, 0, w.album));
@@ -233,31 +266,67 @@ fn raw_features(song: &Song, circle: Option<&Vec<(u64, f32)>>, params: &TrainPar
 /// Builds every song's vector; `songs` are in browse order (their position is their index).
 pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
     let n = songs.len();
-    let circles = artist_circles(songs, params);
-    let raws: Vec<Vec<Raw>> = songs
-        .par_iter()
-        .map(|s| raw_features(s, circles.get(&s.primary_artist.id), params))
+    let raws: Vec<Vec<Raw>> = songs.par_iter().map(|s| raw_features(s, params)).collect();
+
+    // Circles belong to artists: numbered by first appearance, shared by the artist's songs.
+    let mut circle_by_artist: HashMap<u64, Vec<(u64, f32)>> = if params.weights.artist_circle > 0.0
+    {
+        artist_circles(songs, params)
+    } else {
+        HashMap::new()
+    };
+    let mut circle_ids: HashMap<u64, u32> = HashMap::new();
+    let mut circle_raw: Vec<Vec<(u64, f32)>> = Vec::new();
+    let mut circle_songs: Vec<u32> = Vec::new();
+    let circle_of: Vec<u32> = songs
+        .iter()
+        .map(|s| {
+            let artist = s.primary_artist.id;
+            if let Some(&id) = circle_ids.get(&artist) {
+                circle_songs[id as usize] += 1;
+                return id;
+            }
+            match circle_by_artist.remove(&artist) {
+                Some(circle) if !circle.is_empty() => {
+                    let id = circle_raw.len() as u32;
+                    circle_ids.insert(artist, id);
+                    circle_raw.push(circle);
+                    circle_songs.push(1);
+                    id
+                }
+                _ => NONE,
+            }
+        })
         .collect();
-    drop(circles);
+    drop(circle_by_artist);
 
     let mut vocabulary: HashMap<(Kind, u64), u32> = HashMap::new();
     let mut kinds: Vec<Kind> = Vec::new();
     let mut df: Vec<u32> = Vec::new();
-    let mut ids: Vec<Vec<u32>> = Vec::with_capacity(n);
-    for raw in &raws {
-        let mut song_ids = Vec::with_capacity(raw.len());
-        for &(kind, value, _, _) in raw {
-            let next = kinds.len() as u32;
-            let id = *vocabulary.entry((kind, value)).or_insert(next);
-            if id == next {
-                kinds.push(kind);
-                df.push(0);
-            }
-            df[id as usize] += 1;
-            song_ids.push(id);
+    let mut intern = |kind: Kind, value: u64, count: u32| {
+        let next = kinds.len() as u32;
+        let id = *vocabulary.entry((kind, value)).or_insert(next);
+        if id == next {
+            kinds.push(kind);
+            df.push(0);
         }
-        ids.push(song_ids);
-    }
+        df[id as usize] += count;
+        id
+    };
+    let ids: Vec<Vec<u32>> = raws
+        .iter()
+        .map(|raw| raw.iter().map(|r| intern(r.0, r.1, 1)).collect())
+        .collect();
+    let circle_token_ids: Vec<Vec<u32>> = circle_raw
+        .iter()
+        .zip(&circle_songs)
+        .map(|(circle, &songs)| {
+            circle
+                .iter()
+                .map(|(artist, _)| intern(Kind::Circle, *artist, songs))
+                .collect()
+        })
+        .collect();
 
     let max_term_df = ((params.description_max_df * n as f64).floor() as u32).max(2);
     // Smoothed IDF: a credit shared by two songs weighs far more than one on every record.
@@ -274,6 +343,24 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
         })
         .collect();
 
+    let mut circle_offsets = vec![0usize];
+    let mut circle_tokens = Vec::new();
+    let mut circle_weights = Vec::new();
+    let mut circle_norm2 = Vec::with_capacity(circle_raw.len());
+    for (circle, token_ids) in circle_raw.iter().zip(&circle_token_ids) {
+        let mut entries: Vec<(u32, f32)> = circle
+            .iter()
+            .zip(token_ids)
+            .filter(|(_, t)| idf[**t as usize] > 0.0)
+            .map(|((_, share), t)| (*t, params.weights.artist_circle * share * idf[*t as usize]))
+            .collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        circle_norm2.push(entries.iter().map(|e| e.1 * e.1).sum::<f32>());
+        circle_tokens.extend(entries.iter().map(|e| e.0));
+        circle_weights.extend(entries.iter().map(|e| e.1));
+        circle_offsets.push(circle_tokens.len());
+    }
+
     let context_tokens: Vec<[(u32, f32); CONTEXT_SLOTS]> =
         songs.par_iter().map(|s| context_of(s, params)).collect();
 
@@ -281,7 +368,8 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
         .into_par_iter()
         .zip(ids)
         .zip(context_tokens.par_iter())
-        .map(|((raw, ids), ctx)| {
+        .zip(circle_of.par_iter())
+        .map(|(((raw, ids), ctx), &circle)| {
             let mut entries: Vec<(u32, f32, u8)> = raw
                 .iter()
                 .zip(&ids)
@@ -289,7 +377,9 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
                 .map(|(r, id)| (*id, r.3 * idf[*id as usize], r.2))
                 .collect();
             entries.sort_unstable_by_key(|e| e.0);
+            let circle_part = circle_norm2.get(circle as usize).copied().unwrap_or(0.0);
             let norm = (entries.iter().map(|e| e.1 * e.1).sum::<f32>()
+                + circle_part
                 + ctx.iter().map(|c| c.1 * c.1).sum::<f32>())
             .sqrt();
             let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
@@ -298,6 +388,7 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
                 entries.iter().map(|e| e.1 * scale).collect(),
                 entries.iter().map(|e| e.2).collect(),
                 ctx.map(|c| c.1 * scale),
+                scale,
             )
         })
         .collect();
@@ -308,17 +399,23 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
     let mut tokens = Vec::with_capacity(total);
     let mut weights = Vec::with_capacity(total);
     let mut roles = Vec::with_capacity(total);
-    let mut context_weights = Vec::with_capacity(n);
-    for (t, w, r, cw) in per_song {
+    let mut context = Vec::with_capacity(n);
+    let mut inv_norm = Vec::with_capacity(n);
+    for (t, w, r, cw, scale) in per_song {
         tokens.extend_from_slice(&t);
         weights.extend_from_slice(&w);
         roles.extend_from_slice(&r);
         offsets.push(tokens.len());
-        context_weights.push(cw);
+        context.push(Context {
+            ids: [0; CONTEXT_SLOTS],
+            weights: cw,
+        });
+        inv_norm.push(scale);
     }
-    let context = context_tokens.iter().map(|c| c.map(|x| x.0)).collect();
-    let postings = invert(kinds.len(), &offsets, &tokens, &weights, &roles);
-    Vectors {
+    for (slot, tokens) in context.iter_mut().zip(&context_tokens) {
+        slot.ids = tokens.map(|x| x.0);
+    }
+    let mut vectors = Vectors {
         n,
         offsets,
         tokens,
@@ -326,10 +423,21 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
         roles,
         kinds,
         context,
-        context_weights,
-        postings,
+        postings: Postings {
+            offsets: Vec::new(),
+            songs: Vec::new(),
+            weights: Vec::new(),
+            roles: Vec::new(),
+        },
         vocabulary,
-    }
+        circle_of,
+        circle_offsets,
+        circle_tokens,
+        circle_weights,
+        inv_norm,
+    };
+    vectors.postings = invert(&vectors);
+    vectors
 }
 
 /// Language, era and popularity bucket ids with their raw weights. The three use disjoint
@@ -348,40 +456,53 @@ fn context_of(song: &Song, params: &TrainParams) -> [(u32, f32); CONTEXT_SLOTS] 
     })
 }
 
-fn invert(
-    vocabulary_size: usize,
-    offsets: &[usize],
-    tokens: &[u32],
-    weights: &[f32],
-    roles: &[u8],
-) -> Postings {
-    let mut counts = vec![0usize; vocabulary_size + 1];
-    for &t in tokens {
-        counts[t as usize + 1] += 1;
+/// Every song's direct and circle entries, normalised, as (token, weight, role).
+fn song_entries(v: &Vectors, song: usize) -> impl Iterator<Item = (u32, f32, u8)> + '_ {
+    let (tokens, weights, roles) = v.song(song);
+    let direct = tokens
+        .iter()
+        .zip(weights)
+        .zip(roles)
+        .map(|((&t, &w), &r)| (t, w, r));
+    let (circle_tokens, circle_weights) = v.circle(song);
+    let scale = v.inv_norm[song];
+    let circle = circle_tokens
+        .iter()
+        .zip(circle_weights)
+        .map(move |(&t, &w)| (t, w * scale, role::CIRCLE));
+    direct.chain(circle)
+}
+
+fn invert(v: &Vectors) -> Postings {
+    let mut counts = vec![0usize; v.kinds.len() + 1];
+    for song in 0..v.n {
+        for (t, _, _) in song_entries(v, song) {
+            counts[t as usize + 1] += 1;
+        }
     }
     for i in 1..counts.len() {
         counts[i] += counts[i - 1];
     }
-    let posting_offsets = counts.clone();
+    let total = counts[v.kinds.len()];
+    let offsets = counts.clone();
     let mut next = counts;
-    let mut songs = vec![0u32; tokens.len()];
-    let mut post_weights = vec![0f32; tokens.len()];
-    let mut post_roles = vec![0u8; tokens.len()];
+    let mut songs = vec![0u32; total];
+    let mut weights = vec![0f32; total];
+    let mut roles = vec![0u8; total];
     // Songs are visited in index order, so every posting list comes out sorted by song.
-    for song in 0..offsets.len() - 1 {
-        for p in offsets[song]..offsets[song + 1] {
-            let t = tokens[p] as usize;
-            let slot = next[t];
-            next[t] += 1;
+    for song in 0..v.n {
+        for (t, w, r) in song_entries(v, song) {
+            let slot = next[t as usize];
+            next[t as usize] += 1;
             songs[slot] = song as u32;
-            post_weights[slot] = weights[p];
-            post_roles[slot] = roles[p];
+            weights[slot] = w;
+            roles[slot] = r;
         }
     }
     Postings {
-        offsets: posting_offsets,
+        offsets,
         songs,
-        weights: post_weights,
-        roles: post_roles,
+        weights,
+        roles,
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::features::{CONTEXT_SLOTS, Kind, NONE, Vectors, reason, reason_bit};
+use crate::features::{Kind, Vectors, reason, reason_bit};
 
 /// One neighbour: song index, cosine score, reason bits.
 pub(crate) type Hit = (u32, f32, u8);
@@ -28,6 +28,8 @@ pub(crate) struct Scratch {
     scores: Vec<f32>,
     bits: Vec<u8>,
     touched: Vec<u32>,
+    circle_scores: Vec<f32>,
+    circle_touched: Vec<u32>,
 }
 
 impl Scratch {
@@ -36,16 +38,39 @@ impl Scratch {
             scores: vec![0.0; n],
             bits: vec![0; n],
             touched: Vec::new(),
+            circle_scores: vec![0.0; n],
+            circle_touched: Vec::new(),
         }
     }
 }
 
-/// A query: its index (excluded from answers, and whose context applies) and its tokens.
+/// A query: its index (excluded from answers, and whose context applies), its normalised
+/// direct tokens, and its artist circle (unnormalised, scaled by `inv_norm`).
 pub(crate) struct Query<'q> {
     pub index: usize,
     pub tokens: &'q [u32],
     pub weights: &'q [f32],
     pub roles: &'q [u8],
+    pub circle_tokens: &'q [u32],
+    pub circle_weights: &'q [f32],
+    pub inv_norm: f32,
+}
+
+impl<'q> Query<'q> {
+    /// The song's own vector as a query.
+    pub fn of_song(vectors: &'q Vectors, index: usize) -> Query<'q> {
+        let (tokens, weights, roles) = vectors.song(index);
+        let (circle_tokens, circle_weights) = vectors.circle(index);
+        Query {
+            index,
+            tokens,
+            weights,
+            roles,
+            circle_tokens,
+            circle_weights,
+            inv_norm: vectors.inv_norm[index],
+        }
+    }
 }
 
 impl<'v> Searcher<'v> {
@@ -70,8 +95,99 @@ impl<'v> Searcher<'v> {
         }
     }
 
-    /// The `k` best neighbours of a query, best first, ties by index.
+    /// The `k` best neighbours of one query, best first.
     pub fn search(&self, query: &Query<'_>, k: usize, scratch: &mut Scratch) -> Vec<Hit> {
+        self.search_group(std::slice::from_ref(query), k, scratch)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// The `k` best neighbours of each query, best first. The queries must share one circle
+    /// (songs of one artist): its overlap with every song is accumulated once for the group,
+    /// which is where most of the work is.
+    pub fn search_group(
+        &self,
+        group: &[Query<'_>],
+        k: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<Vec<Hit>> {
+        let Some(first) = group.first() else {
+            return Vec::new();
+        };
+        let v = self.vectors;
+        let p = &v.postings;
+        let mut circle_skipped: Vec<(u32, f32)> = Vec::new();
+        {
+            let Scratch {
+                circle_scores,
+                circle_touched,
+                ..
+            } = &mut *scratch;
+            let circle_scores = &mut circle_scores[..];
+            for (&t, &wq) in first.circle_tokens.iter().zip(first.circle_weights) {
+                if !self.traverse[t as usize] {
+                    circle_skipped.push((t, wq));
+                    continue;
+                }
+                let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
+                for (&c, &w) in p.songs[range.clone()].iter().zip(&p.weights[range]) {
+                    let Some(score) = circle_scores.get_mut(c as usize) else {
+                        continue;
+                    };
+                    if *score == 0.0 {
+                        circle_touched.push(c);
+                    }
+                    *score += wq * w;
+                }
+            }
+        }
+        let results = group
+            .iter()
+            .map(|q| self.search_one(q, &circle_skipped, k, scratch))
+            .collect();
+        for &c in &scratch.circle_touched {
+            scratch.circle_scores[c as usize] = 0.0;
+        }
+        scratch.circle_touched.clear();
+        results
+    }
+
+    /// What the non-traversed tokens (approximate path) add between a query and a candidate.
+    fn skipped_part(
+        &self,
+        query: &Query<'_>,
+        direct: &[(u32, f32)],
+        circle: &[(u32, f32)],
+        c: usize,
+    ) -> f32 {
+        let v = self.vectors;
+        let mut score = 0.0;
+        if !direct.is_empty() {
+            let (tokens, weights, _) = v.song(c);
+            for &(t, wq) in direct {
+                if let Ok(pos) = tokens.binary_search(&t) {
+                    score += wq * weights[pos];
+                }
+            }
+        }
+        if !circle.is_empty() {
+            let (tokens, weights) = v.circle(c);
+            for &(t, wq) in circle {
+                if let Ok(pos) = tokens.binary_search(&t) {
+                    score += query.inv_norm * wq * weights[pos] * v.inv_norm[c];
+                }
+            }
+        }
+        score
+    }
+
+    fn search_one(
+        &self,
+        query: &Query<'_>,
+        circle_skipped: &[(u32, f32)],
+        k: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<Hit> {
         let v = self.vectors;
         let p = &v.postings;
         let mut skipped: Vec<(u32, f32)> = Vec::new();
@@ -79,6 +195,8 @@ impl<'v> Searcher<'v> {
             scores,
             bits,
             touched,
+            circle_scores,
+            circle_touched,
         } = scratch;
         let (scores, bits) = (&mut scores[..], &mut bits[..]);
         for ((&t, &wq), &rq) in query.tokens.iter().zip(query.weights).zip(query.roles) {
@@ -105,26 +223,37 @@ impl<'v> Searcher<'v> {
                 *bit |= table[rc as usize & 31];
             }
         }
-        let mut hits: Vec<Hit> = Vec::with_capacity(scratch.touched.len());
-        for &c in &scratch.touched {
+        let mut hits: Vec<Hit> = Vec::with_capacity(touched.len() + circle_touched.len());
+        for &c in touched.iter() {
             let c = c as usize;
             if c == query.index {
                 continue;
             }
-            let mut score = scratch.scores[c] + self.context_dot(query.index, c);
-            for &(t, wq) in &skipped {
-                let (tokens, weights, _) = v.song(c);
-                if let Ok(pos) = tokens.binary_search(&t) {
-                    score += wq * weights[pos];
-                }
+            let mut score = scores[c];
+            let mut bit = bits[c];
+            if circle_scores[c] > 0.0 {
+                score += query.inv_norm * circle_scores[c];
+                bit |= reason::SCENE;
             }
-            hits.push((c as u32, score, scratch.bits[c]));
+            score += self.context_dot(query.index, c)
+                + self.skipped_part(query, &skipped, circle_skipped, c);
+            hits.push((c as u32, score, bit));
         }
-        for &c in &scratch.touched {
-            scratch.scores[c as usize] = 0.0;
-            scratch.bits[c as usize] = 0;
+        for &c in circle_touched.iter() {
+            let c = c as usize;
+            if c == query.index || scores[c] > 0.0 {
+                continue;
+            }
+            let score = query.inv_norm * circle_scores[c]
+                + self.context_dot(query.index, c)
+                + self.skipped_part(query, &skipped, circle_skipped, c);
+            hits.push((c as u32, score, reason::SCENE));
         }
-        scratch.touched.clear();
+        for &c in touched.iter() {
+            scores[c as usize] = 0.0;
+            bits[c as usize] = 0;
+        }
+        touched.clear();
 
         let better = |a: &Hit, b: &Hit| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         // Only the best few are needed: select them before sorting.
@@ -193,13 +322,7 @@ impl<'v> Searcher<'v> {
     }
 
     fn context_dot(&self, a: usize, b: usize) -> f32 {
-        let v = self.vectors;
-        let (ta, tb) = (&v.context[a], &v.context[b]);
-        let (wa, wb) = (&v.context_weights[a], &v.context_weights[b]);
-        (0..CONTEXT_SLOTS)
-            .filter(|&s| ta[s] != NONE && ta[s] == tb[s])
-            .map(|s| wa[s] * wb[s])
-            .sum()
+        self.vectors.context[a].dot(&self.vectors.context[b])
     }
 
     /// Adds songs of the same language and era (then language, then anyone), nearest in
@@ -240,7 +363,7 @@ impl Fallback {
     fn new(vectors: &Vectors, pageviews: &[Option<u64>]) -> Fallback {
         let mut by_language_era: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
         let mut by_language: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (i, ctx) in vectors.context.iter().enumerate() {
+        for (i, ctx) in vectors.context.iter().map(|c| c.ids).enumerate() {
             by_language_era
                 .entry((ctx[0], ctx[1]))
                 .or_default()
@@ -256,7 +379,7 @@ impl Fallback {
     }
 
     fn groups_for<'a>(&'a self, q: usize, vectors: &Vectors) -> Vec<&'a [u32]> {
-        let ctx = vectors.context[q];
+        let ctx = vectors.context[q].ids;
         let mut groups: Vec<&[u32]> = Vec::with_capacity(3);
         if let Some(g) = self.by_language_era.get(&(ctx[0], ctx[1])) {
             groups.push(g);

@@ -60,24 +60,14 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
                 params.same_artist_share,
             );
             let t = Instant::now();
-            neighbours
-                .par_chunks_mut(k)
-                .zip(scores.par_chunks_mut(k))
-                .zip(reasons.par_chunks_mut(k))
-                .enumerate()
-                .for_each_init(
-                    || Scratch::new(n),
-                    |scratch, (q, ((nb, sc), rs))| {
-                        let (tokens, weights, roles) = vectors.song(q);
-                        let query = Query {
-                            index: q,
-                            tokens,
-                            weights,
-                            roles,
-                        };
-                        store_row(&searcher.search(&query, k, scratch), nb, sc, rs);
-                    },
-                );
+            search_all(
+                &vectors,
+                &searcher,
+                k,
+                &mut neighbours,
+                &mut scores,
+                &mut reasons,
+            );
             timings.insert("search".to_string(), t.elapsed().as_secs_f64());
 
             let t = Instant::now();
@@ -205,6 +195,66 @@ fn store_row(hits: &[Hit], nb: &mut [u32], sc: &mut [u16], rs: &mut [u8]) {
     }
 }
 
+/// Songs answered together: one artist's songs share a circle (split so no group is huge).
+const GROUP_SIZE: usize = 64;
+/// Songs whose neighbours are held in memory at once before being written to the table.
+const BATCH_SONGS: usize = 16_384;
+
+/// Every song's `k` neighbours into the flat tables, artist by artist.
+fn search_all(
+    vectors: &features::Vectors,
+    searcher: &Searcher<'_>,
+    k: usize,
+    neighbours: &mut [u32],
+    scores: &mut [u16],
+    reasons: &mut [u8],
+) {
+    let mut by_circle: Vec<(u32, u32)> = vectors
+        .circle_of
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (c, i as u32))
+        .collect();
+    by_circle.sort_unstable();
+    let mut groups: Vec<&[(u32, u32)]> = Vec::new();
+    for same in by_circle.chunk_by(|a, b| a.0 == b.0) {
+        groups.extend(same.chunks(GROUP_SIZE));
+    }
+    let mut start = 0;
+    while start < groups.len() {
+        let mut end = start;
+        let mut songs = 0;
+        while end < groups.len() && songs < BATCH_SONGS {
+            songs += groups[end].len();
+            end += 1;
+        }
+        let answers: Vec<Vec<(u32, Vec<Hit>)>> = groups[start..end]
+            .par_iter()
+            .map_init(
+                || Scratch::new(vectors.n),
+                |scratch, group| {
+                    let queries: Vec<Query<'_>> = group
+                        .iter()
+                        .map(|&(_, q)| Query::of_song(vectors, q as usize))
+                        .collect();
+                    let hits = searcher.search_group(&queries, k, scratch);
+                    group.iter().map(|g| g.1).zip(hits).collect()
+                },
+            )
+            .collect();
+        for (q, hits) in answers.into_iter().flatten() {
+            let row = q as usize * k..(q as usize + 1) * k;
+            store_row(
+                &hits,
+                &mut neighbours[row.clone()],
+                &mut scores[row.clone()],
+                &mut reasons[row],
+            );
+        }
+        start = end;
+    }
+}
+
 /// The query's top 10 with one link removed from its vector.
 fn heldout_query(
     searcher: &Searcher<'_>,
@@ -229,11 +279,25 @@ fn heldout_query(
     let t: Vec<u32> = keep.iter().map(|&i| tokens[i]).collect();
     let w: Vec<f32> = keep.iter().map(|&i| weights[i]).collect();
     let r: Vec<u8> = keep.iter().map(|&i| roles[i]).collect();
+    // A hidden credit leaves the artist's circle too, as far as this query is concerned.
+    let hidden_circle = match link {
+        Link::Artist(a) => v.vocabulary.get(&(Kind::Circle, a)).copied(),
+        Link::Related(_) => None,
+    };
+    let (circle_tokens, circle_weights) = v.circle(q);
+    let circle_keep: Vec<usize> = (0..circle_tokens.len())
+        .filter(|&i| Some(circle_tokens[i]) != hidden_circle)
+        .collect();
+    let ct: Vec<u32> = circle_keep.iter().map(|&i| circle_tokens[i]).collect();
+    let cw: Vec<f32> = circle_keep.iter().map(|&i| circle_weights[i]).collect();
     let query = Query {
         index: q,
         tokens: &t,
         weights: &w,
         roles: &r,
+        circle_tokens: &ct,
+        circle_weights: &cw,
+        inv_norm: v.inv_norm[q],
     };
     searcher
         .search(&query, EVAL_K, scratch)
@@ -277,13 +341,7 @@ fn approximate_recall(
         .map_init(
             || Scratch::new(n),
             |scratch, &q| {
-                let (tokens, weights, roles) = vectors.song(q);
-                let query = Query {
-                    index: q,
-                    tokens,
-                    weights,
-                    roles,
-                };
+                let query = Query::of_song(vectors, q);
                 exact
                     .search(&query, top, scratch)
                     .into_iter()
