@@ -382,3 +382,168 @@ async fn the_mlflow_python_client_reads_the_champion_songrec_registered() {
     assert_eq!(read["params"]["k"], "100");
     assert_eq!(read["metrics"][PRIMARY], 0.6);
 }
+
+/// Real model files: trained on a small synthetic catalogue with two different k.
+fn trained_model_files(dir: &Path) -> Vec<(PathBuf, songrec_model::ModelInfo)> {
+    let mut jsonl = Vec::new();
+    songrec_synth::generate(
+        songrec_synth::Options {
+            songs: 400,
+            seed: 7,
+        },
+        &mut jsonl,
+        None,
+    )
+    .unwrap();
+    let songs: Vec<_> = String::from_utf8(jsonl)
+        .unwrap()
+        .lines()
+        .map(|line| songrec_genius::parse_song_value(serde_json::from_str(line).unwrap()).unwrap())
+        .collect();
+    [10, 20]
+        .iter()
+        .map(|&k| {
+            let params = songrec_model::TrainParams {
+                k,
+                ..songrec_model::TrainParams::default()
+            };
+            let trained = songrec_model::train(&songs, &params).unwrap();
+            let path = dir.join(format!("model-k{k}.bin"));
+            trained.model.save(&path).unwrap();
+            (path, trained.model.info().clone())
+        })
+        .collect()
+}
+
+/// `songrec serve` as a child process on a free port, killed when dropped.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(cli: &Cli) -> Server {
+        use std::io::BufRead;
+        let (uri, model, experiment) = cli.mlflow.clone().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_songrec"))
+            .arg("--data-dir")
+            .arg(cli.dir.path())
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--reload-interval",
+                "200ms",
+            ])
+            .current_dir(cli.dir.path())
+            .env("MLFLOW_TRACKING_URI", uri)
+            .env("SONGREC_MODEL_NAME", model)
+            .env("SONGREC_EXPERIMENT", experiment)
+            .env("SONGREC_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before saying where it listens")
+                .unwrap();
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_string();
+            }
+        };
+        // Keep draining stderr so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base }
+    }
+
+    /// Polls `GET /model` until it reports `version`; a bounded wait, not a timing assertion.
+    async fn wait_for_version(&self, version: u64) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..300 {
+            if let Ok(response) = reqwest::get(format!("{}/model", self.base)).await
+                && response.status().is_success()
+            {
+                last = response.json().await.unwrap();
+                if last["version"] == version {
+                    return last;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server never served version {version}; last /model: {last}");
+    }
+}
+
+#[tokio::test]
+async fn serve_picks_up_a_new_mlflow_champion_and_a_rollback_without_restart() {
+    let Some(uri) = mlflow_uri().await else {
+        return;
+    };
+    let cli = Cli::mlflow(&uri);
+    let registry = cli.registry();
+    let models = trained_model_files(cli.dir.path());
+    let register_trained = |i: usize, policy| {
+        let (path, info) = &models[i];
+        let new = NewVersion {
+            model_file: path,
+            checksum: sha256_file(path).unwrap(),
+            params: info.params.clone(),
+            metrics: info.metrics.clone(),
+            timings: BTreeMap::new(),
+            songs: info.songs as u64,
+        };
+        let registry = &registry;
+        async move {
+            registry
+                .register_and_promote(new, policy, songrec_model::PRIMARY_METRIC)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        register_trained(0, PromotionPolicy::Auto)
+            .await
+            .decision
+            .promote
+    );
+
+    let server = Server::start(&cli);
+    let served = server.wait_for_version(1).await;
+    assert_eq!(
+        served["checksum"],
+        sha256_file(&models[0].0).unwrap().as_str()
+    );
+    assert_eq!(served["max_k"], 10);
+
+    assert!(
+        register_trained(1, PromotionPolicy::Always)
+            .await
+            .decision
+            .promote
+    );
+    let served = server.wait_for_version(2).await;
+    assert_eq!(served["max_k"], 20);
+    let response = reqwest::get(format!("{}/recommend/0?k=15", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    cli.ok(&["models", "rollback"]);
+    let served = server.wait_for_version(1).await;
+    assert_eq!(served["max_k"], 10);
+}
