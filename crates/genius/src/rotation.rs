@@ -80,7 +80,7 @@ mod tests {
         );
         assert_eq!(
             artist_of_the_hour(&ORIGINAL_ARTISTS, at(1, 1, 23)),
-            Some("Bad Bunny")
+            Some("SZA")
         );
         // 2 Jan 06:00 is hour 30 of the year: back to the start.
         assert_eq!(
