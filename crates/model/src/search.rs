@@ -7,7 +7,10 @@
 
 use std::collections::HashMap;
 
-use crate::features::{Kind, Vectors, reason, reason_bit};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::features::{CONTEXT_SLOTS, Kind, NONE, Vectors, reason, reason_bit};
 
 /// One neighbour: song index, cosine score, reason bits.
 pub(crate) type Hit = (u32, f32, u8);
@@ -19,6 +22,8 @@ pub(crate) struct Searcher<'v> {
     primary_artist: Vec<u64>,
     same_artist_share: f64,
     fallback: Fallback,
+    /// Per token, its largest posting weight: bounds what a skipped token can add.
+    max_weight: Vec<f32>,
     /// `reason_bit` for every kind and pair of role sets, looked up in the inner loop.
     reason_table: [[[u8; 32]; 32]; 5],
 }
@@ -30,6 +35,10 @@ pub(crate) struct Scratch {
     touched: Vec<u32>,
     circle_scores: Vec<f32>,
     circle_touched: Vec<u32>,
+    /// `circle_touched` by circle score, best first.
+    circle_order: Vec<u32>,
+    /// Per context slot, the largest weight among `circle_touched`: bounds their context part.
+    circle_context_max: [f32; CONTEXT_SLOTS],
 }
 
 impl Scratch {
@@ -40,6 +49,8 @@ impl Scratch {
             touched: Vec::new(),
             circle_scores: vec![0.0; n],
             circle_touched: Vec::new(),
+            circle_order: Vec::new(),
+            circle_context_max: [0.0; CONTEXT_SLOTS],
         }
     }
 }
@@ -91,6 +102,14 @@ impl<'v> Searcher<'v> {
             primary_artist,
             same_artist_share,
             fallback: Fallback::new(vectors, pageviews),
+            max_weight: (0..vectors.kinds.len())
+                .map(|t| {
+                    let p = &vectors.postings;
+                    p.weights[p.offsets[t]..p.offsets[t + 1]]
+                        .iter()
+                        .fold(0.0f32, |m, &w| m.max(w))
+                })
+                .collect(),
             reason_table: reason_table(),
         }
     }
@@ -138,6 +157,29 @@ impl<'v> Searcher<'v> {
                         circle_touched.push(c);
                     }
                     *score += wq * w;
+                }
+            }
+        }
+        {
+            let Scratch {
+                circle_scores,
+                circle_touched,
+                circle_order,
+                circle_context_max,
+                ..
+            } = &mut *scratch;
+            circle_order.clear();
+            circle_order.extend_from_slice(circle_touched);
+            circle_order.sort_unstable_by(|&a, &b| {
+                circle_scores[b as usize]
+                    .total_cmp(&circle_scores[a as usize])
+                    .then(a.cmp(&b))
+            });
+            *circle_context_max = [0.0; CONTEXT_SLOTS];
+            for &c in circle_touched.iter() {
+                let weights = v.context[c as usize].weights;
+                for (max, w) in circle_context_max.iter_mut().zip(weights) {
+                    *max = max.max(w);
                 }
             }
         }
@@ -196,7 +238,9 @@ impl<'v> Searcher<'v> {
             bits,
             touched,
             circle_scores,
-            circle_touched,
+            circle_order,
+            circle_context_max,
+            ..
         } = scratch;
         let (scores, bits) = (&mut scores[..], &mut bits[..]);
         for ((&t, &wq), &rq) in query.tokens.iter().zip(query.weights).zip(query.roles) {
@@ -223,7 +267,8 @@ impl<'v> Searcher<'v> {
                 *bit |= table[rc as usize & 31];
             }
         }
-        let mut hits: Vec<Hit> = Vec::with_capacity(touched.len() + circle_touched.len());
+        let mut hits: Vec<Hit> = Vec::with_capacity(touched.len() + 2 * k);
+        let mut wanted = k;
         for &c in touched.iter() {
             let c = c as usize;
             if c == query.index {
@@ -238,16 +283,58 @@ impl<'v> Searcher<'v> {
             score += self.context_dot(query.index, c)
                 + self.skipped_part(query, &skipped, circle_skipped, c);
             hits.push((c as u32, score, bit));
+            if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
+                wanted += 1;
+            }
         }
-        for &c in circle_touched.iter() {
+
+        // Songs sharing only the circle, best circle score first. What they can add besides
+        // is bounded, so the scan stops once no later one can reach the best `wanted`.
+        let query_context = &v.context[query.index];
+        let mut bound: f32 = (0..CONTEXT_SLOTS)
+            .filter(|&s| query_context.ids[s] != NONE)
+            .map(|s| query_context.weights[s] * circle_context_max[s])
+            .sum();
+        bound += skipped
+            .iter()
+            .map(|&(t, wq)| wq * self.max_weight[t as usize])
+            .sum::<f32>();
+        bound += circle_skipped
+            .iter()
+            .map(|&(t, wq)| query.inv_norm * wq * self.max_weight[t as usize])
+            .sum::<f32>();
+        bound = bound * (1.0 + 1e-5) + 1e-6;
+        let mut best: BinaryHeap<Reverse<u32>> = hits
+            .iter()
+            .map(|h| Reverse(h.1.max(0.0).to_bits()))
+            .collect();
+        while best.len() > wanted {
+            best.pop();
+        }
+        for &c in circle_order.iter() {
             let c = c as usize;
             if c == query.index || scores[c] > 0.0 {
                 continue;
             }
-            let score = query.inv_norm * circle_scores[c]
+            let circle_part = query.inv_norm * circle_scores[c];
+            if best.len() >= wanted
+                && best
+                    .peek()
+                    .is_some_and(|m| (circle_part + bound).to_bits() < m.0)
+            {
+                break;
+            }
+            let score = circle_part
                 + self.context_dot(query.index, c)
                 + self.skipped_part(query, &skipped, circle_skipped, c);
             hits.push((c as u32, score, reason::SCENE));
+            if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
+                wanted += 1;
+            }
+            best.push(Reverse(score.max(0.0).to_bits()));
+            while best.len() > wanted {
+                best.pop();
+            }
         }
         for &c in touched.iter() {
             scores[c as usize] = 0.0;
@@ -257,13 +344,6 @@ impl<'v> Searcher<'v> {
 
         let better = |a: &Hit, b: &Hit| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         // Only the best few are needed: select them before sorting.
-        let mut wanted = k;
-        if self.same_artist_share < 1.0 {
-            wanted += hits
-                .iter()
-                .filter(|h| self.same_artist(query.index, h.0 as usize))
-                .count();
-        }
         if hits.len() > wanted {
             hits.select_nth_unstable_by(wanted, better);
             hits.truncate(wanted);
@@ -441,4 +521,110 @@ fn reason_table() -> [[[u8; 32]; 32]; 5] {
         }
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use songrec_catalog::{Album, Artist, Credit, CreditRole, Song};
+
+    use super::*;
+    use crate::features::{self, role};
+    use crate::params::TrainParams;
+
+    /// Two scenes of six artists with four songs each; every song has one producer from its
+    /// scene's pool of five, so many same-scene pairs share only their artists' circles.
+    fn catalogue() -> Vec<Song> {
+        let artist = |id: u64| Artist {
+            id,
+            name: format!("A{id}"),
+        };
+        let mut songs = Vec::new();
+        for scene in 0..2u64 {
+            for a in 0..6u64 {
+                for s in 0..4u64 {
+                    let i = scene * 100 + a * 10 + s;
+                    songs.push(Song {
+                        id: i,
+                        title: format!("S{i}"),
+                        primary_artist: artist(1000 + scene * 10 + a),
+                        credits: vec![Credit {
+                            role: CreditRole::Producer,
+                            artist: artist(2000 + scene * 10 + (a * 4 + s * 3) % 5),
+                        }],
+                        album: (s < 2).then(|| Album {
+                            id: i / 2,
+                            name: String::new(),
+                        }),
+                        release_date: None,
+                        release_year: Some(2000 + (i % 13) as i32),
+                        language: Some(["en", "fr"][(i % 2) as usize].into()),
+                        pageviews: (i % 9 != 0).then_some(i * 31 % 700),
+                        relationships: Vec::new(),
+                        description: None,
+                        url: None,
+                        song_art_image_url: None,
+                    });
+                }
+            }
+        }
+        songs
+    }
+
+    /// Each song's whole vector as a map, circle included, context excluded.
+    fn dense(v: &Vectors, i: usize) -> HashMap<u32, f32> {
+        let (tokens, weights, _) = v.song(i);
+        let mut m: HashMap<u32, f32> = tokens
+            .iter()
+            .copied()
+            .zip(weights.iter().copied())
+            .collect();
+        let (ct, cw) = v.circle(i);
+        for (t, w) in ct.iter().zip(cw) {
+            m.insert(*t, w * v.inv_norm[i]);
+        }
+        m
+    }
+
+    #[test]
+    fn neighbours_found_through_the_index_are_the_exact_best_by_cosine() {
+        let songs = catalogue();
+        let refs: Vec<&Song> = songs.iter().collect();
+        let params = TrainParams::default();
+        let v = features::build(&refs, &params);
+        let artists: Vec<u64> = songs.iter().map(|s| s.primary_artist.id).collect();
+        let views: Vec<Option<u64>> = songs.iter().map(|s| s.pageviews).collect();
+        let searcher = Searcher::new(&v, artists, &views, None, 1.0);
+        let vectors: Vec<HashMap<u32, f32>> = (0..v.n).map(|i| dense(&v, i)).collect();
+        let mut scratch = Scratch::new(v.n);
+        for (k, q) in [3, 8, 15, 30]
+            .into_iter()
+            .flat_map(|k| (0..v.n).map(move |q| (k, q)))
+        {
+            let hits = searcher.search(&Query::of_song(&v, q), k, &mut scratch);
+            assert_eq!(hits.len(), k);
+            let cosine = |c: usize| -> Option<f32> {
+                let shared: Vec<f32> = vectors[q]
+                    .iter()
+                    .filter_map(|(t, w)| vectors[c].get(t).map(|x| x * w))
+                    .collect();
+                (!shared.is_empty())
+                    .then(|| shared.iter().sum::<f32>() + v.context[q].dot(&v.context[c]))
+            };
+            let mut brute: Vec<(u32, f32)> = (0..v.n)
+                .filter(|&c| c != q)
+                .filter_map(|c| cosine(c).map(|s| (c as u32, s)))
+                .collect();
+            brute.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            brute.truncate(k);
+            for (hit, want) in hits.iter().zip(&brute) {
+                assert!(
+                    (hit.1 - want.1).abs() < 1e-5,
+                    "query {q}: got {hits:?}, brute force {brute:?}"
+                );
+            }
+        }
+        assert!(v.roles.iter().all(|r| r & role::CIRCLE == 0));
+    }
 }
