@@ -249,9 +249,7 @@ impl Source<'_> {
             let text = String::from_utf8_lossy(&line);
             let text = text.trim();
             if !text.is_empty() {
-                let value =
-                    serde_json::from_str::<Value>(text).map_err(|e| format!("invalid JSON: {e}"));
-                self.record(Place::Line(number), value, Some(text))?;
+                self.record_line(Place::Line(number), text)?;
             }
             line.clear();
             if input.read_until(b'\n', &mut line)? == 0 {
@@ -309,6 +307,22 @@ impl Source<'_> {
         Ok(())
     }
 
+    /// Like [`Source::record`] for a line of text. Most lines are bare song objects: those are
+    /// parsed straight into the typed form, skipping the generic JSON tree.
+    fn record_line(&mut self, place: Place, text: &str) -> Result<(), WriterGone> {
+        if let Ok(song) = serde_json::from_str::<songrec_genius::types::Song>(text) {
+            if song.id.is_some() {
+                let imported = song.into_catalog().map(|song| ImportedSong {
+                    song,
+                    raw: text.to_string(),
+                });
+                return self.accept(place, imported.map_err(|e| e.to_string()));
+            }
+        }
+        let value = serde_json::from_str::<Value>(text).map_err(|e| format!("invalid JSON: {e}"));
+        self.record(place, value, Some(text))
+    }
+
     /// Counts one record and queues it, or reports why it is rejected.
     fn record(
         &mut self,
@@ -316,8 +330,19 @@ impl Source<'_> {
         value: Result<Value, String>,
         text: Option<&str>,
     ) -> Result<(), WriterGone> {
+        self.accept(
+            place,
+            value.and_then(|v| to_imported(v, text).map_err(|e| e.to_string())),
+        )
+    }
+
+    fn accept(
+        &mut self,
+        place: Place,
+        imported: Result<ImportedSong, String>,
+    ) -> Result<(), WriterGone> {
         self.stats.read += 1;
-        match value.and_then(|v| to_imported(v, text).map_err(|e| e.to_string())) {
+        match imported {
             Ok(song) => {
                 self.batch.push(song);
                 if self.batch.len() >= SEND_BATCH {
