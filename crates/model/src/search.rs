@@ -168,6 +168,20 @@ impl<'v> Searcher<'v> {
                 circle_context_max,
                 ..
             } = &mut *scratch;
+            // Circle tokens too common to traverse still count for every song reached through
+            // the others; added here once for the group rather than once per query.
+            if !circle_skipped.is_empty() {
+                for &c in circle_touched.iter() {
+                    let (tokens, weights) = v.circle(c as usize);
+                    let extra: f32 = circle_skipped
+                        .iter()
+                        .filter_map(|&(t, wq)| {
+                            tokens.binary_search(&t).ok().map(|pos| wq * weights[pos])
+                        })
+                        .sum();
+                    circle_scores[c as usize] += extra * v.inv_norm[c as usize];
+                }
+            }
             circle_order.clear();
             circle_order.extend_from_slice(circle_touched);
             circle_order.sort_unstable_by(|&a, &b| {
@@ -276,12 +290,14 @@ impl<'v> Searcher<'v> {
             }
             let mut score = scores[c];
             let mut bit = bits[c];
+            let mut circle_left = circle_skipped;
             if circle_scores[c] > 0.0 {
                 score += query.inv_norm * circle_scores[c];
                 bit |= reason::SCENE;
+                circle_left = &[];
             }
             score += self.context_dot(query.index, c)
-                + self.skipped_part(query, &skipped, circle_skipped, c);
+                + self.skipped_part(query, &skipped, circle_left, c);
             hits.push((c as u32, score, bit));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
                 wanted += 1;
@@ -298,10 +314,6 @@ impl<'v> Searcher<'v> {
         bound += skipped
             .iter()
             .map(|&(t, wq)| wq * self.max_weight[t as usize])
-            .sum::<f32>();
-        bound += circle_skipped
-            .iter()
-            .map(|&(t, wq)| query.inv_norm * wq * self.max_weight[t as usize])
             .sum::<f32>();
         bound = bound * (1.0 + 1e-5) + 1e-6;
         let mut best: BinaryHeap<Reverse<u32>> = hits
@@ -326,7 +338,7 @@ impl<'v> Searcher<'v> {
             }
             let score = circle_part
                 + self.context_dot(query.index, c)
-                + self.skipped_part(query, &skipped, circle_skipped, c);
+                + self.skipped_part(query, &skipped, &[], c);
             hits.push((c as u32, score, reason::SCENE));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
                 wanted += 1;
