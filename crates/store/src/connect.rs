@@ -15,9 +15,9 @@ pub(crate) async fn open_pool(config: &StoreConfig) -> Result<Pool, StoreError> 
     match scheme {
         "sqlite" => {
             // WAL lets readers (training, the API) work while an import writes; the busy timeout
-            // makes a second writer wait for the first instead of failing.
-            // 16 KiB pages hold several whole songs (raw JSON included) each, so a bulk import
-            // writes fewer, larger pages; it only takes effect when the database is created.
+            // makes a second writer wait for the first instead of failing. 16 KiB pages hold
+            // several whole songs (raw JSON included) each, so a bulk import writes fewer, larger
+            // pages; the page size only takes effect when the database is created.
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .page_size(16 * 1024)
