@@ -9,6 +9,9 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
+    if std::env::args().nth(1).as_deref() == Some("--load") {
+        return load_only(&std::env::args().nth(2).ok_or("usage: train_jsonl --load MODEL")?);
+    }
     let catalogue = args
         .next()
         .ok_or("usage: train_jsonl SONGS.jsonl [TRUTH.tsv] [--out MODEL] [name=value ...]")?;
@@ -75,6 +78,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report["example"] = serde_json::to_value(&r)?;
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Loads a model file and reports the time and the process memory it takes (what serving pays).
+fn load_only(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let model = songrec_model::Model::load(std::path::Path::new(path))?;
+    let seconds = t.elapsed().as_secs_f64();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.trim_start_matches(name).trim().to_string())
+    };
+    let t = Instant::now();
+    let mut served = 0usize;
+    for i in (0..model.len()).step_by(97) {
+        served += model.recommend(i, 10)?.len();
+    }
+    let per_query_us = t.elapsed().as_secs_f64() * 1e6 / (served / 10).max(1) as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "songs": model.len(),
+            "load_seconds": seconds,
+            "vm_rss": field("VmRSS:"),
+            "vm_hwm": field("VmHWM:"),
+            "recommend_k10_us": per_query_us,
+        })
+    );
     Ok(())
 }
 

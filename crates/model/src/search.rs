@@ -170,16 +170,14 @@ impl<'v> Searcher<'v> {
             } = &mut *scratch;
             // Circle tokens too common to traverse still count for every song reached through
             // the others; added here once for the group rather than once per query.
-            if !circle_skipped.is_empty() {
-                for &c in circle_touched.iter() {
-                    let (tokens, weights) = v.circle(c as usize);
-                    let extra: f32 = circle_skipped
-                        .iter()
-                        .filter_map(|&(t, wq)| {
-                            tokens.binary_search(&t).ok().map(|pos| wq * weights[pos])
-                        })
-                        .sum();
-                    circle_scores[c as usize] += extra * v.inv_norm[c as usize];
+            for &(t, wq) in &circle_skipped {
+                let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
+                for (&c, &w) in p.songs[range.clone()].iter().zip(&p.weights[range]) {
+                    if let Some(score) = circle_scores.get_mut(c as usize)
+                        && *score > 0.0
+                    {
+                        *score += wq * w;
+                    }
                 }
             }
             circle_order.clear();
@@ -281,6 +279,29 @@ impl<'v> Searcher<'v> {
                 *bit |= table[rc as usize & 31];
             }
         }
+        // Tokens too common to find candidates still count for the candidates found: one pass
+        // over their postings costs less than looking them up in every candidate.
+        for &(t, wq) in &skipped {
+            let table = &self.reason_table[v.kinds[t as usize] as usize];
+            let rq = query
+                .tokens
+                .binary_search(&t)
+                .map_or(0, |i| query.roles[i] as usize & 31);
+            let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
+            for ((&c, &w), &rc) in p.songs[range.clone()]
+                .iter()
+                .zip(&p.weights[range.clone()])
+                .zip(&p.roles[range])
+            {
+                let c = c as usize;
+                if let (Some(score), Some(bit)) = (scores.get_mut(c), bits.get_mut(c))
+                    && *score > 0.0
+                {
+                    *score += wq * w;
+                    *bit |= table[rq][rc as usize & 31];
+                }
+            }
+        }
         let mut hits: Vec<Hit> = Vec::with_capacity(touched.len() + 2 * k);
         let mut wanted = k;
         for &c in touched.iter() {
@@ -296,8 +317,8 @@ impl<'v> Searcher<'v> {
                 bit |= reason::SCENE;
                 circle_left = &[];
             }
-            score += self.context_dot(query.index, c)
-                + self.skipped_part(query, &skipped, circle_left, c);
+            score +=
+                self.context_dot(query.index, c) + self.skipped_part(query, &[], circle_left, c);
             hits.push((c as u32, score, bit));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
                 wanted += 1;
@@ -561,10 +582,16 @@ mod tests {
                         id: i,
                         title: format!("S{i}"),
                         primary_artist: artist(1000 + scene * 10 + a),
-                        credits: vec![Credit {
+                        credits: std::iter::once(Credit {
                             role: CreditRole::Producer,
                             artist: artist(2000 + scene * 10 + (a * 4 + s * 3) % 5),
-                        }],
+                        })
+                        // A few writers working across both scenes, some much busier than others.
+                        .chain((s != 3).then(|| Credit {
+                            role: CreditRole::Writer,
+                            artist: artist(3000 + (a * s) % 4),
+                        }))
+                        .collect(),
                         album: (s < 2).then(|| Album {
                             id: i / 2,
                             name: String::new(),
@@ -638,5 +665,41 @@ mod tests {
             }
         }
         assert!(v.roles.iter().all(|r| r & role::CIRCLE == 0));
+    }
+
+    #[test]
+    fn on_the_approximate_path_every_score_is_still_the_exact_cosine() {
+        let songs = catalogue();
+        let refs: Vec<&Song> = songs.iter().collect();
+        let v = features::build(&refs, &TrainParams::default());
+        let artists: Vec<u64> = songs.iter().map(|s| s.primary_artist.id).collect();
+        let views: Vec<Option<u64>> = songs.iter().map(|s| s.pageviews).collect();
+        let vectors: Vec<HashMap<u32, f32>> = (0..v.n).map(|i| dense(&v, i)).collect();
+        let mut scratch = Scratch::new(v.n);
+        let mut checked = 0;
+        // Caps that skip some credits, and some circle tokens while others are traversed.
+        for cap in [4, 30] {
+            let searcher = Searcher::new(&v, artists.clone(), &views, Some(cap), 1.0);
+            assert!(searcher.traverse.iter().any(|t| !t));
+            for q in 0..v.n {
+                for hit in searcher.search(&Query::of_song(&v, q), 10, &mut scratch) {
+                    if hit.2 == reason::FALLBACK {
+                        continue;
+                    }
+                    let c = hit.0 as usize;
+                    let cosine: f32 = vectors[q]
+                        .iter()
+                        .filter_map(|(t, w)| vectors[c].get(t).map(|x| x * w))
+                        .sum::<f32>()
+                        + v.context[q].dot(&v.context[c]);
+                    assert!(
+                        (hit.1 - cosine).abs() < 1e-5,
+                        "cap {cap}, query {q}, song {c}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > v.n * 10, "only {checked} scores checked");
     }
 }
