@@ -189,7 +189,21 @@ async fn shutdown_lets_the_request_in_flight_finish() {
         .await
         .unwrap();
 
+    let addr = app.base.trim_start_matches("http://").to_owned();
     let stopped = tokio::spawn(app.stop());
+    // The listener closes once shutdown has begun; only then is the request let through.
+    let mut refused = false;
+    for _ in 0..100_000 {
+        if tokio::net::TcpStream::connect(&addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        refused,
+        "the server kept accepting connections after shutdown"
+    );
     gate.open();
     let response = in_flight
         .await
