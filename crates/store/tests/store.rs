@@ -389,3 +389,64 @@ store_suite!(
     the_original_browse_query_lists_songs_in_recommend_index_order,
     concurrent_imports_and_catalogue_loads_neither_block_nor_lose_writes,
 );
+
+/// The original service's table, as its fetch script created it.
+const ORIGINAL_SONGS_TABLE: &str = "CREATE TABLE IF NOT EXISTS songs (
+    id INT PRIMARY KEY, title TEXT NOT NULL, language TEXT, artist TEXT NOT NULL, album TEXT,
+    description TEXT, release_date TEXT, pageviews INT, featured_artists TEXT,
+    producer_artists TEXT, song_relationships JSONB, url TEXT,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_adopts_a_database_the_original_service_created() {
+    support::with_postgres_database(|config| async move {
+        use secrecy::ExposeSecret;
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::PgConnection::connect(config.url.expose_secret())
+            .await
+            .unwrap();
+        conn.execute(ORIGINAL_SONGS_TABLE).await.unwrap();
+        conn.execute(
+            "INSERT INTO songs (id, title, language, artist, album, description, release_date, \
+             pageviews, featured_artists, producer_artists, song_relationships, url) VALUES \
+             (4, 'Old', 'en', 'Artist 4', NULL, 'No description available', 'Unknown', 900, '', \
+             'Someone', '[{\"type\": \"samples\", \"songs\": [\"X\"]}]', 'https://genius.com/old')",
+        )
+        .await
+        .unwrap();
+
+        let store = Store::connect(&config).await.unwrap();
+        assert_eq!(store.count_songs().await.unwrap(), 1);
+        // Without an artist id the old row cannot be a catalogue song yet.
+        assert!(store.load_catalogue().await.unwrap().is_empty());
+
+        let counts = store
+            .upsert_songs(&[imported(song(4, Some(1000))), imported(song(5, Some(10)))])
+            .await
+            .unwrap();
+        assert_eq!(
+            counts,
+            UpsertCounts {
+                inserted: 1,
+                updated: 1,
+                unchanged: 0
+            }
+        );
+        let loaded = store.load_catalogue().await.unwrap();
+        assert_eq!(loaded, vec![song(4, Some(1000)), song(5, Some(10))]);
+
+        let rows: Vec<(i64, Option<i64>, String, String)> = sqlx::query_as(
+            "SELECT id, pageviews, artist, title FROM songs WHERE pageviews IS NOT NULL \
+             AND artist IS NOT NULL ORDER BY pageviews DESC LIMIT 10000",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(rows[0].0, 4);
+        assert_eq!(rows[0].1, Some(1000));
+        assert_eq!(rows[0].3, song(4, None).title);
+        conn.close().await.unwrap();
+        store.close().await;
+    })
+    .await;
+}

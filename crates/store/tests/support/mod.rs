@@ -92,6 +92,24 @@ where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_postgres_database(|config| async move {
+        let store = Store::connect(&config).await.unwrap();
+        test(TestDb {
+            store: store.clone(),
+            config,
+        })
+        .await;
+        store.close().await;
+    })
+    .await;
+}
+
+/// Runs `test` with the config of a new, empty database, dropped afterwards even on panic.
+pub async fn with_postgres_database<F, Fut>(test: F)
+where
+    F: FnOnce(StoreConfig) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let admin_url =
         std::env::var("SONGREC_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
     let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
@@ -113,17 +131,7 @@ where
     url.set_path(&name);
     let config = StoreConfig::from_url(url.as_str());
 
-    let outcome = AssertUnwindSafe(async {
-        let store = Store::connect(&config).await.unwrap();
-        test(TestDb {
-            store: store.clone(),
-            config: config.clone(),
-        })
-        .await;
-        store.close().await;
-    })
-    .catch_unwind()
-    .await;
+    let outcome = AssertUnwindSafe(test(config)).catch_unwind().await;
 
     let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&mut admin)
