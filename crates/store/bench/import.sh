@@ -16,6 +16,7 @@ ADMIN_URL=${SONGREC_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DB=songrec_bench_$$
 PG_URL=${ADMIN_URL%/*}/$PG_DB
 WORK=$(mktemp -d)
+export PGOPTIONS=--client-min-messages=warning
 trap 'psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 cargo build --release --quiet --bin songrec
