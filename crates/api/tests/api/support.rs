@@ -196,9 +196,12 @@ pub fn version(number: u64) -> VersionInfo {
         created_at: "2024-05-01T12:00:01Z".to_owned(),
         params: BTreeMap::new(),
         metrics: BTreeMap::from([("coverage".to_owned(), 0.5 + number as f64 / 100.0)]),
+        timings: BTreeMap::new(),
         checksum: format!("checksum-{number}"),
         songs: 0,
+        model_bytes: 0,
         is_champion: true,
+        run_id: None,
     }
 }
 

@@ -1,0 +1,318 @@
+//! The real thing: models trained by `songrec-model`, registered in a local registry in a
+//! temporary directory, served by `songrec_api::run`, reloaded from the registry.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use songrec_api::ServeConfig;
+use songrec_catalog::{Artist, Credit, CreditRole, Song, browse_order};
+use songrec_model::{TrainParams, train};
+use songrec_registry::{NewVersion, Registry, VersionInfo, sha256_file};
+use tokio::sync::oneshot;
+
+use crate::support::{assert_error, read_json};
+
+/// Four scenes of three artists; each scene shares two producers, so the model has
+/// structure to find. Pageviews fall with the id, a few songs have none.
+fn catalogue() -> Vec<Song> {
+    let mut songs = Vec::new();
+    for id in 0..96u64 {
+        let scene = id % 4;
+        let artist = scene * 3 + (id / 4) % 3;
+        let producer = 100 + scene * 2 + (id / 12) % 2;
+        songs.push(Song {
+            id: 5000 + id * 3,
+            title: format!("Track {id}"),
+            primary_artist: Artist {
+                id: artist,
+                name: format!("Performer {artist}"),
+            },
+            credits: vec![Credit {
+                role: CreditRole::Producer,
+                artist: Artist {
+                    id: producer,
+                    name: format!("Producer {producer}"),
+                },
+            }],
+            album: None,
+            release_date: None,
+            release_year: Some(2000 + scene as i32 * 5),
+            language: Some("en".to_owned()),
+            pageviews: (id % 17 != 5).then_some(100_000 / (id + 1)),
+            relationships: Vec::new(),
+            description: None,
+            url: None,
+            song_art_image_url: None,
+        });
+    }
+    songs
+}
+
+/// Trains on `songs` and registers the model (not yet champion).
+async fn train_and_register(
+    registry: &Registry,
+    songs: &[Song],
+    work_dir: &Path,
+    k: usize,
+) -> VersionInfo {
+    let params = TrainParams {
+        k,
+        ..TrainParams::default()
+    };
+    let trained = train(songs, &params).expect("training succeeds");
+    let file = work_dir.join(format!("model-k{k}.bin"));
+    let checksum = trained.model.save(&file).expect("the model saves");
+    registry
+        .register(NewVersion {
+            model_file: &file,
+            checksum,
+            params: BTreeMap::from([("k".to_owned(), k.to_string())]),
+            metrics: trained.model.info().metrics.clone(),
+            timings: BTreeMap::new(),
+            songs: songs.len() as u64,
+        })
+        .await
+        .expect("registration succeeds")
+}
+
+async fn train_and_promote(
+    registry: &Registry,
+    songs: &[Song],
+    work_dir: &Path,
+    k: usize,
+) -> VersionInfo {
+    let version = train_and_register(registry, songs, work_dir, k).await;
+    registry
+        .promote(version.version)
+        .await
+        .expect("promotion succeeds");
+    version
+}
+
+struct Served {
+    base: String,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    async fn start(registry: Arc<Registry>) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let config = ServeConfig {
+            registry,
+            reload_interval: Duration::from_millis(10),
+        };
+        let server = tokio::spawn(songrec_api::run(listener, config, async move {
+            let _ = rx.await;
+        }));
+        Served {
+            base,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        read_json(response).await
+    }
+
+    async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.base);
+        self.client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (bounded) until `done` holds; the server polls the registry every 10 ms.
+    async fn wait_until<F, Fut>(&self, what: &str, done: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..3000 {
+            if done().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("gave up waiting until {what}");
+    }
+
+    async fn served_version(&self) -> Option<u64> {
+        self.get("/model").await.1["version"].as_u64()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.shutdown.take().map(|tx| tx.send(()));
+        self.server
+            .await
+            .unwrap()
+            .expect("the server stops cleanly");
+    }
+}
+
+fn ids(body: &Value) -> Vec<u64> {
+    body["recommended_song_ids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no recommendations in {body}"))
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_champion_from_the_registry_is_served_in_browse_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Arc::new(Registry::local(&dir.path().join("registry")).unwrap());
+    let songs = catalogue();
+    let version = train_and_promote(&registry, &songs, dir.path(), 20).await;
+
+    let served = Served::start(registry.clone()).await;
+    served
+        .wait_until("the champion is served", || async {
+            served.get("/ready").await.0 == 200
+        })
+        .await;
+
+    let mut order: Vec<(Option<u64>, u64)> = songs.iter().map(|s| (s.pageviews, s.id)).collect();
+    order.sort_by(|a, b| browse_order(*a, *b));
+    for index in [0usize, 1, 50, songs.len() - 1] {
+        let (status, body) = served.get(&format!("/recommend/{index}?k=5")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["requested_song_id"], order[index].1, "index {index}");
+        let recommended = ids(&body);
+        assert_eq!(recommended.len(), 5);
+        assert!(!recommended.contains(&order[index].1));
+        let scores: Vec<f64> = body["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["score"].as_f64().unwrap())
+            .collect();
+        // The order is the model's (it spreads a discography out), so scores need not fall
+        // monotonically; each is a cosine similarity.
+        assert!(
+            scores.iter().all(|s| *s > 0.0 && *s <= 1.0 + 1e-6),
+            "{scores:?}"
+        );
+    }
+    let (status, by_id) = served
+        .get(&format!("/songs/{}/recommendations?k=5", order[3].1))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(by_id, served.get("/recommend/3?k=5").await.1);
+
+    assert_error(
+        &served.get(&format!("/recommend/{}", songs.len())).await,
+        404,
+    );
+    assert_error(&served.get("/recommend/0?k=21").await, 400);
+    let (_, model) = served.get("/model").await;
+    assert_eq!(model["version"], version.version);
+    assert_eq!(model["songs"], songs.len());
+    assert_eq!(model["checksum"], version.checksum);
+    assert!(model["trained_at"].as_str().is_some_and(|t| !t.is_empty()));
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_champion_is_picked_up_and_broken_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Arc::new(Registry::local(&dir.path().join("registry")).unwrap());
+    let songs = catalogue();
+    let first = train_and_promote(&registry, &songs, dir.path(), 10).await;
+
+    let served = Served::start(registry.clone()).await;
+    served
+        .wait_until("version 1 is served", || async {
+            served.served_version().await == Some(first.version)
+        })
+        .await;
+    assert_error(&served.get("/recommend/0?k=11").await, 400);
+
+    // A second champion, trained for a larger k: served without restart.
+    let second = train_and_promote(&registry, &songs, dir.path(), 30).await;
+    served
+        .wait_until("version 2 is served", || async {
+            served.served_version().await == Some(second.version)
+        })
+        .await;
+    assert_eq!(ids(&served.get("/recommend/0?k=30").await.1).len(), 30);
+
+    // A champion whose file was damaged after registration fails its checksum: refused.
+    let third = train_and_register(&registry, &songs, dir.path(), 12).await;
+    let path = registry.model_file(third.version).await.unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let refused_before = refused_count(&served.metrics().await);
+    registry.promote(third.version).await.unwrap();
+    served
+        .wait_until("the damaged version 3 is refused", || async {
+            refused_count(&served.metrics().await) > refused_before
+        })
+        .await;
+    assert_eq!(served.served_version().await, Some(second.version));
+    assert_eq!(served.get("/recommend/0?k=30").await.0, 200);
+
+    // A file that is not a model at all, registered with its own checksum: the model
+    // loader refuses it.
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, b"not a songrec model").unwrap();
+    let junk_version = registry
+        .register(NewVersion {
+            model_file: &junk,
+            checksum: sha256_file(&junk).unwrap(),
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            timings: BTreeMap::new(),
+            songs: 1,
+        })
+        .await
+        .unwrap();
+    let refused_before = refused_count(&served.metrics().await);
+    registry.promote(junk_version.version).await.unwrap();
+    served
+        .wait_until("the junk version is refused", || async {
+            refused_count(&served.metrics().await) > refused_before
+        })
+        .await;
+    assert_eq!(served.served_version().await, Some(second.version));
+
+    // Rollback to a good version is followed too.
+    registry.promote(first.version).await.unwrap();
+    served
+        .wait_until("version 1 is served again", || async {
+            served.served_version().await == Some(first.version)
+        })
+        .await;
+    served.stop().await;
+}
+
+fn refused_count(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("songrec_model_reloads_total{outcome=\"refused\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or(0)
+}
