@@ -39,6 +39,8 @@ pub(crate) struct Scratch {
     circle_order: Vec<u32>,
     /// Per context slot, the largest weight among `circle_touched`: bounds their context part.
     circle_context_max: [f32; CONTEXT_SLOTS],
+    /// Per candidate circle, its dot product with the group's skipped circle tokens.
+    circle_dots: HashMap<u32, f32>,
 }
 
 impl Scratch {
@@ -51,6 +53,7 @@ impl Scratch {
             circle_touched: Vec::new(),
             circle_order: Vec::new(),
             circle_context_max: [0.0; CONTEXT_SLOTS],
+            circle_dots: HashMap::new(),
         }
     }
 }
@@ -203,36 +206,45 @@ impl<'v> Searcher<'v> {
             scratch.circle_scores[c as usize] = 0.0;
         }
         scratch.circle_touched.clear();
+        scratch.circle_dots.clear();
         results
     }
 
-    /// What the non-traversed tokens (approximate path) add between a query and a candidate.
-    fn skipped_part(
+    /// What non-traversed direct tokens (approximate path) add between a query and a candidate.
+    fn skipped_part(&self, direct: &[(u32, f32)], c: usize) -> f32 {
+        if direct.is_empty() {
+            return 0.0;
+        }
+        let (tokens, weights, _) = self.vectors.song(c);
+        direct
+            .iter()
+            .filter_map(|&(t, wq)| tokens.binary_search(&t).ok().map(|pos| wq * weights[pos]))
+            .sum()
+    }
+
+    /// What the group's non-traversed circle tokens add for a candidate the traversed ones did
+    /// not reach. Candidates come in clusters of one artist, so the dot product with each
+    /// candidate artist's circle is computed once per group.
+    fn skipped_circle_part(
         &self,
         query: &Query<'_>,
-        direct: &[(u32, f32)],
         circle: &[(u32, f32)],
         c: usize,
+        dots: &mut HashMap<u32, f32>,
     ) -> f32 {
         let v = self.vectors;
-        let mut score = 0.0;
-        if !direct.is_empty() {
-            let (tokens, weights, _) = v.song(c);
-            for &(t, wq) in direct {
-                if let Ok(pos) = tokens.binary_search(&t) {
-                    score += wq * weights[pos];
-                }
-            }
+        let id = v.circle_of[c];
+        if circle.is_empty() || id == NONE {
+            return 0.0;
         }
-        if !circle.is_empty() {
+        let dot = *dots.entry(id).or_insert_with(|| {
             let (tokens, weights) = v.circle(c);
-            for &(t, wq) in circle {
-                if let Ok(pos) = tokens.binary_search(&t) {
-                    score += query.inv_norm * wq * weights[pos] * v.inv_norm[c];
-                }
-            }
-        }
-        score
+            circle
+                .iter()
+                .filter_map(|&(t, wq)| tokens.binary_search(&t).ok().map(|pos| wq * weights[pos]))
+                .sum()
+        });
+        query.inv_norm * dot * v.inv_norm[c]
     }
 
     fn search_one(
@@ -252,6 +264,7 @@ impl<'v> Searcher<'v> {
             circle_scores,
             circle_order,
             circle_context_max,
+            circle_dots,
             ..
         } = scratch;
         let (scores, bits) = (&mut scores[..], &mut bits[..]);
@@ -317,8 +330,8 @@ impl<'v> Searcher<'v> {
                 bit |= reason::SCENE;
                 circle_left = &[];
             }
-            score +=
-                self.context_dot(query.index, c) + self.skipped_part(query, &[], circle_left, c);
+            score += self.context_dot(query.index, c)
+                + self.skipped_circle_part(query, circle_left, c, circle_dots);
             hits.push((c as u32, score, bit));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
                 wanted += 1;
@@ -357,9 +370,8 @@ impl<'v> Searcher<'v> {
             {
                 break;
             }
-            let score = circle_part
-                + self.context_dot(query.index, c)
-                + self.skipped_part(query, &skipped, &[], c);
+            let score =
+                circle_part + self.context_dot(query.index, c) + self.skipped_part(&skipped, c);
             hits.push((c as u32, score, reason::SCENE));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
                 wanted += 1;
