@@ -136,3 +136,165 @@ impl Reloader {
 fn same_version(a: &VersionInfo, b: &VersionInfo) -> bool {
     a.version == b.version && a.checksum == b.checksum
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use songrec_model::{ModelInfo, RecommendError, Recommendation, SongInfo};
+
+    use super::*;
+    use crate::{BoxError, Recommender, SourceFuture};
+
+    struct TinyModel {
+        songs: Vec<SongInfo>,
+        info: ModelInfo,
+    }
+
+    impl TinyModel {
+        fn new() -> TinyModel {
+            TinyModel {
+                songs: (0..3)
+                    .map(|i| SongInfo {
+                        id: i,
+                        title: format!("t{i}"),
+                        artist: "a".to_owned(),
+                        pageviews: None,
+                    })
+                    .collect(),
+                info: ModelInfo {
+                    trained_at: String::new(),
+                    params: BTreeMap::new(),
+                    metrics: BTreeMap::new(),
+                    songs: 3,
+                },
+            }
+        }
+    }
+
+    impl Recommender for TinyModel {
+        fn len(&self) -> usize {
+            self.songs.len()
+        }
+        fn max_k(&self) -> usize {
+            2
+        }
+        fn song(&self, index: usize) -> Option<&SongInfo> {
+            self.songs.get(index)
+        }
+        fn index_of(&self, song_id: u64) -> Option<usize> {
+            self.songs.iter().position(|s| s.id == song_id)
+        }
+        fn recommend(
+            &self,
+            _index: usize,
+            _k: usize,
+        ) -> Result<Vec<Recommendation<'_>>, RecommendError> {
+            Ok(Vec::new())
+        }
+        fn info(&self) -> &ModelInfo {
+            &self.info
+        }
+    }
+
+    /// Champion `n` loads unless it is in `broken`.
+    #[derive(Default)]
+    struct Source {
+        champion: AtomicU64,
+        broken: Mutex<Vec<u64>>,
+        polls: AtomicU64,
+    }
+
+    fn version(n: u64) -> VersionInfo {
+        VersionInfo {
+            version: n,
+            created_at: String::new(),
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            timings: BTreeMap::new(),
+            checksum: format!("sum{n}"),
+            songs: 3,
+            model_bytes: 0,
+            is_champion: true,
+            run_id: None,
+        }
+    }
+
+    impl ModelSource for Source {
+        fn champion(&self) -> SourceFuture<'_, Option<VersionInfo>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            let n = self.champion.load(Ordering::SeqCst);
+            Box::pin(async move { Ok((n > 0).then(|| version(n))) })
+        }
+
+        fn load(&self, v: &VersionInfo) -> SourceFuture<'_, Box<dyn Recommender>> {
+            let broken = self.broken.lock().unwrap().contains(&v.version);
+            Box::pin(async move {
+                if broken {
+                    Err::<Box<dyn Recommender>, BoxError>("corrupt".into())
+                } else {
+                    Ok(Box::new(TinyModel::new()) as Box<dyn Recommender>)
+                }
+            })
+        }
+    }
+
+    fn reloader() -> (Reloader, Arc<Source>, Arc<ModelSlot>) {
+        let source = Arc::new(Source::default());
+        let slot = Arc::new(ModelSlot::empty());
+        let reloader = Reloader::new(source.clone(), slot.clone(), Metrics::new());
+        (reloader, source, slot)
+    }
+
+    fn served(slot: &ModelSlot) -> Option<u64> {
+        slot.load().as_ref().and_then(|m| m.version_number())
+    }
+
+    #[tokio::test]
+    async fn a_poll_swaps_only_to_a_new_champion_that_loads() {
+        let (reloader, source, slot) = reloader();
+        assert_eq!(reloader.poll().await, Poll::Unchanged);
+        assert_eq!(served(&slot), None);
+
+        source.champion.store(1, Ordering::SeqCst);
+        assert_eq!(reloader.poll().await, Poll::Swapped { from: None, to: 1 });
+        assert_eq!(reloader.poll().await, Poll::Unchanged);
+
+        source.broken.lock().unwrap().push(2);
+        source.champion.store(2, Ordering::SeqCst);
+        assert_eq!(reloader.poll().await, Poll::Refused { version: 2 });
+        assert_eq!(reloader.poll().await, Poll::Refused { version: 2 });
+        assert_eq!(served(&slot), Some(1));
+
+        source.champion.store(3, Ordering::SeqCst);
+        assert_eq!(
+            reloader.poll().await,
+            Poll::Swapped {
+                from: Some(1),
+                to: 3
+            }
+        );
+        assert_eq!(served(&slot), Some(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_source_is_polled_at_start_then_once_per_interval() {
+        let (reloader, source, _slot) = reloader();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(reloader.run(Duration::from_secs(30), stop_rx));
+        let polls = || source.polls.load(Ordering::SeqCst);
+
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(polls(), 1);
+        tokio::time::sleep(Duration::from_secs(28)).await;
+        assert_eq!(polls(), 1);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(polls(), 2);
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        assert_eq!(polls(), 12);
+
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
+    }
+}
