@@ -72,6 +72,46 @@ enum Sort {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    // Ctrl-C stops after the batch being written and records the run as interrupted.
+    let stop = CancellationToken::new();
+    let on_ctrl_c = stop.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let totals = fetch(settings, &args, &stop).await;
+    ctrl_c.abort();
+    let totals = totals?;
+    println!("{}", totals.summary);
+    Ok(if totals.interrupted {
+        // The shell's convention for a process ended by SIGINT.
+        ExitCode::from(130)
+    } else if totals.failed_artists == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What one fetch did, over all its artists.
+#[derive(Debug, Clone)]
+pub struct FetchTotals {
+    pub songs_stored: u64,
+    pub failed_artists: usize,
+    /// `stop` was cancelled before every artist was done.
+    pub interrupted: bool,
+    /// The one-line summary `songrec fetch` prints.
+    pub summary: String,
+}
+
+/// Fetches the chosen artists into the store; `stop` ends it after the batch being written.
+/// Per-artist failures are reported on stderr and counted, not returned as errors.
+pub async fn fetch(
+    settings: &Settings,
+    args: &Args,
+    stop: &CancellationToken,
+) -> anyhow::Result<FetchTotals> {
     let token = match std::env::var("GENIUS_API_TOKEN") {
         Ok(token) if !token.trim().is_empty() => SecretString::from(token.trim().to_string()),
         _ => bail!(
@@ -82,7 +122,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     if !(args.rate >= 0.0 && args.rate.is_finite()) {
         bail!("--rate must be a number of requests per second, 0 for no limit");
     }
-    let artists = chosen_artists(&args)?;
+    let artists = chosen_artists(args)?;
     let client = GeniusClient::new(ClientConfig {
         base_url: args.base_url.clone(),
         token,
@@ -109,20 +149,15 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         save_raw: args.save_raw.clone(),
     };
     let progress = Progress::new(args.dry_run);
-    // Ctrl-C stops after the batch being written and records the run as interrupted.
-    let stop = CancellationToken::new();
-    let on_ctrl_c = stop.clone();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
     let fetcher = Fetcher::new(&client, &store, options, &progress).stop_on(stop.clone());
 
     let started = Instant::now();
     let mut reports = Vec::new();
     let mut failures = 0;
     for artist in &artists {
+        if stop.is_cancelled() {
+            break;
+        }
         let (report, result) = fetcher.fetch_artist(artist).await;
         if args.dry_run {
             print_plan(&report);
@@ -136,19 +171,12 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    ctrl_c.abort();
     progress.finish();
-    println!(
-        "{}",
-        summary_line(&reports, failures, args.dry_run, started.elapsed())
-    );
-    Ok(if stop.is_cancelled() {
-        // The shell's convention for a process ended by SIGINT.
-        ExitCode::from(130)
-    } else if failures == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(FetchTotals {
+        songs_stored: reports.iter().map(|r| r.summary.songs_stored).sum(),
+        failed_artists: failures,
+        interrupted: stop.is_cancelled(),
+        summary: summary_line(&reports, failures, args.dry_run, started.elapsed()),
     })
 }
 

@@ -9,6 +9,7 @@ mod fetch;
 mod generate;
 mod import;
 mod models;
+mod run;
 mod serve;
 mod train;
 
@@ -51,6 +52,8 @@ enum Command {
     Serve(serve::Args),
     /// First run: seed a sample catalogue if the store is empty, train if needed, serve.
     Demo(demo::Args),
+    /// The whole pipeline on a timer: fetch, train, promote, and serve the champion.
+    Run(run::Args),
     /// List, inspect, promote and roll back registered model versions.
     Models(models::Args),
 }
@@ -91,6 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&settings, args).await,
         Command::Serve(args) => serve::run(&settings, args).await,
         Command::Demo(args) => demo::run(&settings, args).await,
+        Command::Run(args) => run::run(&settings, args).await,
         Command::Models(args) => models::run(&settings, args).await,
     }
 }

@@ -31,6 +31,16 @@ pub async fn serve(
     addr: SocketAddr,
     reload_interval: Duration,
 ) -> anyhow::Result<()> {
+    serve_until(settings, addr, reload_interval, shutdown_signal()).await
+}
+
+/// Serves the champion on `addr` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve_until(
+    settings: &Settings,
+    addr: SocketAddr,
+    reload_interval: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let registry = Arc::new(settings.open_registry()?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -44,7 +54,7 @@ pub async fn serve(
         registry,
         reload_interval,
     };
-    songrec_api::run(listener, config, shutdown_signal())
+    songrec_api::run(listener, config, shutdown)
         .await
         .context("the HTTP server failed")?;
     tracing::info!("stopped");
@@ -60,7 +70,7 @@ fn parse_interval(raw: &str) -> Result<Duration, String> {
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one (service managers, containers).
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for Ctrl-C");

@@ -1,0 +1,145 @@
+//! `songrec run`, the real binary: fetch from a fake Genius, train, promote and serve on a timer.
+
+#[path = "../crates/genius/tests/support/fake_genius.rs"]
+mod fake_genius;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use fake_genius::FakeGenius;
+use serde_json::Value;
+
+const TOKEN: &str = "scheduler-test-token-0123456789abcdef";
+
+fn songrec(fake: &FakeGenius, data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_songrec"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .current_dir(data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("SONGREC_FETCH_RATE")
+        .env_remove("RUST_LOG")
+        .env("SONGREC_LOG", "info")
+        .env("GENIUS_API_TOKEN", TOKEN)
+        .env("GENIUS_API_BASE_URL", &fake.url);
+    command
+}
+
+fn finished(mut command: Command) -> Output {
+    command.output().expect("run songrec")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn versions(fake: &FakeGenius, data_dir: &Path) -> usize {
+    let out = finished(songrec(fake, data_dir, &["models", "list", "--json"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: Value = serde_json::from_slice(&out.stdout).expect("models list --json");
+    list.as_array().expect("a list").len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_fetches_and_trains_and_a_cycle_with_nothing_new_does_not_retrain() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 25, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let once = ["run", "--once", "--artist", "Sia", "--rate", "0"];
+
+    let fake_ref = &fake;
+    let out = tokio::task::block_in_place(|| finished(songrec(fake_ref, dir.path(), &once)));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("25 stored"), "{stderr}");
+    assert!(stderr.contains("trained version 1 on 25 songs"), "{stderr}");
+    assert_eq!(
+        tokio::task::block_in_place(|| versions(fake_ref, dir.path())),
+        1
+    );
+
+    let out = tokio::task::block_in_place(|| finished(songrec(fake_ref, dir.path(), &once)));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("0 fetched"),
+        "every song is fresh: {stderr}"
+    );
+    assert!(stderr.contains("not training"), "{stderr}");
+    assert_eq!(
+        tokio::task::block_in_place(|| versions(fake_ref, dir.path())),
+        1,
+        "no new version"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_the_champion_it_trains_and_stops_on_sigterm() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 12, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = songrec(
+        &fake,
+        dir.path(),
+        &[
+            "run",
+            "--artist",
+            "Sia",
+            "--rate",
+            "0",
+            "--addr",
+            "127.0.0.1:0",
+            "--reload-interval",
+            "100ms",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start songrec run");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let base = tokio::task::block_in_place(|| {
+        loop {
+            let line = lines
+                .next()
+                .expect("run exited before serving")
+                .expect("read stderr");
+            if let Some(rest) = line.split("serving on http://").nth(1) {
+                break format!("http://{}", rest.split('/').next().unwrap_or(rest));
+            }
+        }
+    });
+    std::thread::spawn(move || for _ in lines {});
+
+    // The first cycle runs at start; the server picks its champion up without restart.
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(response) = reqwest::get(format!("{base}/recommend/0?k=3")).await {
+            if response.status() == 200 {
+                answer = Some(response.json::<Value>().await.expect("json"));
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let answer = answer.expect("the trained champion is served");
+    assert_eq!(
+        answer["recommended_song_ids"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    let killed = Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::task::block_in_place(|| child.wait()).expect("wait");
+    assert!(
+        status.success(),
+        "SIGTERM stops songrec run cleanly: {status:?}"
+    );
+}
