@@ -10,7 +10,11 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     if std::env::args().nth(1).as_deref() == Some("--load") {
-        return load_only(&std::env::args().nth(2).ok_or("usage: train_jsonl --load MODEL")?);
+        return load_only(
+            &std::env::args()
+                .nth(2)
+                .ok_or("usage: train_jsonl --load MODEL")?,
+        );
     }
     let catalogue = args
         .next()

@@ -153,10 +153,9 @@ fn parse_weight(name: &str, value: &str) -> Result<f32, ModelError> {
 impl TrainParams {
     /// The parameter names [`TrainParams::set`] accepts.
     pub fn names() -> Vec<&'static str> {
-        TrainParams::default()
-            .weight_slots()
-            .map(|(n, _)| n)
-            .collect::<Vec<_>>()
+        let mut defaults = TrainParams::default();
+        let weights: Vec<&'static str> = defaults.weight_slots().map(|(n, _)| n).collect();
+        weights
             .into_iter()
             .chain([
                 "k",
