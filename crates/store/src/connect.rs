@@ -28,6 +28,8 @@ pub(crate) async fn open_pool(config: &StoreConfig) -> Result<Pool, StoreError> 
                 // 64 MiB of page cache (allocated as used) keeps the credit and artist
                 // indexes in memory during an import.
                 .pragma("cache_size", "-65536")
+                // Multi-row upserts keep a statement journal; in memory it costs no file I/O.
+                .pragma("temp_store", "memory")
                 .disable_statement_logging();
             let pool = SqlitePoolOptions::new()
                 .max_connections(config.max_connections.max(1))
