@@ -266,7 +266,7 @@ impl Source<'_> {
         let result = ArrayItems {
             on_item: &mut |value: Value| {
                 items += 1;
-                match self.record(Place::Item(items), Ok(value), None) {
+                match self.record(Place::Item(items), Ok(value)) {
                     Ok(()) => true,
                     Err(WriterGone) => {
                         writer_gone = true;
@@ -285,7 +285,7 @@ impl Source<'_> {
                 return Err(ReadError::Io(e.into()));
             }
             let reason = format!("invalid JSON: {e}; the rest of the array is skipped");
-            self.record(Place::Item(items + 1), Err(reason), None)?;
+            self.record(Place::Item(items + 1), Err(reason))?;
         }
         Ok(())
     }
@@ -295,11 +295,11 @@ impl Source<'_> {
         for (i, document) in documents.enumerate() {
             let place = Place::Document(i as u64 + 1);
             match document {
-                Ok(value) => self.record(place, Ok(value), None)?,
+                Ok(value) => self.record(place, Ok(value))?,
                 Err(e) if e.is_io() => return Err(ReadError::Io(e.into())),
                 Err(e) => {
                     let reason = format!("invalid JSON: {e}; the rest of the file is skipped");
-                    self.record(place, Err(reason), None)?;
+                    self.record(place, Err(reason))?;
                     break;
                 }
             }
@@ -308,31 +308,27 @@ impl Source<'_> {
     }
 
     /// Like [`Source::record`] for a line of text. Most lines are bare song objects: those are
-    /// parsed straight into the typed form, skipping the generic JSON tree.
+    /// parsed straight into the typed form, skipping the generic JSON tree, and keep the line
+    /// itself as their raw JSON.
     fn record_line(&mut self, place: Place, text: &str) -> Result<(), WriterGone> {
-        if let Ok(song) = serde_json::from_str::<songrec_genius::types::Song>(text) {
-            if song.id.is_some() {
-                let imported = song.into_catalog().map(|song| ImportedSong {
-                    song,
-                    raw: text.to_string(),
-                });
-                return self.accept(place, imported.map_err(|e| e.to_string()));
-            }
+        if let Ok(song) = serde_json::from_str::<songrec_genius::types::Song>(text)
+            && song.id.is_some()
+        {
+            let imported = song.into_catalog().map(|song| ImportedSong {
+                song,
+                raw: text.to_string(),
+            });
+            return self.accept(place, imported.map_err(|e| e.to_string()));
         }
         let value = serde_json::from_str::<Value>(text).map_err(|e| format!("invalid JSON: {e}"));
-        self.record(place, value, Some(text))
+        self.record(place, value)
     }
 
     /// Counts one record and queues it, or reports why it is rejected.
-    fn record(
-        &mut self,
-        place: Place,
-        value: Result<Value, String>,
-        text: Option<&str>,
-    ) -> Result<(), WriterGone> {
+    fn record(&mut self, place: Place, value: Result<Value, String>) -> Result<(), WriterGone> {
         self.accept(
             place,
-            value.and_then(|v| to_imported(v, text).map_err(|e| e.to_string())),
+            value.and_then(|v| to_imported(v).map_err(|e| e.to_string())),
         )
     }
 
@@ -368,18 +364,10 @@ impl Source<'_> {
     }
 }
 
-/// The song in `value` and the raw JSON to keep: the input text itself when it already is the
-/// song object, else the song object unwrapped from its envelope.
-fn to_imported(
-    value: Value,
-    text: Option<&str>,
-) -> Result<ImportedSong, songrec_genius::ParseSongError> {
-    let is_song_object = value.get("id").is_some();
+/// The song in `value` (unwrapped from its envelope, if any) and its JSON text to keep.
+fn to_imported(value: Value) -> Result<ImportedSong, songrec_genius::ParseSongError> {
     let song_value = songrec_genius::types::song_object(value)?;
-    let raw = match text {
-        Some(text) if is_song_object => text.to_string(),
-        _ => song_value.to_string(),
-    };
+    let raw = song_value.to_string();
     let song = songrec_genius::parse_song_value(song_value)?;
     Ok(ImportedSong { song, raw })
 }
