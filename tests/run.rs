@@ -118,11 +118,11 @@ async fn run_serves_the_champion_it_trains_and_stops_on_sigterm() {
     // The first cycle runs at start; the server picks its champion up without restart.
     let mut answer = None;
     for _ in 0..200 {
-        if let Ok(response) = reqwest::get(format!("{base}/recommend/0?k=3")).await {
-            if response.status() == 200 {
-                answer = Some(response.json::<Value>().await.expect("json"));
-                break;
-            }
+        if let Ok(response) = reqwest::get(format!("{base}/recommend/0?k=3")).await
+            && response.status() == 200
+        {
+            answer = Some(response.json::<Value>().await.expect("json"));
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
