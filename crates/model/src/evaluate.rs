@@ -48,12 +48,15 @@ impl Links {
     }
 
     /// For a sample of songs (seeded), one link to hide: a non-primary credit or a relationship
-    /// that at least one other song shares.
+    /// that a song by another artist shares (finding the artist's own songs proves little).
     pub fn sample_hidden(&self, songs: &[&Song], sample: usize, seed: u64) -> Vec<(usize, Link)> {
-        let mut carriers: HashMap<Link, u32> = HashMap::new();
-        for links in &self.per_song {
+        // For each link, the first primary artist carrying it and whether another one does too.
+        let mut carriers: HashMap<Link, (u64, bool)> = HashMap::new();
+        for (links, song) in self.per_song.iter().zip(songs) {
+            let artist = song.primary_artist.id;
             for link in links {
-                *carriers.entry(*link).or_default() += 1;
+                let entry = carriers.entry(*link).or_insert((artist, false));
+                entry.1 |= entry.0 != artist;
             }
         }
         let mut order: Vec<(u64, usize)> = (0..songs.len())
@@ -75,7 +78,7 @@ impl Links {
                 .iter()
                 .copied()
                 .filter(|l| *l != primary && *l != Link::Related(songs[i].id))
-                .filter(|l| carriers.get(l).copied().unwrap_or(0) >= 2)
+                .filter(|l| carriers.get(l).is_some_and(|c| c.1))
                 .collect();
             if !hideable.is_empty() {
                 let pick = (splitmix64(h) % hideable.len() as u64) as usize;
@@ -93,14 +96,18 @@ pub(crate) fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Share of queries whose top list holds at least one song with the hidden link.
-pub(crate) fn hit_rate(links: &Links, results: &[(Link, Vec<u32>)]) -> f64 {
+/// Share of queries whose top list holds at least one song by another artist with the hidden
+/// link; `results` are (query, hidden link, top list).
+pub(crate) fn hit_rate(links: &Links, artist: &[u64], results: &[(usize, Link, Vec<u32>)]) -> f64 {
     if results.is_empty() {
         return 0.0;
     }
     let hits = results
         .iter()
-        .filter(|(link, top)| top.iter().any(|&c| links.has(c as usize, *link)))
+        .filter(|(q, link, top)| {
+            top.iter()
+                .any(|&c| artist[c as usize] != artist[*q] && links.has(c as usize, *link))
+        })
         .count();
     hits as f64 / results.len() as f64
 }
@@ -300,6 +307,53 @@ mod tests {
         assert_eq!(report.scene_precision_at_10, 2.0 / 4.0);
         assert_eq!(report.same_artist_share_at_10, 1.0 / 4.0);
         assert_eq!(report.coverage_at_10, 0.75);
+    }
+
+    fn song(id: u64, artist: u64, producer: u64) -> Song {
+        let who = |id: u64| songrec_catalog::Artist {
+            id,
+            name: String::new(),
+        };
+        Song {
+            id,
+            title: String::new(),
+            primary_artist: who(artist),
+            credits: vec![songrec_catalog::Credit {
+                role: songrec_catalog::CreditRole::Producer,
+                artist: who(producer),
+            }],
+            album: None,
+            release_date: None,
+            release_year: None,
+            language: None,
+            pageviews: None,
+            relationships: Vec::new(),
+            description: None,
+            url: None,
+            song_art_image_url: None,
+        }
+    }
+
+    #[test]
+    fn a_hidden_credit_found_only_on_the_artists_own_songs_is_not_a_hit() {
+        let songs = [
+            song(1, 10, 99),
+            song(2, 10, 99),
+            song(3, 20, 99),
+            song(4, 30, 98),
+        ];
+        let refs: Vec<&Song> = songs.iter().collect();
+        let links = Links::new(&refs);
+        let artist = [10, 10, 20, 30];
+        let hidden = Link::Artist(99);
+        let own_song_only = [(0, hidden, vec![1, 3])];
+        assert_eq!(hit_rate(&links, &artist, &own_song_only), 0.0);
+        let other_artist = [(0, hidden, vec![3, 2]), (0, hidden, vec![1])];
+        assert_eq!(hit_rate(&links, &artist, &other_artist), 0.5);
+        // Producer 98 is on one song only: nothing to hide there; 99 is hideable for 1, 2 and 3.
+        let sampled = links.sample_hidden(&refs, 10, 7);
+        assert_eq!(sampled.len(), 3);
+        assert!(sampled.iter().all(|(q, link)| *q < 3 && *link == hidden));
     }
 
     #[test]

@@ -119,10 +119,14 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     }
 
     let t = Instant::now();
-    let heldout: Vec<(Link, Vec<u32>)> = hidden.iter().map(|h| h.1).zip(heldout_tops).collect();
+    let heldout: Vec<(usize, Link, Vec<u32>)> = hidden
+        .iter()
+        .zip(heldout_tops)
+        .map(|(&(q, link), top)| (q, link, top))
+        .collect();
     metrics.insert(
         PRIMARY_METRIC.to_string(),
-        evaluate::hit_rate(&links, &heldout),
+        evaluate::hit_rate(&links, &artists, &heldout),
     );
     metrics.insert("heldout_queries".to_string(), heldout.len() as f64);
     let tops: Vec<&[u32]> = neighbours
