@@ -34,7 +34,7 @@ pub struct Args {
     /// Catalogue order, which decides the songs `--max-songs` keeps.
     #[arg(long, value_enum, default_value = "popularity")]
     sort: Sort,
-    /// Fetch a stored song again once its copy is older than this (e.g. 12h, 7d).
+    /// Fetch a stored song again once it was last fetched or changed this long ago (e.g. 12h, 7d).
     #[arg(long, default_value = "7d", value_parser = humantime::parse_duration, value_name = "AGE")]
     refresh_after: Duration,
     /// Requests per second to Genius, retries included; 0 lifts the limit.

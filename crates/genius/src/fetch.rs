@@ -33,7 +33,7 @@ pub struct FetchOptions {
     /// Catalogue entries to look at per artist; `None` walks the whole catalogue.
     pub max_songs: Option<usize>,
     pub sort: CatalogueSort,
-    /// A stored song younger than this is not fetched again.
+    /// A stored song written or confirmed unchanged more recently than this is not fetched again.
     pub refresh_after: Duration,
     /// Song details fetched at once (the client's own bound applies too).
     pub concurrency: usize,
@@ -273,10 +273,11 @@ impl<'a> Fetcher<'a> {
         }
     }
 
-    /// The entries that are not stored yet or whose stored copy is older than `refresh_after`.
+    /// The entries that are not stored yet or were last confirmed (written, or fetched and found
+    /// unchanged) longer than `refresh_after` ago.
     async fn due_songs(&self, entries: &[SongSummary]) -> Result<Vec<PlannedSong>, StoreError> {
         let ids: Vec<u64> = entries.iter().filter_map(|s| s.id).collect();
-        let stored = self.store.songs_updated_at(&ids).await?;
+        let stored = self.store.songs_checked_at(&ids).await?;
         let refresh_after =
             chrono::Duration::from_std(self.options.refresh_after).unwrap_or(chrono::Duration::MAX);
         let stale_before = chrono::Utc::now()
@@ -343,7 +344,9 @@ impl<'a> Fetcher<'a> {
                 }
             }
             if !batch.is_empty() {
-                self.store.upsert_songs(&batch).await?;
+                self.store
+                    .upsert_fetched_songs(&batch, chrono::Utc::now())
+                    .await?;
             }
             report.summary.songs_stored += batch.len() as u64;
             report.summary.songs_failed += skipped.len() as u64;

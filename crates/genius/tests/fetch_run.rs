@@ -9,7 +9,7 @@ use songrec_genius::fetch::{
     DueReason, FetchError, FetchOptions, FetchProgress, Fetcher, NoProgress, SongOutcome,
 };
 use songrec_genius::{ClientConfig, GeniusClient, RetryPolicy, parse_song_value};
-use songrec_store::{Store, StoreConfig};
+use songrec_store::{ImportedSong, Store, StoreConfig, UpsertCounts};
 use support::fake_genius::{Broken, DECOY_ARTIST_ID, FakeGenius, Fault};
 
 const TOKEN: &str = "fetch-test-token-abcdef";
@@ -153,6 +153,80 @@ async fn a_second_run_fetches_nothing_while_songs_are_fresh_and_everything_once_
         10,
         "no duplicates"
     );
+}
+
+/// Regression: a stale song fetched again with the same content kept its old `updated_at`
+/// (the store does not rewrite an unchanged song), so every later run fetched it again.
+#[tokio::test]
+async fn a_stale_song_fetched_again_unchanged_is_fresh_for_the_next_run() {
+    let world = World::new().await;
+    let ids = world.fake.add_artist(16775, "Sia", 10, 1000);
+    world.fetch("Sia", max_songs(50)).await.1.unwrap();
+    assert_eq!(world.fake.count("/songs/"), 10);
+
+    // As if imported a month ago and never fetched since: older than the default
+    // --refresh-after (7 days).
+    let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+    {
+        use sqlx::Connection;
+        let path = world.dir.path().join("songrec.db");
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE songs SET updated_at = ?, checked_at = NULL")
+            .bind(month_ago)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+
+    let (report, result) = world.fetch("Sia", max_songs(50)).await;
+    result.unwrap();
+    assert_eq!(report.summary.songs_fetched, 10, "all stale");
+    assert_eq!(report.summary.songs_stored, 10);
+    assert_eq!(world.fake.count("/songs/"), 20);
+    let updated = world.store.songs_updated_at(&ids).await.unwrap();
+    assert!(
+        updated
+            .values()
+            .all(|at| *at < month_ago + chrono::Duration::days(1)),
+        "unchanged songs are not rewritten: {updated:?}"
+    );
+
+    let (report, result) = world.fetch("Sia", max_songs(50)).await;
+    result.unwrap();
+    assert_eq!(report.fresh, 10, "{report:?}");
+    assert_eq!(report.summary.songs_fetched, 0);
+    assert_eq!(
+        world.fake.count("/songs/"),
+        20,
+        "no song fetched a third time"
+    );
+
+    // Importing what the fetch stored still changes nothing, and keeps the songs fresh.
+    let checked = world.store.songs_checked_at(&ids).await.unwrap();
+    let mut export = Vec::new();
+    world.store.export_jsonl(&mut export).await.unwrap();
+    let reimport: Vec<ImportedSong> = String::from_utf8(export)
+        .unwrap()
+        .lines()
+        .map(|line| ImportedSong {
+            song: parse_song_value(serde_json::from_str(line).unwrap()).unwrap(),
+            raw: line.to_string(),
+        })
+        .collect();
+    let counts = world.store.upsert_songs(&reimport).await.unwrap();
+    assert_eq!(
+        counts,
+        UpsertCounts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 10
+        }
+    );
+    assert_eq!(world.store.songs_checked_at(&ids).await.unwrap(), checked);
+    assert_eq!(world.store.songs_updated_at(&ids).await.unwrap(), updated);
 }
 
 #[tokio::test]

@@ -185,7 +185,20 @@ impl Store {
     /// more than once, the last occurrence wins and the counts are those of writing them in order.
     #[tracing::instrument(skip_all, fields(songs = songs.len(), backend = %self.backend()))]
     pub async fn upsert_songs(&self, songs: &[ImportedSong]) -> Result<UpsertCounts, StoreError> {
-        songs::upsert(&self.pool, songs).await
+        songs::upsert(&self.pool, songs, None).await
+    }
+
+    /// As [`Store::upsert_songs`], for songs just fetched from the source: also records
+    /// `checked_at` on every one of them, changed or not, in the same transaction. An unchanged
+    /// song keeps its `updated_at` but counts as fresh from `checked_at` (see
+    /// [`Store::songs_checked_at`]).
+    #[tracing::instrument(skip_all, fields(songs = songs.len(), backend = %self.backend()))]
+    pub async fn upsert_fetched_songs(
+        &self,
+        songs: &[ImportedSong],
+        checked_at: DateTime<Utc>,
+    ) -> Result<UpsertCounts, StoreError> {
+        songs::upsert(&self.pool, songs, Some(checked_at)).await
     }
 
     /// Every song, ordered by id, in one streaming pass over a consistent snapshot.
@@ -206,12 +219,22 @@ impl Store {
         songs::count(&self.pool).await
     }
 
-    /// When each of these songs was last written (absent ids are not stored yet).
+    /// When each of these songs' content was last written (absent ids are not stored yet).
     pub async fn songs_updated_at(
         &self,
         ids: &[u64],
     ) -> Result<HashMap<u64, DateTime<Utc>>, StoreError> {
         songs::updated_at(&self.pool, ids).await
+    }
+
+    /// When each of these songs was last confirmed from the source: the later of its last
+    /// write and the last fetch that found it unchanged (absent ids are not stored yet).
+    /// This is what decides whether a fetch needs a song again.
+    pub async fn songs_checked_at(
+        &self,
+        ids: &[u64],
+    ) -> Result<HashMap<u64, DateTime<Utc>>, StoreError> {
+        songs::checked_at(&self.pool, ids).await
     }
 
     /// Records the start of a fetch run and returns its id.

@@ -22,10 +22,11 @@ const MAX_BIND_PARAMS: usize = 30_000;
 const SONG_COLUMNS: &str = "id, title, language, artist, album, description, release_date, \
      pageviews, featured_artists, producer_artists, song_relationships, url, created_at, \
      primary_artist_id, album_id, release_year, song_art_image_url, updated_at, content_hash, \
-     raw_json";
-const SONG_COLUMN_COUNT: usize = 20;
+     raw_json, checked_at";
+const SONG_COLUMN_COUNT: usize = 21;
 
-/// Columns a changed song overwrites (all but `id` and `created_at`).
+/// Columns a changed song overwrites (all but `id`, `created_at` and `checked_at`: a fetch sets
+/// `checked_at` on every song it confirms before writing the changed ones, and an import keeps it).
 const SONG_UPDATES: &str = "title = excluded.title, language = excluded.language, \
      artist = excluded.artist, album = excluded.album, description = excluded.description, \
      release_date = excluded.release_date, pageviews = excluded.pageviews, \
@@ -157,9 +158,12 @@ fn plan_batch<'a>(rows: &'a [SongRow<'a>], stored: &HashMap<i64, Option<String>>
     }
 }
 
+/// Writes new and changed songs; with `checked_at`, also records that time on every song of
+/// `songs` as when it was last confirmed from the source, changed or not.
 pub(crate) async fn upsert(
     pool: &Pool,
     songs: &[ImportedSong],
+    checked_at: Option<DateTime<Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
     let mut total = UpsertCounts::default();
     for batch in songs.chunks(BATCH_SONGS) {
@@ -167,12 +171,16 @@ pub(crate) async fn upsert(
             .iter()
             .map(SongRow::new)
             .collect::<Result<Vec<_>, _>>()?;
-        total += upsert_batch(pool, &rows).await?;
+        total += upsert_batch(pool, &rows, checked_at).await?;
     }
     Ok(total)
 }
 
-async fn upsert_batch(pool: &Pool, rows: &[SongRow<'_>]) -> Result<UpsertCounts, StoreError> {
+async fn upsert_batch(
+    pool: &Pool,
+    rows: &[SongRow<'_>],
+    checked_at: Option<DateTime<Utc>>,
+) -> Result<UpsertCounts, StoreError> {
     let now = Utc::now();
     on_pool!(pool, p, backend => {
         // SQLite: take the write lock up front, so reading the stored hashes and writing happen
@@ -182,11 +190,12 @@ async fn upsert_batch(pool: &Pool, rows: &[SongRow<'_>]) -> Result<UpsertCounts,
             Backend::Postgres => p.begin().await?,
         };
 
+        // A batch has at most BATCH_SONGS ids, so each of these lists fits in one statement.
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let mut stored: HashMap<i64, Option<String>> = HashMap::with_capacity(rows.len());
         {
-            let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            ids.sort_unstable();
-            ids.dedup();
             let mut qb = sqlx::QueryBuilder::new("SELECT id, content_hash FROM songs WHERE id IN (");
             let mut list = qb.separated(", ");
             for id in &ids {
@@ -197,6 +206,20 @@ async fn upsert_batch(pool: &Pool, rows: &[SongRow<'_>]) -> Result<UpsertCounts,
             while let Some(row) = stream.try_next().await? {
                 stored.insert(row.try_get(0)?, row.try_get(1)?);
             }
+        }
+        // Stored songs are marked here, changed or not; new ones get the time on insert.
+        if let Some(at) = checked_at
+            && !stored.is_empty()
+        {
+            let mut qb = sqlx::QueryBuilder::new("UPDATE songs SET checked_at = ");
+            qb.push_bind(at);
+            qb.push(" WHERE id IN (");
+            let mut list = qb.separated(", ");
+            for id in stored.keys() {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
         }
 
         let plan = plan_batch(rows, &stored);
@@ -250,7 +273,8 @@ async fn upsert_batch(pool: &Pool, rows: &[SongRow<'_>]) -> Result<UpsertCounts,
                     .push_bind(s.song_art_image_url.as_deref())
                     .push_bind(now)
                     .push_bind(row.hash.as_str())
-                    .push_bind(row.raw);
+                    .push_bind(row.raw)
+                    .push_bind(checked_at);
             });
             qb.push(" ON CONFLICT (id) DO UPDATE SET ");
             qb.push(SONG_UPDATES);
@@ -455,6 +479,26 @@ pub(crate) async fn updated_at(
     pool: &Pool,
     ids: &[u64],
 ) -> Result<HashMap<u64, DateTime<Utc>>, StoreError> {
+    times_by_id(pool, ids, |updated, _checked| updated).await
+}
+
+pub(crate) async fn checked_at(
+    pool: &Pool,
+    ids: &[u64],
+) -> Result<HashMap<u64, DateTime<Utc>>, StoreError> {
+    times_by_id(pool, ids, |updated, checked| {
+        checked.map_or(updated, |c| c.max(updated))
+    })
+    .await
+}
+
+/// Reads `updated_at` and `checked_at` of the stored songs among `ids` and keeps `pick` of them.
+/// The later of the two is taken here rather than in SQL because SQLite keeps times as text.
+async fn times_by_id(
+    pool: &Pool,
+    ids: &[u64],
+    pick: impl Fn(DateTime<Utc>, Option<DateTime<Utc>>) -> DateTime<Utc>,
+) -> Result<HashMap<u64, DateTime<Utc>>, StoreError> {
     let ids = ids
         .iter()
         .map(|id| to_i64("song id", *id))
@@ -462,7 +506,9 @@ pub(crate) async fn updated_at(
     let mut out = HashMap::with_capacity(ids.len());
     on_pool!(pool, p, _backend => {
         for chunk in ids.chunks(MAX_BIND_PARAMS) {
-            let mut qb = sqlx::QueryBuilder::new("SELECT id, updated_at FROM songs WHERE id IN (");
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT id, updated_at, checked_at FROM songs WHERE id IN (",
+            );
             let mut list = qb.separated(", ");
             for id in chunk {
                 list.push_bind(*id);
@@ -470,7 +516,7 @@ pub(crate) async fn updated_at(
             qb.push(")");
             let mut stream = qb.build().fetch(p);
             while let Some(row) = stream.try_next().await? {
-                out.insert(from_i64(row.try_get(0)?), row.try_get(1)?);
+                out.insert(from_i64(row.try_get(0)?), pick(row.try_get(1)?, row.try_get(2)?));
             }
         }
     });

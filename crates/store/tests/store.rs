@@ -181,6 +181,89 @@ async fn songs_updated_at_reports_only_stored_ids(db: TestDb) {
     assert!(db.store.songs_updated_at(&[]).await.unwrap().is_empty());
 }
 
+/// A whole second, so that PostgreSQL (microseconds) and SQLite give back exactly this time.
+fn whole_seconds_from_now(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + seconds, 0).unwrap()
+}
+
+async fn a_fetched_unchanged_song_is_checked_without_being_rewritten(db: TestDb) {
+    let songs = catalogue(1..=5);
+    db.store.upsert_songs(&songs).await.unwrap();
+    let ids = [1, 2, 3, 4, 5];
+    let written = db.store.songs_updated_at(&ids).await.unwrap();
+    // Never fetched: confirmed when written.
+    assert_eq!(db.store.songs_checked_at(&ids).await.unwrap(), written);
+
+    let tomorrow = whole_seconds_from_now(86_400);
+    let counts = db
+        .store
+        .upsert_fetched_songs(&songs, tomorrow)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        UpsertCounts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 5
+        }
+    );
+    assert_eq!(db.store.songs_updated_at(&ids).await.unwrap(), written);
+    let checked = db.store.songs_checked_at(&ids).await.unwrap();
+    assert_eq!(checked.len(), 5);
+    assert!(checked.values().all(|at| *at == tomorrow), "{checked:?}");
+
+    // Re-importing the same file still changes nothing, and keeps the check.
+    assert_eq!(
+        db.store.upsert_songs(&songs).await.unwrap(),
+        UpsertCounts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 5
+        }
+    );
+    assert_eq!(db.store.songs_updated_at(&ids).await.unwrap(), written);
+    assert_eq!(db.store.songs_checked_at(&ids).await.unwrap(), checked);
+}
+
+async fn a_song_is_checked_at_the_later_of_its_last_write_and_its_last_fetch(db: TestDb) {
+    let last_month = whole_seconds_from_now(-30 * 86_400);
+    let tomorrow = whole_seconds_from_now(86_400);
+    db.store.upsert_songs(&catalogue([1, 2])).await.unwrap();
+    // A check older than the write does not make the song look older.
+    db.store
+        .upsert_fetched_songs(&catalogue([1]), last_month)
+        .await
+        .unwrap();
+    let written = db.store.songs_updated_at(&[1, 2]).await.unwrap();
+    assert_eq!(db.store.songs_checked_at(&[1, 2]).await.unwrap(), written);
+
+    // A fetch that finds one song changed and one new: both written and checked.
+    let counts = db
+        .store
+        .upsert_fetched_songs(
+            &[imported(song(2, Some(999))), imported(song(3, None))],
+            tomorrow,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        UpsertCounts {
+            inserted: 1,
+            updated: 1,
+            unchanged: 0
+        }
+    );
+    let checked = db.store.songs_checked_at(&[1, 2, 3, 4]).await.unwrap();
+    assert_eq!(
+        checked,
+        HashMap::from([(1, written[&1]), (2, tomorrow), (3, tomorrow)])
+    );
+    assert!(db.store.songs_updated_at(&[2]).await.unwrap()[&2] >= written[&2]);
+    assert!(db.store.songs_checked_at(&[]).await.unwrap().is_empty());
+}
+
 async fn export_writes_every_raw_object_once_in_id_order(db: TestDb) {
     let mut songs = catalogue([9, 2, 5]);
     songs[1].raw = "{\n  \"id\": 2,\n  \"title\": \"pretty\"\n}".into();
@@ -383,6 +466,8 @@ store_suite!(
     the_same_id_twice_in_one_call_keeps_the_last_version,
     an_id_too_large_for_the_database_is_refused,
     songs_updated_at_reports_only_stored_ids,
+    a_fetched_unchanged_song_is_checked_without_being_rewritten,
+    a_song_is_checked_at_the_later_of_its_last_write_and_its_last_fetch,
     export_writes_every_raw_object_once_in_id_order,
     fetch_runs_are_recorded_newest_first,
     migrations_are_all_applied_once,
