@@ -6,11 +6,14 @@
 //! ```
 //!
 //! Loading streams the payload once, hashing it while decoding straight into the final arrays,
-//! so a file is checked and loaded in one read without a second copy in memory.
+//! so a file is checked and loaded in one read without a second copy in memory. When the caller
+//! knows the SHA-256 the whole file must have (a registry's record), a second thread hashes the
+//! same reads, so that check needs no second pass over the file either.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
@@ -253,21 +256,93 @@ impl<R: Read> PayloadReader<R> {
     }
 }
 
-pub(crate) fn load(path: &Path) -> Result<Model, ModelError> {
+/// Reads and checks a model file; with `expected_file_sha256`, also refuses a file whose
+/// whole-content SHA-256 differs from it (a registry's record), hashed during the same read.
+pub(crate) fn load(path: &Path, expected_file_sha256: Option<&str>) -> Result<Model, ModelError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let file_len = file.metadata().map_err(io_error(path))?.len();
+    let Some(expected) = expected_file_sha256 else {
+        return decode(path, &mut BufReader::with_capacity(CHUNK, file), file_len);
+    };
+    let expected = expected.to_ascii_lowercase();
+    // The whole-file hash runs on a second thread fed from the reads decoding already does, so
+    // checking it costs a copy of each chunk rather than a second pass over the file.
+    std::thread::scope(|scope| {
+        let (full, chunks) = mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
+        let (recycle, spare) = mpsc::channel::<Vec<u8>>();
+        let hashing = scope.spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in chunks {
+                hasher.update(&chunk);
+                // The reader may be gone already; the buffer is then simply dropped.
+                let _ = recycle.send(chunk);
+            }
+            hex::encode(hasher.finalize())
+        });
+        let mut input = BufReader::with_capacity(CHUNK, HashFeed { file, full, spare });
+        let model = decode(path, &mut input, file_len);
+        // A file refused early is still hashed to the end, so that a file which is not the
+        // registered one is reported as such, whatever else is wrong with it.
+        let drained = std::io::copy(&mut input, &mut std::io::sink());
+        drop(input);
+        let found = hashing.join().map_err(|_| ModelError::Corrupt {
+            path: path.display().to_string(),
+            reason: "hashing the file failed".into(),
+        })?;
+        drained.map_err(io_error(path))?;
+        if found != expected {
+            return Err(ModelError::ChecksumMismatch {
+                path: path.display().to_string(),
+                expected,
+                found,
+            });
+        }
+        model
+    })
+}
+
+/// Chunks queued for the whole-file hash; bounds the memory a slow hasher can hold up.
+const HASH_QUEUE: usize = 4;
+
+/// The file as decoding reads it, passing a copy of every byte read to the hashing thread.
+struct HashFeed {
+    file: File,
+    full: mpsc::SyncSender<Vec<u8>>,
+    /// Buffers the hashing thread is done with, reused to avoid fresh allocations per chunk.
+    spare: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Read for HashFeed {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.file.read(buffer)?;
+        if read > 0 {
+            let mut chunk = self
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+            chunk.clear();
+            chunk.extend_from_slice(&buffer[..read]);
+            self.full
+                .send(chunk)
+                .map_err(|_| std::io::Error::other("the hashing thread stopped"))?;
+        }
+        Ok(read)
+    }
+}
+
+fn decode<R: Read>(path: &Path, input: &mut R, file_len: u64) -> Result<Model, ModelError> {
     let shown = path.display().to_string();
     let corrupt = |reason: String| ModelError::Corrupt {
         path: shown.clone(),
         reason,
     };
-    let mut file = File::open(path).map_err(io_error(path))?;
-    let file_len = file.metadata().map_err(io_error(path))?.len();
     let mut header = [0u8; HEADER_LEN as usize];
     if file_len < HEADER_LEN {
         return Err(corrupt(format!(
             "only {file_len} bytes, shorter than the header"
         )));
     }
-    file.read_exact(&mut header).map_err(io_error(path))?;
+    input.read_exact(&mut header).map_err(io_error(path))?;
     if &header[..8] != MAGIC {
         return Err(corrupt(
             "it does not start with the songrec model magic".into(),
@@ -294,7 +369,7 @@ pub(crate) fn load(path: &Path) -> Result<Model, ModelError> {
         )));
     }
     let mut reader = PayloadReader {
-        input: BufReader::with_capacity(CHUNK, file),
+        input,
         hasher: Sha256::new(),
         remaining: payload_len,
     };
@@ -367,4 +442,67 @@ fn read_payload<R: Read>(r: &mut PayloadReader<R>) -> Result<Model, Bad> {
             relation_kind,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// A valid model whose file spans many read chunks: every song's one neighbour is the next.
+    fn large_model(n: usize) -> Model {
+        let songs = (0..n)
+            .map(|i| SongInfo {
+                id: i as u64 * 7,
+                title: format!("title {i}"),
+                artist: format!("artist {}", i % 1000),
+                pageviews: Some(i as u64),
+            })
+            .collect();
+        let info = ModelInfo {
+            trained_at: "2026-01-01T00:00:00Z".into(),
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            songs: n,
+        };
+        Model::from_parts(
+            info,
+            songs,
+            1,
+            (0..n).map(|i| ((i + 1) % n) as u32).collect(),
+            vec![0; n],
+            vec![0; n],
+            Explanations {
+                credit_offsets: vec![0; n + 1],
+                relation_offsets: vec![0; n + 1],
+                ..Explanations::default()
+            },
+        )
+    }
+
+    #[test]
+    fn the_whole_file_hash_covers_every_chunk_of_a_large_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.bin");
+        let model = large_model(400_000);
+        let checksum = model.save(&path).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len > 8 * CHUNK as u64, "only {len} bytes");
+        assert_eq!(checksum, file_sha256(&path).unwrap());
+
+        let loaded = load(&path, Some(&checksum)).unwrap();
+        assert_eq!(loaded.len(), model.len());
+        assert_eq!(loaded.song(399_999), model.song(399_999));
+
+        // A change in the last chunk, past what any early chunk could tell.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x80;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            load(&path, Some(&checksum)),
+            Err(ModelError::ChecksumMismatch { .. })
+        ));
+    }
 }

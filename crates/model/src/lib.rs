@@ -6,6 +6,7 @@
 //! Public surface (kept stable for `api`, `registry` and the CLI):
 //! - [`train`] builds a [`Trained`] model from songs and [`TrainParams`];
 //! - [`Model::save`] / [`Model::load`] write and read the model file (refusing corrupt ones);
+//!   [`Model::load_expecting`] also checks the file against a recorded SHA-256;
 //! - [`Model::recommend`] answers a query by browse-order index;
 //! - [`scene_report`] scores a model against a generated catalogue's ground truth.
 //!
@@ -77,6 +78,13 @@ pub enum ModelError {
     },
     #[error("model file {path} is not a songrec model or is corrupt: {reason}")]
     Corrupt { path: String, reason: String },
+    /// The file is not the one recorded for it (its whole-file SHA-256 differs).
+    #[error("model file {path} has SHA-256 {found}, expected {expected}")]
+    ChecksumMismatch {
+        path: String,
+        expected: String,
+        found: String,
+    },
     #[error("model file {path} has format version {found}, this build reads {expected}")]
     UnsupportedVersion {
         path: String,
@@ -221,8 +229,19 @@ impl Model {
         Ok(())
     }
 
+    /// Reads a model file, refusing one that is corrupt, truncated or of another format version.
     pub fn load(path: &Path) -> Result<Model, ModelError> {
-        file::load(path)
+        file::load(path, None)
+    }
+
+    /// [`Model::load`], also refusing the file unless the SHA-256 (hex) of its whole content is
+    /// `expected_file_sha256` (as a registry recorded it, and as [`Model::save`] returns it).
+    ///
+    /// The hash is computed from the same single read that decodes the file, so a caller that
+    /// has a recorded checksum need not hash the file beforehand. A file that differs is refused
+    /// with [`ModelError::ChecksumMismatch`], even when it is also corrupt in other ways.
+    pub fn load_expecting(path: &Path, expected_file_sha256: &str) -> Result<Model, ModelError> {
+        file::load(path, Some(expected_file_sha256))
     }
 
     /// Writes the model file atomically and returns its SHA-256 (hex).

@@ -409,3 +409,80 @@ fn reason_codes_are_distinct_bits() {
     ];
     assert_eq!(all.iter().fold(0u8, |acc, b| acc | b), u8::MAX);
 }
+
+#[test]
+fn loading_against_the_recorded_checksum_accepts_the_same_file_in_any_hex_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, path, checksum) = saved_model(dir.path());
+    for expected in [checksum.clone(), checksum.to_ascii_uppercase()] {
+        let loaded = Model::load_expecting(&path, &expected).unwrap();
+        assert_eq!(loaded.len(), model.len());
+        for i in 0..model.len() {
+            assert_eq!(
+                loaded.recommend(i, 15).unwrap(),
+                model.recommend(i, 15).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_sound_model_file_that_is_not_the_recorded_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path, checksum) = saved_model(dir.path());
+    // Another valid model in its place: its own checksum holds, the recorded one does not.
+    let other = train(&tangled(200), &small_params(10)).unwrap().model;
+    let other_checksum = other.save(&path).unwrap();
+    assert!(Model::load(&path).is_ok());
+    match Model::load_expecting(&path, &checksum) {
+        Err(ModelError::ChecksumMismatch {
+            expected, found, ..
+        }) => {
+            assert_eq!(expected, checksum);
+            assert_eq!(found, other_checksum);
+        }
+        other => panic!("expected a checksum mismatch, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_damaged_truncated_or_extended_file_is_refused_as_not_the_recorded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path, checksum) = saved_model(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    let mut variants: Vec<Vec<u8>> = [0, 9, 30, 60, bytes.len() / 2, bytes.len() - 1]
+        .into_iter()
+        .map(|at| {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x01;
+            damaged
+        })
+        .collect();
+    variants.extend([0, 10, 56, bytes.len() / 2].map(|keep| bytes[..keep].to_vec()));
+    variants.push([bytes.as_slice(), b"tail"].concat());
+    for (i, variant) in variants.iter().enumerate() {
+        std::fs::write(&path, variant).unwrap();
+        let err = Model::load_expecting(&path, &checksum)
+            .err()
+            .expect("a changed file is refused");
+        assert!(
+            matches!(err, ModelError::ChecksumMismatch { .. }),
+            "variant {i}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_foreign_file_matching_its_recorded_checksum_is_still_refused_as_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(&foreign, "not a model, though registered as one").unwrap();
+    use sha2::Digest;
+    let checksum = hex::encode(sha2::Sha256::digest(std::fs::read(&foreign).unwrap()));
+    let err = Model::load_expecting(&foreign, &checksum).err().unwrap();
+    assert!(matches!(err, ModelError::Corrupt { .. }), "{err}");
+    assert!(matches!(
+        Model::load_expecting(&dir.path().join("missing"), &checksum),
+        Err(ModelError::Io { .. })
+    ));
+}
