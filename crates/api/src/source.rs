@@ -4,8 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use songrec_model::Model;
-use songrec_registry::{Registry, VersionInfo};
+use songrec_model::{Model, ModelError};
+use songrec_registry::{ModelFile, Registry, VersionInfo};
 
 use crate::Recommender;
 
@@ -24,8 +24,9 @@ pub trait ModelSource: Send + Sync + 'static {
     fn load(&self, version: &VersionInfo) -> SourceFuture<'_, Box<dyn Recommender>>;
 }
 
-/// The model registry as a [`ModelSource`]: checksum-verified model files read with
-/// [`Model::load`], which refuses corrupt or truncated files.
+/// The model registry as a [`ModelSource`]: model files read with [`Model::load_expecting`],
+/// which refuses corrupt or truncated files and any file whose SHA-256 is not the one the
+/// registry recorded, checking that in the same read that loads the model.
 pub struct RegistrySource {
     registry: Arc<Registry>,
 }
@@ -44,10 +45,27 @@ impl ModelSource for RegistrySource {
     fn load(&self, version: &VersionInfo) -> SourceFuture<'_, Box<dyn Recommender>> {
         let version = version.version;
         Box::pin(async move {
-            let path = self.registry.model_file(version).await?;
-            // Reading and checking a large model file is blocking work.
-            let model = tokio::task::spawn_blocking(move || Model::load(&path)).await??;
+            // Hashing the file before loading it would read hundreds of megabytes twice.
+            let file = self.registry.model_file_unverified(version).await?;
+            let checksum = file.checksum.clone();
+            let model = match load_expecting(file).await? {
+                Err(ModelError::ChecksumMismatch { .. }) => {
+                    // The registry's own check replaces a damaged cached download (MLflow), or
+                    // refuses the file, saying which version it is.
+                    let path = self.registry.model_file(version).await?;
+                    load_expecting(ModelFile { path, checksum }).await??
+                }
+                loaded => loaded?,
+            };
             Ok(Box::new(model) as Box<dyn Recommender>)
         })
     }
+}
+
+/// Reading and checking a large model file is blocking work.
+async fn load_expecting(file: ModelFile) -> Result<Result<Model, ModelError>, BoxError> {
+    Ok(
+        tokio::task::spawn_blocking(move || Model::load_expecting(&file.path, &file.checksum))
+            .await?,
+    )
 }

@@ -78,6 +78,14 @@ impl NewVersion<'_> {
     }
 }
 
+/// A version's model file on local disk and the SHA-256 the registry recorded for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFile {
+    pub path: PathBuf,
+    /// SHA-256 (lowercase hex) the file's whole content must have.
+    pub checksum: String,
+}
+
 /// The result of [`Registry::register_and_promote`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Registered {
@@ -240,6 +248,22 @@ impl Registry {
         match &self.backend {
             Backend::Local(local) => blocking(local, move |l| l.model_file(version)).await,
             Backend::Mlflow(mlflow) => mlflow.model_file(version).await,
+        }
+    }
+
+    /// A local path to the version's model file with the checksum recorded for it, without
+    /// hashing the file: the caller must check the content against `checksum` itself, as
+    /// `songrec_model::Model::load_expecting` does while it reads the file anyway.
+    ///
+    /// With MLflow a file not yet cached is downloaded and checked while it streams to disk; an
+    /// already cached file is returned as it is. If the caller finds it does not match,
+    /// [`Registry::model_file`] removes a damaged cached copy and downloads it again.
+    pub async fn model_file_unverified(&self, version: u64) -> Result<ModelFile, RegistryError> {
+        match &self.backend {
+            Backend::Local(local) => {
+                blocking(local, move |l| l.model_file_unverified(version)).await
+            }
+            Backend::Mlflow(mlflow) => mlflow.model_file_unverified(version).await,
         }
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::files::{copy_hashing, io_error, is_sha256_hex, sha256_file, sync_dir, unique_suffix};
-use crate::{Decision, PromotionPolicy, RegistryError, VersionInfo};
+use crate::{Decision, ModelFile, PromotionPolicy, RegistryError, VersionInfo};
 
 const VERSIONS_DIR: &str = "versions";
 const STAGING_DIR: &str = "staging";
@@ -423,6 +423,17 @@ impl LocalRegistry {
         }
         self.verified_cache().insert(version, stamp);
         Ok(path)
+    }
+
+    pub fn model_file_unverified(&self, version: u64) -> Result<ModelFile, RegistryError> {
+        let record = self.read_record(version)?;
+        let path = self.version_dir(version).join(MODEL_FILE);
+        // A missing file is reported here, as `model_file` does, rather than by the caller.
+        std::fs::metadata(&path).map_err(io_error(&path))?;
+        Ok(ModelFile {
+            path,
+            checksum: record.checksum.to_ascii_lowercase(),
+        })
     }
 }
 

@@ -228,6 +228,35 @@ async fn a_missing_source_model_file_is_an_error_not_a_version() {
 }
 
 #[tokio::test]
+async fn the_unverified_model_file_comes_with_its_recorded_checksum_and_is_not_checked() {
+    let world = World::new();
+    world
+        .register(b"original model", 0.1, PromotionPolicy::Auto)
+        .await;
+    let file = world.registry.model_file_unverified(1).await.unwrap();
+    assert_eq!(file.path, world.registry.model_file(1).await.unwrap());
+    assert_eq!(file.checksum, world.registry.get(1).await.unwrap().checksum);
+    assert_eq!(file.checksum, sha256_file(&file.path).unwrap());
+
+    // Tampered: the path and the recorded checksum still come back (the caller checks), and the
+    // checksum no longer matches the content.
+    std::fs::write(&file.path, b"tampered model").unwrap();
+    let again = world.registry.model_file_unverified(1).await.unwrap();
+    assert_eq!(again, file);
+    assert_ne!(sha256_file(&again.path).unwrap(), again.checksum);
+
+    std::fs::remove_file(&file.path).unwrap();
+    assert!(matches!(
+        world.registry.model_file_unverified(1).await,
+        Err(RegistryError::Io { .. })
+    ));
+    assert!(matches!(
+        world.registry.model_file_unverified(7).await,
+        Err(RegistryError::NoSuchVersion(7))
+    ));
+}
+
+#[tokio::test]
 async fn a_corrupted_stored_model_file_is_refused() {
     let world = World::new();
     world

@@ -437,6 +437,33 @@ async fn model_files_are_downloaded_verified_and_cached() {
         b"the model"
     );
 
+    // Unverified: a cached copy comes back as it is with the recorded checksum, even damaged
+    // (the caller checks it); the verified call then replaces it with a fresh download.
+    let recorded = sha256_file(&path).unwrap();
+    let cached = server_side.model_file_unverified(1).await.unwrap();
+    assert_eq!((&cached.path, &cached.checksum), (&path, &recorded));
+    std::fs::write(&path, b"the modeY").unwrap();
+    assert_eq!(server_side.model_file_unverified(1).await.unwrap(), cached);
+    assert_eq!(std::fs::read(&path).unwrap(), b"the modeY");
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
+        .unwrap();
+    server_side.model_file(1).await.unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"the model");
+
+    // Unverified on a fresh cache: downloaded, and checked while it streams to disk.
+    let unverified_dir = tempfile::tempdir().unwrap();
+    let downloading = registry_for(
+        &world.uri,
+        &world.model_name,
+        &world.experiment,
+        unverified_dir.path(),
+    );
+    let downloaded = downloading.model_file_unverified(1).await.unwrap();
+    assert!(downloaded.path.starts_with(unverified_dir.path()));
+    assert_eq!(downloaded.checksum, recorded);
+    assert_eq!(std::fs::read(&downloaded.path).unwrap(), b"the model");
+
     // A version whose recorded checksum does not match its artifact is refused.
     world
         .api_post(
@@ -453,6 +480,17 @@ async fn model_files_are_downloaded_verified_and_cached() {
     );
     assert!(matches!(
         fresh.model_file(1).await,
+        Err(RegistryError::ChecksumMismatch { version: 1 })
+    ));
+    let fourth_dir = tempfile::tempdir().unwrap();
+    let fresh = registry_for(
+        &world.uri,
+        &world.model_name,
+        &world.experiment,
+        fourth_dir.path(),
+    );
+    assert!(matches!(
+        fresh.model_file_unverified(1).await,
         Err(RegistryError::ChecksumMismatch { version: 1 })
     ));
 }

@@ -274,6 +274,29 @@ async fn a_new_champion_is_picked_up_and_broken_ones_are_refused() {
     assert_eq!(served.served_version().await, Some(second.version));
     assert_eq!(served.get("/recommend/0?k=30").await.0, 200);
 
+    // A sound model file put in place of another version's: it loads on its own, but it is
+    // not the file the registry recorded, so it is refused.
+    let fourth = train_and_register(&registry, &songs, dir.path(), 14).await;
+    let fourth_file = registry
+        .model_file_unverified(fourth.version)
+        .await
+        .unwrap();
+    std::fs::copy(
+        registry.model_file(first.version).await.unwrap(),
+        &fourth_file.path,
+    )
+    .unwrap();
+    assert!(songrec_model::Model::load(&fourth_file.path).is_ok());
+    let refused_before = refused_count(&served.metrics().await);
+    registry.promote(fourth.version).await.unwrap();
+    served
+        .wait_until("the swapped version 4 is refused", || async {
+            refused_count(&served.metrics().await) > refused_before
+        })
+        .await;
+    assert_eq!(served.served_version().await, Some(second.version));
+    assert_eq!(served.get("/recommend/0?k=30").await.0, 200);
+
     // A file that is not a model at all, registered with its own checksum: the model
     // loader refuses it.
     let junk = dir.path().join("junk.bin");
@@ -315,4 +338,39 @@ fn refused_count(metrics: &str) -> u64 {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|v| v as u64)
         .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_source_loads_the_recorded_file_and_refuses_any_other() {
+    use songrec_api::{ModelSource, RegistrySource};
+
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Arc::new(Registry::local(&dir.path().join("registry")).unwrap());
+    let songs = catalogue();
+    let first = train_and_register(&registry, &songs, dir.path(), 10).await;
+    let second = train_and_register(&registry, &songs, dir.path(), 12).await;
+    let source = RegistrySource::new(registry.clone());
+    let loaded = source.load(&second).await.unwrap();
+    assert_eq!((loaded.len(), loaded.max_k()), (songs.len(), 12));
+
+    // A sound model, but version 1's, in place of version 2's file.
+    let second_file = registry
+        .model_file_unverified(second.version)
+        .await
+        .unwrap();
+    let first_path = registry.model_file(first.version).await.unwrap();
+    std::fs::copy(&first_path, &second_file.path).unwrap();
+    let error = source.load(&second).await.err().unwrap().to_string();
+    assert!(error.contains("checksum"), "{error}");
+
+    // One flipped byte, in a registry that has checked nothing yet.
+    let mut bytes = std::fs::read(&first_path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&first_path, &bytes).unwrap();
+    let fresh = RegistrySource::new(Arc::new(
+        Registry::local(&dir.path().join("registry")).unwrap(),
+    ));
+    let error = fresh.load(&first).await.err().unwrap().to_string();
+    assert!(error.contains("checksum"), "{error}");
 }

@@ -24,7 +24,7 @@ use client::{
 
 use crate::files::{is_sha256_hex, sha256_file, unique_suffix};
 use crate::local::{MODEL_FILE, OwnedNewVersion};
-use crate::{Decision, PromotionPolicy, RegistryError, VersionInfo};
+use crate::{Decision, ModelFile, PromotionPolicy, RegistryError, VersionInfo};
 
 /// The alias that marks the served version, as in the original deployment
 /// (`models:/<name>@champion`).
@@ -778,28 +778,64 @@ impl MlflowRegistry {
     // ----- model files --------------------------------------------------------------------
 
     pub async fn model_file(&self, version: u64) -> Result<PathBuf, RegistryError> {
+        let (mv, file) = self.cached_model_file(version).await?;
+        if self
+            .cached_file_is_valid(version, &file.path, &file.checksum)
+            .await?
+        {
+            return Ok(file.path);
+        }
+        self.download(version, &mv, &file).await?;
+        Ok(file.path)
+    }
+
+    pub async fn model_file_unverified(&self, version: u64) -> Result<ModelFile, RegistryError> {
+        let (mv, file) = self.cached_model_file(version).await?;
+        if tokio::fs::metadata(&file.path).await.is_err() {
+            self.download(version, &mv, &file).await?;
+        }
+        Ok(file)
+    }
+
+    /// The version and where its model file is cached, with its recorded checksum.
+    async fn cached_model_file(
+        &self,
+        version: u64,
+    ) -> Result<(ModelVersion, ModelFile), RegistryError> {
         let mv = self.model_version(version).await?;
         let checksum = self.version_info_checksum(&mv, version)?;
-        let dir = self
+        let path = self
             .config
             .cache_dir
             .join(sanitize(self.name()))
-            .join(version.to_string());
-        let path = dir.join(MODEL_FILE);
-        if self.cached_file_is_valid(version, &path, &checksum).await? {
-            return Ok(path);
-        }
+            .join(version.to_string())
+            .join(MODEL_FILE);
+        Ok((mv, ModelFile { path, checksum }))
+    }
+
+    /// Downloads the model file into the cache, checking its checksum while it streams to disk;
+    /// only a matching file takes the cached file's name.
+    async fn download(
+        &self,
+        version: u64,
+        mv: &ModelVersion,
+        file: &ModelFile,
+    ) -> Result<(), RegistryError> {
+        let path = &file.path;
+        let dir = path
+            .parent()
+            .ok_or_else(|| RegistryError::Corrupt(format!("{} has no parent", path.display())))?;
         let source = mv.source.as_deref().unwrap_or_default();
         let artifact = format!("{}/{MODEL_FILE}", artifact_proxy_path(source)?);
-        tokio::fs::create_dir_all(&dir)
+        tokio::fs::create_dir_all(dir)
             .await
-            .map_err(crate::files::io_error(&dir))?;
+            .map_err(crate::files::io_error(dir))?;
         let tmp = dir.join(format!(".{MODEL_FILE}.tmp-{}", unique_suffix()));
         let downloaded = self.client.download_artifact(&artifact, &tmp).await;
         let result = match downloaded {
-            Ok(found) if found == checksum => tokio::fs::rename(&tmp, &path)
+            Ok(found) if found == file.checksum => tokio::fs::rename(&tmp, path)
                 .await
-                .map_err(crate::files::io_error(&path)),
+                .map_err(crate::files::io_error(path)),
             Ok(_) => Err(RegistryError::ChecksumMismatch { version }),
             Err(e) => Err(e),
         };
@@ -807,9 +843,9 @@ impl MlflowRegistry {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         result?;
-        self.remember(version, &path).await?;
+        self.remember(version, path).await?;
         tracing::info!(version, path = %path.display(), "downloaded model file from MLflow");
-        Ok(path)
+        Ok(())
     }
 
     fn version_info_checksum(
