@@ -547,3 +547,133 @@ async fn serve_picks_up_a_new_mlflow_champion_and_a_rollback_without_restart() {
     let served = server.wait_for_version(1).await;
     assert_eq!(served["max_k"], 10);
 }
+
+/// GET on MLflow's REST API, as JSON.
+async fn mlflow_get(uri: &str, path: &str, query: &[(&str, &str)]) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{uri}/api/2.0/mlflow/{path}"))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+async fn champion_alias(uri: &str, model: &str) -> (String, String) {
+    let alias = mlflow_get(
+        uri,
+        "registered-models/alias",
+        &[("name", model), ("alias", "champion")],
+    )
+    .await;
+    let version = &alias["model_version"];
+    (
+        version["version"].as_str().unwrap().to_string(),
+        version["run_id"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn songrec_train_logs_to_mlflow_and_only_the_policy_moves_the_champion_alias() {
+    let Some(uri) = mlflow_uri().await else {
+        return;
+    };
+    let cli = Cli::mlflow(&uri);
+    let model = cli.model_name().to_string();
+    let catalogue = cli.dir.path().join("songs.jsonl");
+    cli.ok(&[
+        "generate",
+        "--songs",
+        "1200",
+        "--seed",
+        "5",
+        "--out",
+        catalogue.to_str().unwrap(),
+    ]);
+    cli.ok(&["import", catalogue.to_str().unwrap()]);
+
+    let first = cli.json(&["train", "--json", "--k", "20"]);
+    assert_eq!(
+        (first["version"].as_u64(), first["promoted"].as_bool()),
+        (Some(1), Some(true))
+    );
+    let (version, run_id) = champion_alias(&uri, &model).await;
+    assert_eq!(version, "1");
+
+    // The run holds the params, the metrics and the model file with its card.
+    let run = mlflow_get(&uri, "runs/get", &[("run_id", &run_id)]).await;
+    assert_eq!(run["run"]["info"]["status"], "FINISHED");
+    let params = run["run"]["data"]["params"].as_array().unwrap();
+    assert!(
+        params.iter().any(|p| p["key"] == "k" && p["value"] == "20"),
+        "{params:?}"
+    );
+    let metrics = run["run"]["data"]["metrics"].as_array().unwrap();
+    let logged_primary = metrics
+        .iter()
+        .find(|m| m["key"] == PRIMARY)
+        .and_then(|m| m["value"].as_f64())
+        .expect("the primary metric is logged");
+    assert_eq!(Some(logged_primary), first["metrics"][PRIMARY].as_f64());
+    let artifacts = mlflow_get(
+        &uri,
+        "artifacts/list",
+        &[("run_id", &run_id), ("path", "model")],
+    )
+    .await;
+    let files: Vec<&str> = artifacts["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("model.bin")), "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with("card.json")), "{files:?}");
+
+    // The original model recovers fewer hidden credits: registered, not promoted.
+    let worse = cli.json(&["train", "--json", "--features", "original"]);
+    assert_eq!(
+        (worse["version"].as_u64(), worse["promoted"].as_bool()),
+        (Some(2), Some(false))
+    );
+    assert_eq!(champion_alias(&uri, &model).await.0, "1");
+
+    let forced = cli.json(&[
+        "train",
+        "--json",
+        "--features",
+        "original",
+        "--promote",
+        "always",
+    ]);
+    assert_eq!(
+        (forced["version"].as_u64(), forced["promoted"].as_bool()),
+        (Some(3), Some(true))
+    );
+    assert_eq!(champion_alias(&uri, &model).await.0, "3");
+
+    cli.ok(&["models", "rollback"]);
+    assert_eq!(champion_alias(&uri, &model).await.0, "1");
+
+    // MLflow unreachable: training fails in one line and the real server's alias stays put.
+    let mut down = Command::new(env!("CARGO_BIN_EXE_songrec"));
+    let out = down
+        .arg("--data-dir")
+        .arg(cli.dir.path())
+        .args(["train", "--json"])
+        .env("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+        .env("SONGREC_MODEL_NAME", &model)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("MLflow"), "{stderr}");
+    assert_eq!(champion_alias(&uri, &model).await.0, "1");
+}
