@@ -94,7 +94,12 @@ fn songrec(data_dir: &Path) -> Command {
 }
 
 fn isolate(command: &mut Command) {
-    for name in ["DATABASE_URL", "MLFLOW_TRACKING_URI", "RUST_LOG", "SONGREC_ADDR"] {
+    for name in [
+        "DATABASE_URL",
+        "MLFLOW_TRACKING_URI",
+        "RUST_LOG",
+        "SONGREC_ADDR",
+    ] {
         command.env_remove(name);
     }
     command.env("SONGREC_LOG", "info");

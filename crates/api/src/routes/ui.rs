@@ -156,7 +156,10 @@ mod tests {
             }
         }
         assert!(seen >= ASSETS.len() - 3, "only {seen} imports found");
-        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js") && a.name != "app.js") {
+        for asset in ASSETS
+            .iter()
+            .filter(|a| a.name.ends_with(".js") && a.name != "app.js")
+        {
             let imported = ASSETS
                 .iter()
                 .any(|a| imports(std::str::from_utf8(a.body).unwrap()).contains(&asset.name));
@@ -172,8 +175,15 @@ mod tests {
         headers.insert(header::IF_NONE_MATCH, "\"other\"".parse().unwrap());
         let response = serve(1, &headers);
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
-        assert!(response.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/css; charset=utf-8"
+        );
+        assert!(
+            response
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
     }
 
     #[test]
