@@ -25,6 +25,9 @@ const SECRETS: [&str; 5] = [
     MLFLOW_TOKEN,
 ];
 
+/// An environment for one command.
+type Vars = Vec<(&'static str, String)>;
+
 /// The subcommands a help text lists under `Commands:`.
 fn subcommands(help: &str) -> Vec<String> {
     help.lines()
@@ -179,7 +182,7 @@ async fn a_full_run_and_its_failures_never_print_a_secret() {
         ]
     };
     let mut everything = String::new();
-    let mut step = |vars: Vec<(&'static str, String)>, args: &[&str], ok: bool| {
+    let mut step = |vars: Vars, args: &[&str], ok: bool| {
         let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let out = run(dir.path(), &env, args);
         let shown = text(&out);
@@ -250,7 +253,7 @@ async fn a_full_run_and_its_failures_never_print_a_secret() {
         ("DB_PASS", DB_PASSWORD),
         ("DB_NAME", "songs"),
     ];
-    let failures: Vec<(Vec<(&'static str, String)>, Vec<&str>)> = vec![
+    let failures: Vec<(Vars, Vec<&str>)> = vec![
         (
             with(&[("GENIUS_API_TOKEN", WRONG_GENIUS_TOKEN)]),
             vec!["fetch", "--artist", "Sia"],
