@@ -160,6 +160,16 @@ async function journey(page) {
   await page.locator("button.more").scrollIntoViewIfNeeded();
   await page.waitForFunction((n) => document.querySelectorAll(".grid .card").length > n, firstPage, { timeout: WAIT });
 
+  begin("a fresh load: time to the first songs (reported, not asserted)");
+  const loads = [];
+  for (let i = 0; i < 5; i++) {
+    await page.goto(`${base}/`);
+    await page.locator(".grid .card").first().waitFor({ timeout: WAIT });
+    loads.push(await page.evaluate(() => performance.getEntriesByName("songrec:first-results")[0].startTime));
+  }
+  loads.sort((a, b) => a - b);
+  log(`first songs on screen after ${loads.map((t) => t.toFixed(0)).join(", ")} ms (median ${loads[2].toFixed(0)} ms)`);
+
   begin("search as you type, and a slow stale answer never overwrites a newer one");
   const wanted = (await api("/songs?limit=1&offset=7")).body.songs[0];
   const decoy = wanted.title.split(/\s+/)[0].slice(0, 2);
