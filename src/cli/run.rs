@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use songrec_pipeline::{CycleReport, Fetching, Pipeline, TrainOptions, TrainWhen};
 use songrec_registry::PromotionPolicy;
-use songrec_scheduler::{CancellationToken, Schedule};
+use songrec_scheduler::{Cadence, CancellationToken, Clock, Schedule, run_on_schedule};
 
 use super::{Settings, fetch, serve};
 
@@ -17,9 +18,14 @@ use super::{Settings, fetch, serve};
 // The flattened fetch options bring their own argument group named after their struct.
 #[group(skip)]
 pub struct Args {
-    /// Time between two cycles (e.g. `1h`, `30m`).
-    #[arg(long, env = "SONGREC_RUN_EVERY", default_value = "1h", value_parser = parse_period)]
+    /// Time between two cycles (e.g. `1h`, `30m`); cycles start on multiples of it (every hour
+    /// on the hour for `1h`), so replicas agree on each cycle's slot.
+    #[arg(long, env = "SONGREC_RUN_EVERY", default_value = "1h", value_parser = parse_every, conflicts_with = "schedule")]
     every: Duration,
+    /// A cron expression in UTC instead of `--every`, e.g. `"0 * * * *"` (hourly) or
+    /// `"*/15 * * * *"` (5 fields, or 6 with seconds first).
+    #[arg(long, env = "SONGREC_RUN_SCHEDULE", value_name = "CRON", value_parser = parse_cron)]
+    schedule: Option<Cadence>,
     /// Run one cycle now and exit, without serving (for cron or an orchestrator). The exit code
     /// says how it went: 0 done, 1 a step failed, 3 a precondition is missing (token refused, no
     /// songs), 4 another process is running a cycle, 130 stopped.
@@ -53,6 +59,18 @@ fn parse_period(raw: &str) -> Result<Duration, String> {
         return Err("the period must be longer than zero".to_owned());
     }
     Ok(period)
+}
+
+fn parse_every(raw: &str) -> Result<Duration, String> {
+    let period = parse_period(raw)?;
+    if period < Duration::from_secs(1) {
+        return Err("the period must be at least 1s".to_owned());
+    }
+    Ok(period)
+}
+
+fn parse_cron(raw: &str) -> Result<Cadence, String> {
+    Cadence::cron(raw).map_err(|e| e.to_string())
 }
 
 fn parse_policy(raw: &str) -> Result<PromotionPolicy, String> {
@@ -90,7 +108,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     });
 
     if args.once {
-        let report = cycle(&pipeline, &stop).await;
+        let report = cycle(&pipeline, None, &stop).await;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         }
@@ -102,14 +120,19 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         let (addr, interval) = (args.addr, args.reload_interval);
         async move { serve::serve_until(settings, addr, interval, stopped.cancelled_owned()).await }
     });
+    let cadence = match args.schedule.clone() {
+        Some(cron) => cron,
+        None => Cadence::every(args.every)?,
+    };
+    tracing::info!(schedule = cadence.describe(), "pipeline scheduled");
     let schedule = Schedule {
-        every: args.every,
+        cadence,
         immediately: true,
         max_cycles: None,
     };
-    tracing::info!(every = %humantime::format_duration(args.every), "pipeline scheduled");
-    let cycles = songrec_scheduler::run_periodically(schedule, stop.clone(), |_| async {
-        cycle(&pipeline, &stop).await;
+    let (pipeline, stopping) = (&pipeline, &stop);
+    let cycles = run_on_schedule(schedule, Clock::System, stop.clone(), |tick| async move {
+        cycle(pipeline, Some(tick.slot), stopping).await;
     });
     match server {
         Some(server) => {
@@ -132,9 +155,13 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs one cycle and prints what it did on stderr: one line per step, then the verdict.
-async fn cycle(pipeline: &Pipeline, stop: &CancellationToken) -> CycleReport {
+async fn cycle(
+    pipeline: &Pipeline,
+    slot: Option<DateTime<Utc>>,
+    stop: &CancellationToken,
+) -> CycleReport {
     let progress = fetch::Progress::new(false);
-    let report = pipeline.run_cycle(&progress, stop).await;
+    let report = pipeline.run_cycle(slot, &progress, stop).await;
     progress.finish();
     for line in report.summary_lines() {
         eprintln!("  {line}");
@@ -159,7 +186,16 @@ async fn cycle(pipeline: &Pipeline, stop: &CancellationToken) -> CycleReport {
             failed.step,
             failed.error.as_deref().unwrap_or("")
         ),
-        None => eprintln!("cycle {} in {:.1}s", report.status.as_str(), report.seconds),
+        None => eprintln!(
+            "cycle {} in {:.1}s{}",
+            report.status.as_str(),
+            report.seconds,
+            report
+                .note
+                .as_ref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        ),
     }
     report
 }

@@ -12,6 +12,7 @@
 //! - `report`: [`CycleReport`], [`StepReport`] and the exit codes of a one-shot cycle.
 
 mod fetch;
+mod lock;
 mod report;
 mod train;
 
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use songrec_genius::fetch::FetchProgress;
 use songrec_model::PRIMARY_METRIC;
 use songrec_registry::Registry;
@@ -33,6 +34,8 @@ pub use report::{
 };
 pub use train::{MIN_SONGS, TrainOptions, TrainOutcome};
 
+pub use lock::recent_cycles;
+use lock::{CycleLock, Wait};
 use report::StepTimer;
 
 /// Whether cycles fetch from Genius.
@@ -73,43 +76,117 @@ enum Flow {
 }
 
 impl Pipeline {
-    /// Runs one whole cycle. Never fails as a call: every failure is in the report. `stop`
+    /// Runs one whole cycle for `slot` (the scheduled time it belongs to; `None` for a cycle
+    /// asked for by hand). Never fails as a call: every failure is in the report. `stop`
     /// (Ctrl-C, SIGTERM) ends it at the next safe point, keeping what was written.
+    ///
+    /// The cycle is skipped when another process holds the pipeline lock, or when the slot was
+    /// already run by another process sharing the database.
     pub async fn run_cycle(
         &self,
+        slot: Option<DateTime<Utc>>,
         progress: &dyn FetchProgress,
         stop: &CancellationToken,
     ) -> CycleReport {
-        self.cycle(true, progress, stop).await
-    }
-
-    /// Trains, evaluates, registers and promotes on what the store holds, without fetching and
-    /// whatever changed: `songrec train`.
-    pub async fn train_now(&self, stop: &CancellationToken) -> CycleReport {
-        self.cycle(false, &songrec_genius::fetch::NoProgress, stop)
+        self.locked_cycle(true, slot, Wait::No, progress, stop)
             .await
     }
 
-    async fn cycle(
+    /// Trains, evaluates, registers and promotes on what the store holds, without fetching and
+    /// whatever changed: `songrec train`. Waits for a cycle another process is running.
+    pub async fn train_now(&self, stop: &CancellationToken) -> CycleReport {
+        self.locked_cycle(
+            false,
+            None,
+            Wait::Yes,
+            &songrec_genius::fetch::NoProgress,
+            stop,
+        )
+        .await
+    }
+
+    async fn locked_cycle(
         &self,
         with_fetch: bool,
+        slot: Option<DateTime<Utc>>,
+        wait: Wait,
         progress: &dyn FetchProgress,
         stop: &CancellationToken,
     ) -> CycleReport {
         let started = Instant::now();
         let mut report = CycleReport::new(runner(), Utc::now());
-        let mut flow = match Store::connect(&self.store).await {
+        let first = if with_fetch { Step::Fetch } else { Step::Train };
+        let lock = CycleLock::acquire(&self.store.url, self.registry.local_root(), wait).await;
+        let mut lock = match lock {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                return skipped(
+                    report,
+                    started,
+                    "another process is running a cycle (it holds the pipeline lock)".into(),
+                );
+            }
+            Err(e) => {
+                let error = StepError::step(&e.context("cannot take the pipeline lock"));
+                report.steps.push(StepTimer::start(first).failed(&error));
+                self.skip_rest(&mut report, with_fetch, "the pipeline lock cannot be taken");
+                report.finish(started);
+                log_report(&report);
+                return report;
+            }
+        };
+        if let Some(slot) = slot {
+            match lock.slot_done(slot).await {
+                Ok(Some(runner)) => {
+                    let note =
+                        format!("the cycle of {} already ran on {runner}", slot.to_rfc3339());
+                    return skipped(report, started, note);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("{}", error_line(&e)),
+            }
+        }
+        self.cycle(&mut report, with_fetch, progress, stop).await;
+        report.finish(started);
+        match lock.record(slot, &report).await {
+            Ok(id) => report.id = Some(id),
+            Err(e) => tracing::warn!("the cycle is not recorded: {}", error_line(&e)),
+        }
+        drop(lock);
+        log_report(&report);
+        report
+    }
+
+    fn skip_rest(&self, report: &mut CycleReport, with_fetch: bool, reason: &str) {
+        for step in [
+            Step::Fetch,
+            Step::Train,
+            Step::Evaluate,
+            Step::Register,
+            Step::Promote,
+        ] {
+            if (with_fetch || step != Step::Fetch) && report.step(step).is_none() {
+                report.steps.push(StepReport::not_run(step, reason));
+            }
+        }
+    }
+
+    async fn cycle(
+        &self,
+        report: &mut CycleReport,
+        with_fetch: bool,
+        progress: &dyn FetchProgress,
+        stop: &CancellationToken,
+    ) {
+        let flow = match Store::connect(&self.store).await {
             Ok(store) => {
                 let flow = if with_fetch {
-                    self.fetch_step(&store, progress, stop, &mut report).await
+                    self.fetch_step(&store, progress, stop, report).await
                 } else {
                     Flow::Continue
                 };
                 match flow {
-                    Flow::Continue => {
-                        self.train_steps(&store, !with_fetch, stop, &mut report)
-                            .await
-                    }
+                    Flow::Continue => self.train_steps(&store, !with_fetch, stop, report).await,
                     stopped => stopped,
                 }
             }
@@ -122,32 +199,9 @@ impl Pipeline {
                 Flow::Stop("the catalogue store cannot be opened".into())
             }
         };
-        if let Flow::Stop(reason) = &mut flow {
-            for step in [
-                Step::Fetch,
-                Step::Train,
-                Step::Evaluate,
-                Step::Register,
-                Step::Promote,
-            ] {
-                if (with_fetch || step != Step::Fetch) && report.step(step).is_none() {
-                    report.steps.push(StepReport::not_run(step, reason.clone()));
-                }
-            }
+        if let Flow::Stop(reason) = flow {
+            self.skip_rest(report, with_fetch, &reason);
         }
-        report.finish(started);
-        for line in report.summary_lines() {
-            tracing::info!("{line}");
-        }
-        if let Some(failed) = report.failure() {
-            tracing::error!(
-                step = failed.step.as_str(),
-                "{} failed: {}",
-                failed.step,
-                failed.error.as_deref().unwrap_or("")
-            );
-        }
-        report
     }
 
     async fn fetch_step(
@@ -333,6 +387,29 @@ fn report_seconds(report: &CycleReport) -> f64 {
         .step(Step::Train)
         .map(|s| (Utc::now() - s.started_at).as_seconds_f64())
         .unwrap_or_default()
+}
+
+/// A cycle that did not run, with the reason.
+fn skipped(mut report: CycleReport, started: Instant, note: String) -> CycleReport {
+    tracing::info!("cycle skipped: {note}");
+    report.status = CycleStatus::Skipped;
+    report.note = Some(note);
+    report.finish(started);
+    report
+}
+
+fn log_report(report: &CycleReport) {
+    for line in report.summary_lines() {
+        tracing::debug!("{line}");
+    }
+    if let Some(failed) = report.failure() {
+        tracing::error!(
+            step = failed.step.as_str(),
+            "{} failed: {}",
+            failed.step,
+            failed.error.as_deref().unwrap_or("")
+        );
+    }
 }
 
 /// This process, as `host:pid`, to tell replicas apart in the record.
