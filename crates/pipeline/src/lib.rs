@@ -178,7 +178,7 @@ impl Pipeline {
         progress: &dyn FetchProgress,
         stop: &CancellationToken,
     ) {
-        let flow = match Store::connect(&self.store).await {
+        let flow = match songrec_ingest::open_store(&self.store).await {
             Ok(store) => {
                 let flow = if with_fetch {
                     self.fetch_step(&store, progress, stop, report).await
