@@ -266,6 +266,13 @@ async function journey(page) {
   await page.goBack();
   await page.locator(".song-hero h1", { hasText: wanted.title }).waitFor({ timeout: WAIT });
 
+  begin("no likes yet: the likes view says how to start");
+  await page.locator("nav a[data-nav=likes]").click();
+  await page.locator(".state.empty", { hasText: "not liked any song yet" }).waitFor({ timeout: WAIT });
+  assert.equal(await page.locator(".liked .liked-row").count(), 0);
+  await page.goBack();
+  await page.locator(".song-hero h1", { hasText: wanted.title }).waitFor({ timeout: WAIT });
+
   begin("like two songs");
   await page.locator(".song-hero button.like").click();
   assert.equal(await page.locator(".song-hero button.like").getAttribute("aria-pressed"), "true");

@@ -166,7 +166,9 @@ export function mount(ctx, route) {
    */
   function dropUnsupported(message) {
     const controls = { artist, language: lang, min_year: from, max_year: to, min_pageviews: minViews, sort };
-    const names = Object.keys(state.params).filter((name) => name !== "q" && !unsupported.has(name) && message.includes(name));
+    // The server quotes the parameters it does not know: `unknown query parameter "min_year"`.
+    const quoted = new Set([...message.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]));
+    const names = Object.keys(state.params).filter((name) => name !== "q" && !unsupported.has(name) && quoted.has(name));
     for (const name of names) {
       unsupported.add(name);
       delete state.params[name];
