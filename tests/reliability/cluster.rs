@@ -160,25 +160,48 @@ impl Cluster {
         let mut postgresql_conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
         postgresql_conf.push_str(&conf);
         std::fs::write(data.join("postgresql.conf"), postgresql_conf).unwrap();
-        std::fs::write(
-            data.join("pg_hba.conf"),
+        let hba = if tls {
             "local all all trust\n\
              hostssl all all 127.0.0.1/32 scram-sha-256\n\
-             hostnossl all all 127.0.0.1/32 reject\n",
+             hostnossl all all 127.0.0.1/32 reject\n"
+        } else {
+            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        };
+        std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
+        let cluster = Cluster { dir, bin, port, ca };
+        cluster.resume();
+        Some(cluster)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("pg/data");
+        let mut all = vec![
+            self.bin.join("pg_ctl").to_str().unwrap().to_string(),
+            "-D".into(),
+            data.to_str().unwrap().to_string(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        as_postgres(&all);
+    }
+
+    /// Starts (again), waiting until it accepts connections.
+    pub fn resume(&self) {
+        let log = self.dir.path().join("pg/log");
+        self.pg_ctl(&["-l", log.to_str().unwrap(), "-w", "-t", "60", "start"]);
+    }
+
+    /// Stops at once, as a crash or a failover does: open connections are cut.
+    pub fn halt(&self) {
+        self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+    }
+
+    /// `postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres`
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
+            self.port
         )
-        .unwrap();
-        as_postgres(&[
-            &s(&bin.join("pg_ctl")),
-            "-D",
-            &s(&data),
-            "-l",
-            &s(&pg.join("log")),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ]);
-        Some(TlsCluster { dir, bin, port, ca })
     }
 
     pub fn db_env(&self, sslmode: &str, ca: &Path) -> Vec<(&'static str, String)> {

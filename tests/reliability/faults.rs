@@ -111,6 +111,7 @@ async fn postgresql_halted_under_a_fetch_and_an_import_fails_them_cleanly_and_th
     let err = stderr_of(&mut fetch);
     assert!(!status.success(), "{err}");
     assert!(last_line(&err).starts_with("error: "), "{err}");
+    eprintln!("figure: fetch with PostgreSQL halted: {}", last_line(&err));
 
     // An import while it is down fails within the acquire timeout, in one line.
     let started = Instant::now();
@@ -119,6 +120,11 @@ async fn postgresql_halted_under_a_fetch_and_an_import_fails_them_cleanly_and_th
     assert!(!out.status.success(), "{shown}");
     assert!(last_line(&shown).starts_with("error: "), "{shown}");
     assert!(started.elapsed() < Duration::from_secs(60), "{shown}");
+    eprintln!(
+        "figure: import with PostgreSQL down, after {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        last_line(&shown)
+    );
 
     // Back up: the same commands complete, and every song is there exactly once.
     cluster.resume();
@@ -146,6 +152,13 @@ async fn postgresql_halted_under_a_fetch_and_an_import_fails_them_cleanly_and_th
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[0].summary.status, "succeeded", "{runs:?}");
     assert!(runs[1].summary.status != "succeeded", "{runs:?}");
+    eprintln!(
+        "figure: after recovery 540 songs; failed run {:?} (stored {}), next run {:?} (stored {})",
+        runs[1].summary.status,
+        runs[1].summary.songs_stored,
+        runs[0].summary.status,
+        runs[0].summary.songs_stored
+    );
 }
 
 /// Every registered version has its model file and it matches its checksum; the champion is one
@@ -173,7 +186,6 @@ async fn sigkill_during_import_training_and_registration_leaves_store_and_regist
     let catalogue = generate(dir, songs);
     let env: Vars = vec![("SONGREC_LOG", "warn".into())];
     let db = dir.join("data/songrec.db");
-    let registry = dir.join("data/registry");
 
     // Import killed part-way, then run again: every song once.
     let mut import = songrec(dir, &vars(&env), &["import", catalogue.to_str().unwrap()])
@@ -189,17 +201,30 @@ async fn sigkill_during_import_training_and_registration_leaves_store_and_regist
         partial < songs as u64,
         "the import finished before the kill"
     );
+    eprintln!("figure: import SIGKILLed after 1.2 s with {partial} of {songs} songs stored");
     let out = run(dir, &vars(&env), &["import", catalogue.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(store.count_songs().await.unwrap(), songs as u64);
     drop(store);
 
+    // Training on a smaller catalogue of its own, so that the kills below stay quick.
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let registry = dir.join("data/registry");
+    let catalogue = generate(dir, 3000);
+    let out = run(dir, &vars(&env), &["import", catalogue.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let started = Instant::now();
     let out = run(dir, &vars(&env), &["train", "--k", "10"]);
+    let full = started.elapsed();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(assert_registry_consistent(&registry).await, 1);
 
-    // Training and registration killed at several points: never a version without its file.
-    for wait_ms in [300, 900, 1800, 3000, 4500] {
+    // Training and registration killed at points spread over a whole run's length, the last
+    // ones in its final moments, where the model file is written and registered: never a
+    // version without its file, never a champion that cannot be loaded.
+    for share in [0.2, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0] {
+        let wait = full.mul_f64(share);
         let mut train = songrec(
             dir,
             &vars(&env),
@@ -209,9 +234,14 @@ async fn sigkill_during_import_training_and_registration_leaves_store_and_regist
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        tokio::time::sleep(wait).await;
         sigkill(&mut train);
-        assert_registry_consistent(&registry).await;
+        let versions = assert_registry_consistent(&registry).await;
+        eprintln!(
+            "figure: train SIGKILLed after {} ms of a {} ms run: {versions} sound versions",
+            wait.as_millis(),
+            full.as_millis()
+        );
     }
     let before = assert_registry_consistent(&registry).await;
     let out = run(
@@ -298,6 +328,7 @@ async fn a_full_disk_while_a_model_is_written_fails_clearly_and_keeps_the_champi
     assert!(!out.status.success(), "{shown}");
     assert!(last_line(&shown).starts_with("error: "), "{shown}");
     assert!(last_line(&shown).contains("No space left"), "{shown}");
+    eprintln!("figure: train on a full disk: {}", last_line(&shown));
     assert_eq!(assert_registry_consistent(&registry).await, 1);
     let registry_handle = Registry::local(&registry).unwrap();
     assert_eq!(
