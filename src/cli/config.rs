@@ -71,12 +71,14 @@ impl Settings {
     /// Opens the catalogue store, applying pending migrations.
     pub async fn open_store(&self) -> anyhow::Result<Store> {
         self.ensure_sqlite_dir()?;
-        Store::connect(&self.store).await.with_context(|| {
-            format!(
-                "cannot open the catalogue store at {}",
-                self.store_location()
-            )
-        })
+        songrec_ingest::open_store(&self.store)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the catalogue store at {}",
+                    self.store_location()
+                )
+            })
     }
 
     /// Opens the catalogue store as it is, for inspecting its migrations.
