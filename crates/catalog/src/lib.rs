@@ -5,6 +5,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The version of the stored per-song record: the store keeps every [`Song`] in a compact
+/// binary encoding of this struct (serde field order, no field names), which training reads
+/// back without re-parsing JSON.
+///
+/// Bump it whenever [`Song`] or a type inside it changes shape (a field added, removed,
+/// reordered or retyped): on its next start the store re-derives every record from the raw JSON
+/// it keeps, once. The encoding is not self-describing, so fields must not use
+/// `skip_serializing_if`, `flatten` or untagged enums.
+pub const SONG_RECORD_VERSION: u32 = 1;
+
 /// A Genius artist, identified by its Genius id. Names are free text and never split.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Artist {
