@@ -206,6 +206,18 @@ async function journey(page) {
   await shoot(page, "filters");
   await page.locator("button", { hasText: "Clear filters" }).click();
   await page.waitForFunction(() => !location.hash.includes("artist="));
+  await page.locator("input[name=from]").fill("2012");
+  await page.locator("input[name=to]").fill("2020");
+  await page.waitForURL(/to=2020/);
+  await page.locator("select[name=views]").selectOption("10000");
+  await page.waitForURL(/views=10000/);
+  const ranged = (await api("/songs?min_year=2012&max_year=2020&min_pageviews=10000&limit=24")).body;
+  assert.ok(ranged.total > 0 && ranged.total < songCount, `${ranged.total} songs from 2012 to 2020 with 10K+ views`);
+  assert.ok(ranged.songs.every((s) => s.release_year >= 2012 && s.release_year <= 2020 && s.pageviews >= 10000));
+  assert.deepEqual(await gridTitles(ranged.songs[0].title), ranged.songs.map((s) => s.title));
+  await page.locator(".count", { hasText: count(ranged.total) }).waitFor({ timeout: WAIT });
+  await page.locator("button", { hasText: "Clear filters" }).click();
+  await page.waitForFunction(() => !location.hash.includes("views="));
   assert.equal(await gridTitles(top.title).then((t) => t[0]), top.title);
 
   begin("a fresh load: time to the first songs (reported, not asserted)");
