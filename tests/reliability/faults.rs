@@ -187,21 +187,33 @@ async fn sigkill_during_import_training_and_registration_leaves_store_and_regist
     let env: Vars = vec![("SONGREC_LOG", "warn".into())];
     let db = dir.join("data/songrec.db");
 
-    // Import killed part-way, then run again: every song once.
+    // Import killed part-way (as soon as its first batch is committed), then run again: every
+    // song once.
+    let out = run(dir, &vars(&env), &["db", "migrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let store = Store::connect(&StoreConfig::sqlite(&db)).await.unwrap();
     let mut import = songrec(dir, &vars(&env), &["import", catalogue.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let started = Instant::now();
+    while store.count_songs().await.unwrap() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "nothing imported"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sigkill(&mut import);
-    let store = Store::connect(&StoreConfig::sqlite(&db)).await.unwrap();
     let partial = store.count_songs().await.unwrap();
     assert!(
         partial < songs as u64,
         "the import finished before the kill"
     );
-    eprintln!("figure: import SIGKILLed after 1.2 s with {partial} of {songs} songs stored");
+    eprintln!(
+        "figure: import SIGKILLed after its first commit with {partial} of {songs} songs stored"
+    );
     let out = run(dir, &vars(&env), &["import", catalogue.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(store.count_songs().await.unwrap(), songs as u64);
