@@ -98,7 +98,7 @@ impl Pipeline {
     ) -> CycleReport {
         let started = Instant::now();
         let mut report = CycleReport::new(runner(), Utc::now());
-        let mut flow = match Store::connect(&self.store).await {
+        let mut flow = match songrec_ingest::open_store(&self.store).await {
             Ok(store) => {
                 let flow = if with_fetch {
                     self.fetch_step(&store, progress, stop, &mut report).await
