@@ -29,6 +29,11 @@ pub struct Args {
 /// Songs handed to the store at a time; the store splits them into its own transactions.
 const SEND_BATCH: usize = 2_000;
 
+/// Longest JSON Lines line kept. A song object is tens of kilobytes; a longer line is rejected
+/// and skipped to its end without being held, so one broken or hostile line cannot exhaust
+/// memory.
+const MAX_LINE_BYTES: usize = 16 << 20;
+
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let store = settings.open_store().await?;
     let progress = progress_bar(&args.files);
@@ -226,35 +231,46 @@ impl Source<'_> {
             Some(b'[') => self.read_array(input),
             Some(_) => {
                 let mut first_line = Vec::new();
-                input.read_until(b'\n', &mut first_line)?;
+                let (_, cut) = read_line_capped(&mut input, &mut first_line)?;
                 match serde_json::from_slice::<Value>(&first_line) {
-                    Err(e) if e.is_eof() => {
+                    Err(e) if e.is_eof() && !cut => {
                         self.read_documents(std::io::Cursor::new(first_line).chain(input))
                     }
-                    _ => self.read_lines(1 + blank_lines, first_line, input),
+                    _ => self.read_lines(1 + blank_lines, (first_line, cut), input),
                 }
             }
         }
     }
 
+    /// JSON Lines from `first` (a line and whether it was cut at [`MAX_LINE_BYTES`]) on.
     fn read_lines(
         &mut self,
         first_number: u64,
-        first_line: Vec<u8>,
+        first: (Vec<u8>, bool),
         mut input: impl BufRead,
     ) -> Result<(), ReadError> {
-        let mut line = first_line;
+        let (mut line, mut cut) = first;
         let mut number = first_number;
         loop {
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim();
-            if !text.is_empty() {
-                self.record_line(Place::Line(number), text)?;
+            let place = Place::Line(number);
+            if cut {
+                let reason = format!("line longer than {MAX_LINE_BYTES} bytes; skipped");
+                self.record(place, Err(reason))?;
+            } else {
+                match std::str::from_utf8(&line) {
+                    Ok(text) if text.trim().is_empty() => {}
+                    Ok(text) => self.record_line(place, text.trim())?,
+                    Err(e) => {
+                        let reason = format!("not valid UTF-8 (at byte {})", e.valid_up_to());
+                        self.record(place, Err(reason))?;
+                    }
+                }
             }
-            line.clear();
-            if input.read_until(b'\n', &mut line)? == 0 {
+            let (read, was_cut) = read_line_capped(&mut input, &mut line)?;
+            if read == 0 {
                 return Ok(());
             }
+            cut = was_cut;
             number += 1;
         }
     }
@@ -365,6 +381,34 @@ impl Source<'_> {
 }
 
 /// The song in `value` (unwrapped from its envelope, if any) and its JSON text to keep.
+/// Reads one line (up to and with its `\n`) into `line`, keeping at most [`MAX_LINE_BYTES`] of
+/// it and skipping the rest. Returns the bytes the line took (0 at the end of the input) and
+/// whether it was cut.
+fn read_line_capped(
+    input: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(usize, bool)> {
+    line.clear();
+    let mut took = 0;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((took, took > line.len()));
+        }
+        let (n, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..n.min(room)]);
+        input.consume(n);
+        took += n;
+        if done {
+            return Ok((took, took > line.len()));
+        }
+    }
+}
+
 fn to_imported(value: Value) -> Result<ImportedSong, songrec_genius::ParseSongError> {
     let song_value = songrec_genius::types::song_object(value)?;
     let raw = song_value.to_string();
@@ -467,6 +511,98 @@ mod tests {
         let (stats, songs) = read(&input);
         assert_eq!(songs.len(), 2);
         assert_eq!((stats.read, stats.rejected), (3, 1));
+    }
+
+    /// `prefix`, then `filler` bytes of `x` made as they are read (never held), then `suffix`.
+    struct Generated {
+        prefix: std::io::Cursor<Vec<u8>>,
+        filler: usize,
+        suffix: std::io::Cursor<Vec<u8>>,
+    }
+
+    impl Read for Generated {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.prefix.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            if self.filler > 0 {
+                let n = buf.len().min(self.filler);
+                buf[..n].fill(b'x');
+                self.filler -= n;
+                return Ok(n);
+            }
+            self.suffix.read(buf)
+        }
+    }
+
+    fn read_from(input: impl Read) -> (ReadStats, Vec<ImportedSong>) {
+        let (tx, mut rx) = mpsc::channel(1000);
+        let mut stats = ReadStats::default();
+        let progress = ProgressBar::hidden();
+        let mut source = Source {
+            name: "test",
+            batch: Vec::new(),
+            tx: &tx,
+            stats: &mut stats,
+            progress: &progress,
+        };
+        assert!(source.read(BufReader::new(input)).is_ok());
+        assert!(source.flush().is_ok());
+        drop(tx);
+        let mut songs = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            songs.extend(batch);
+        }
+        (stats, songs)
+    }
+
+    #[test]
+    fn a_100_mb_line_is_rejected_without_being_held_and_the_next_lines_are_imported() {
+        for first in [true, false] {
+            let prefix = if first {
+                String::new()
+            } else {
+                format!("{SONG}\n")
+            };
+            let input = Generated {
+                prefix: std::io::Cursor::new(
+                    format!("{prefix}{{\"id\": 5, \"title\": \"").into_bytes(),
+                ),
+                filler: 100 << 20,
+                suffix: std::io::Cursor::new(format!("\"}}\n{SONG}\n").into_bytes()),
+            };
+            let (stats, songs) = read_from(input);
+            let lines = if first { 2 } else { 3 };
+            assert_eq!((stats.read, stats.rejected), (lines, 1), "first: {first}");
+            assert_eq!(songs.len() as u64, lines - 1);
+        }
+        let mut line = Vec::new();
+        let mut input = BufReader::new(Generated {
+            prefix: std::io::Cursor::new(Vec::new()),
+            filler: 100 << 20,
+            suffix: std::io::Cursor::new(b"\nnext".to_vec()),
+        });
+        assert_eq!(
+            read_line_capped(&mut input, &mut line).unwrap(),
+            ((100 << 20) + 1, true)
+        );
+        assert!(line.capacity() < 2 * MAX_LINE_BYTES, "{}", line.capacity());
+        assert_eq!(read_line_capped(&mut input, &mut line).unwrap(), (4, false));
+        assert_eq!(line, b"next");
+    }
+
+    #[test]
+    fn invalid_utf8_and_deep_nesting_are_rejected_with_their_line() {
+        let mut input = format!("{SONG}\n").into_bytes();
+        input.extend_from_slice(b"{\"id\": 9, \"title\": \"caf\xe9\"}\n");
+        input.extend_from_slice(
+            format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000)).as_bytes(),
+        );
+        input.extend_from_slice(format!("{SONG}\n").as_bytes());
+        let (stats, songs) = read_from(input.as_slice());
+        assert_eq!((stats.read, stats.rejected), (4, 2));
+        assert_eq!(songs.len(), 2);
     }
 
     #[test]
