@@ -387,6 +387,9 @@ pub(crate) async fn load_catalogue(pool: &Pool) -> Result<Vec<Song>, StoreError>
                     description: row.try_get(10)?,
                     url: row.try_get(11)?,
                     song_art_image_url: row.try_get(12)?,
+                    tags: Vec::new(),
+                    primary_tag: None,
+                    performances: Vec::new(),
                 });
             }
         }
@@ -573,6 +576,9 @@ mod tests {
             description: None,
             url: None,
             song_art_image_url: None,
+            tags: Vec::new(),
+            primary_tag: None,
+            performances: Vec::new(),
         }
     }
 
