@@ -31,8 +31,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use evaluate::{
-    PRIMARY_METRIC, SceneReport, TruthRow, coverage, parse_truth, popularity_bias,
-    same_artist_share, scene_report,
+    LabelReport, MAX_LABEL_LINES, PRIMARY_METRIC, SceneReport, TruthRow, coverage, label_report,
+    parse_labels, parse_truth, popularity_bias, same_artist_share, scene_report,
 };
 pub use features::reason;
 pub use file::FORMAT_VERSION;
