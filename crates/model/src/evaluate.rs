@@ -30,9 +30,14 @@ impl Links {
             .map(|s| {
                 let mut links: Vec<Link> = std::iter::once(Link::Artist(s.primary_artist.id))
                     .chain(s.credits.iter().map(|c| Link::Artist(c.artist.id)))
-                    .chain(s.relationships.iter().map(|r| Link::Related(r.song_id)))
+                    .chain(
+                        s.relationships
+                            .iter()
+                            .filter(|r| !crate::features::is_version_relationship(&r.kind))
+                            .map(|r| Link::Related(r.song_id)),
+                    )
                     .collect();
-                if !s.relationships.is_empty() {
+                if links.iter().any(|l| matches!(l, Link::Related(_))) {
                     links.push(Link::Related(s.id));
                 }
                 links.sort_unstable();

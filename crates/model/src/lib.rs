@@ -15,6 +15,7 @@
 //! - `search`: neighbour search (exact, or approximate past a size), cold-start fallback;
 //! - `original`: the replaced system's model, for comparison;
 //! - `evaluate`: held-out and catalogue metrics;
+//! - `versions`: which songs are versions of one song (live, remix, translation, re-release);
 //! - `file`: the model file format.
 
 mod evaluate;
@@ -24,6 +25,7 @@ mod original;
 mod params;
 mod search;
 mod train;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +36,7 @@ pub use evaluate::{
     LabelReport, MAX_LABEL_LINES, PRIMARY_METRIC, SceneReport, TruthRow, coverage, label_report,
     parse_labels, parse_truth, popularity_bias, same_artist_share, scene_report,
 };
-pub use features::reason;
+pub use features::{is_version_relationship, reason};
 pub use file::FORMAT_VERSION;
 pub use params::{FeatureSet, FeatureWeights, MAX_K, TrainParams};
 pub use train::train;
