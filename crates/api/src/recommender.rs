@@ -1,6 +1,6 @@
 //! What the HTTP routes need from a model.
 
-use songrec_model::{Model, ModelInfo, RecommendError, Recommendation, SongInfo};
+use songrec_model::{Model, ModelInfo, RecommendError, Recommendation, SongView};
 
 /// A loaded model as the routes see it: songs by browse-order index and each song's
 /// precomputed neighbours. Implemented by [`songrec_model::Model`]; tests serve hand-made ones.
@@ -16,7 +16,7 @@ pub trait Recommender: Send + Sync + 'static {
     fn max_k(&self) -> usize;
 
     /// The song at a browse-order index.
-    fn song(&self, index: usize) -> Option<&SongInfo>;
+    fn song(&self, index: usize) -> Option<SongView<'_>>;
 
     /// The browse-order index of a Genius song id.
     fn index_of(&self, song_id: u64) -> Option<usize>;
@@ -37,7 +37,7 @@ impl Recommender for Model {
         Model::max_k(self)
     }
 
-    fn song(&self, index: usize) -> Option<&SongInfo> {
+    fn song(&self, index: usize) -> Option<SongView<'_>> {
         Model::song(self, index)
     }
 

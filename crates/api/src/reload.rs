@@ -142,7 +142,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use songrec_model::{ModelInfo, RecommendError, Recommendation, SongInfo};
+    use songrec_model::{ModelInfo, RecommendError, Recommendation, SongInfo, SongView};
 
     use super::*;
     use crate::{BoxError, Recommender, SourceFuture};
@@ -160,7 +160,7 @@ mod tests {
                         id: i,
                         title: format!("t{i}"),
                         artist: "a".to_owned(),
-                        pageviews: None,
+                        ..SongInfo::default()
                     })
                     .collect(),
                 info: ModelInfo {
@@ -173,6 +173,22 @@ mod tests {
         }
     }
 
+    fn view(s: &SongInfo) -> SongView<'_> {
+        SongView {
+            id: s.id,
+            title: &s.title,
+            artist: &s.artist,
+            artist_id: s.artist_id,
+            album: None,
+            release_date: None,
+            release_year: None,
+            language: None,
+            pageviews: None,
+            url: None,
+            art_url: None,
+        }
+    }
+
     impl Recommender for TinyModel {
         fn len(&self) -> usize {
             self.songs.len()
@@ -180,8 +196,8 @@ mod tests {
         fn max_k(&self) -> usize {
             2
         }
-        fn song(&self, index: usize) -> Option<&SongInfo> {
-            self.songs.get(index)
+        fn song(&self, index: usize) -> Option<SongView<'_>> {
+            self.songs.get(index).map(view)
         }
         fn index_of(&self, song_id: u64) -> Option<usize> {
             self.songs.iter().position(|s| s.id == song_id)

@@ -31,9 +31,9 @@ impl SearchIndex {
         for index in 0..model.len() {
             starts.push(text.len());
             if let Some(song) = model.song(index) {
-                push_normalised(&mut text, &song.title);
+                push_normalised(&mut text, song.title);
                 text.push(' ');
-                push_normalised(&mut text, &song.artist);
+                push_normalised(&mut text, song.artist);
             }
             text.push('\n');
         }

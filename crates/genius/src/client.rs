@@ -24,6 +24,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.genius.com";
 /// The most songs `/artists/:id/songs` returns per page.
 pub const MAX_PER_PAGE: u32 = 50;
 
+/// Largest response body read. Real song responses (description in several formats included)
+/// are tens of kilobytes and search pages less; anything past this is not Genius answering
+/// normally, and reading it would only cost memory.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+
 /// How to reach Genius and how politely.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -249,13 +254,32 @@ impl GeniusClient {
             .map_err(GeniusError::from_reqwest)?;
         let status = response.status();
         let retry_after = parse_retry_after(response.headers());
-        let body = response.text().await.map_err(GeniusError::from_reqwest)?;
+        let body = read_body(response, MAX_BODY_BYTES).await?;
         if status.is_success() {
             Ok(body)
         } else {
             Err(GeniusError::from_response(status, retry_after, &body))
         }
     }
+}
+
+/// The body as text, refused as soon as it grows past `limit` bytes (by its `Content-Length` or
+/// while streaming, for chunked answers that send none). Invalid UTF-8 is replaced, as
+/// `Response::text` does, and then fails JSON parsing with a clear message.
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<String, GeniusError> {
+    let too_large = || GeniusError::TooLarge { limit };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(GeniusError::from_reqwest)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// One request every `1/rate` seconds and no burst, so no one-second window ever holds more

@@ -49,6 +49,9 @@ pub enum GeniusError {
     /// The connection could not be made or broke.
     #[error("cannot reach Genius: {0}")]
     Transport(String),
+    /// A body longer than the client reads ([`crate::client::MAX_BODY_BYTES`]).
+    #[error("Genius sent a response body over {limit} bytes; refused")]
+    TooLarge { limit: usize },
     /// A 2xx response whose body is not the expected JSON.
     #[error("malformed Genius response for {path}: {message}")]
     Malformed { path: String, message: String },

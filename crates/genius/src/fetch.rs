@@ -23,6 +23,9 @@ use crate::{GeniusError, parse_song_value};
 const SEARCH_PAGES: u32 = 3;
 /// Hits per search page (Genius accepts up to 50; 20 keeps responses small).
 const SEARCH_PER_PAGE: u32 = 20;
+/// Most catalogue pages walked per artist (50,000 songs; the largest Genius catalogues hold a
+/// few thousand), so a server that keeps answering with a `next_page` cannot keep a run going.
+const MAX_CATALOGUE_PAGES: u32 = 1000;
 /// Most songs written in one transaction. Batches are whatever has arrived, up to this, so
 /// a slow API never holds fetched songs back.
 const WRITE_BATCH: usize = 16;
@@ -257,7 +260,13 @@ impl<'a> Fetcher<'a> {
                 self.progress.songs_due(name, due.len());
                 self.fetch_and_store(name, &due, report).await?;
             }
-            page = listing.next_page;
+            page = match next_page_to_walk(number, listing.next_page, entries.len()) {
+                Ok(next) => next,
+                Err(why) => {
+                    tracing::warn!(artist = name, page = number, next_page = ?listing.next_page, "catalogue walk stopped: {why}");
+                    None
+                }
+            };
         }
         Ok(())
     }
@@ -386,6 +395,26 @@ fn malformed(id: u64, e: impl std::fmt::Display) -> FetchError {
     })
 }
 
+/// The page after `current`, or why the walk stops early: pagination must move forward, stay
+/// within [`MAX_CATALOGUE_PAGES`] and keep listing songs not seen before, or a server that
+/// repeats pages or never ends them would hold a run forever.
+fn next_page_to_walk(
+    current: u32,
+    next: Option<u32>,
+    new_entries: usize,
+) -> Result<Option<u32>, &'static str> {
+    let Some(next) = next else { return Ok(None) };
+    if new_entries == 0 {
+        Err("the page listed no song not already seen")
+    } else if next <= current {
+        Err("next_page does not move forward")
+    } else if next > MAX_CATALOGUE_PAGES {
+        Err("too many catalogue pages")
+    } else {
+        Ok(Some(next))
+    }
+}
+
 /// Writes next to the target then renames, so a killed run never leaves half a file.
 fn save_raw(dir: &Path, id: u64, body: &str) -> Result<(), FetchError> {
     let err = |source| FetchError::SaveRaw {
@@ -445,6 +474,16 @@ pub fn normalize_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pagination_that_repeats_goes_back_or_never_ends_stops() {
+        assert_eq!(next_page_to_walk(1, Some(2), 50), Ok(Some(2)));
+        assert_eq!(next_page_to_walk(3, None, 50), Ok(None));
+        assert!(next_page_to_walk(2, Some(3), 0).is_err());
+        assert!(next_page_to_walk(2, Some(2), 50).is_err());
+        assert!(next_page_to_walk(5, Some(1), 50).is_err());
+        assert!(next_page_to_walk(MAX_CATALOGUE_PAGES, Some(MAX_CATALOGUE_PAGES + 1), 50).is_err());
+    }
 
     #[test]
     fn names_match_across_case_accents_and_spacing() {

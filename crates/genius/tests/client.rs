@@ -181,3 +181,19 @@ async fn the_rate_limit_holds_across_concurrent_requests() {
     let most = fake.max_requests_within(Duration::from_secs(1));
     assert!(most <= 11, "{most} requests within one second");
 }
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_refused_while_streaming_without_reading_it_all() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(1, "Adele", 1, 10);
+    let cap = songrec_genius::client::MAX_BODY_BYTES;
+    fake.inject("/songs/10", Fault::Huge(cap + 1));
+    let err = client(&fake).song(10).await.unwrap_err();
+    assert_eq!(err, GeniusError::TooLarge { limit: cap });
+    assert!(!err.is_retryable());
+    assert_eq!(fake.count("/songs/10"), 1);
+    // A body just under the cap is read (and then refused as malformed JSON, not as too large).
+    fake.inject("/songs/10", Fault::Huge(cap - 100));
+    let err = client(&fake).song(10).await.unwrap_err();
+    assert!(matches!(err, GeniusError::Malformed { .. }), "{err:?}");
+}

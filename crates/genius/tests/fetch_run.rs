@@ -128,6 +128,28 @@ async fn the_whole_catalogue_features_included_is_walked_without_a_limit() {
 }
 
 #[tokio::test]
+async fn a_catalogue_that_repeats_its_page_forever_is_walked_once_and_the_run_ends() {
+    let world = World::new().await;
+    world.fake.add_artist(16775, "Sia", 12, 1000);
+    world.fake.set_page_size(5);
+    world.fake.set_endless_pages();
+    let (report, result) = world
+        .fetch(
+            "Sia",
+            FetchOptions {
+                max_songs: None,
+                ..FetchOptions::default()
+            },
+        )
+        .await;
+    result.unwrap();
+    // Page 1 lists 5 new songs; page 2 repeats them, so the walk stops there.
+    assert_eq!(world.fake.count("/artists/16775/songs"), 2);
+    assert_eq!(report.summary.songs_stored, 5);
+    assert_eq!(world.store.count_songs().await.unwrap(), 5);
+}
+
+#[tokio::test]
 async fn a_second_run_fetches_nothing_while_songs_are_fresh_and_everything_once_stale() {
     let world = World::new().await;
     world.fake.add_artist(16775, "Sia", 10, 1000);

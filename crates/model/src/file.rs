@@ -1,30 +1,48 @@
-//! The model file: a fixed header, then a little-endian payload of sections.
+//! The model file: a fixed header, then a payload of aligned sections that loading maps
+//! rather than copies.
 //!
 //! ```text
-//! magic "SONGRECM" | format version u32 | reserved u32 | payload length u64 | SHA-256(payload)
-//! payload: info JSON | songs | neighbours (index u32, score u16, reason u8) | explanations
+//! header:  magic "SONGRECM" | format version u32 | reserved u32 | payload length u64
+//!          | SHA-256(payload)
+//! payload: k u64 | info length u64 | section count u64
+//!          | count x (tag [u8; 8], file offset u64, byte length u64)
+//!          | info JSON | sections, each at a file offset that is a multiple of 8
 //! ```
 //!
-//! Loading streams the payload once, hashing it while decoding straight into the final arrays,
-//! so a file is checked and loaded in one read without a second copy in memory. When the caller
-//! knows the SHA-256 the whole file must have (a registry's record), a second thread hashes the
-//! same reads, so that check needs no second pass over the file either.
+//! Every section is one column of `table::Tables`, little-endian. Loading maps the file,
+//! checks one SHA-256 (the whole file's against a registry's record when the caller has one,
+//! else the payload's against the header), then validates every cross-reference. The pages it
+//! reads to do so are dropped from the process again as it goes, so loading a model next to
+//! the one being served does not hold two models in memory; serving then maps in only the
+//! pages requests touch.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::Arc;
 
+use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
-use crate::{Explanations, Model, ModelError, ModelInfo, SongInfo};
+use crate::column::Column;
+use crate::table::{SectionSource, Tables, Tag};
+use crate::{Model, ModelError, ModelInfo};
+
+#[cfg(target_endian = "big")]
+compile_error!("the model file is little-endian and mapped as is");
 
 const MAGIC: &[u8; 8] = b"SONGRECM";
 /// Bumped whenever the payload layout changes; older files are refused, not misread.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: mapped sections with every per-song detail the API shows.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: u64 = 8 + 4 + 4 + 8 + 32;
-const NO_PAGEVIEWS: u64 = u64::MAX;
+/// k, info length, section count.
+const PREAMBLE_LEN: u64 = 24;
+/// Tag, offset, length.
+const ENTRY_LEN: u64 = 24;
 const CHUNK: usize = 1 << 20;
+/// Bytes hashed between two releases of the pages read.
+const HASH_WINDOW: usize = 16 << 20;
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ModelError + '_ {
     move |source| ModelError::Io {
@@ -48,28 +66,6 @@ impl<W: Write> PayloadWriter<W> {
 
     fn u64(&mut self, v: u64) -> std::io::Result<()> {
         self.bytes(&v.to_le_bytes())
-    }
-
-    fn text(&mut self, s: &str) -> std::io::Result<()> {
-        self.u64(s.len() as u64)?;
-        self.bytes(s.as_bytes())
-    }
-
-    fn array<T: Copy, const N: usize>(
-        &mut self,
-        values: &[T],
-        encode: impl Fn(T) -> [u8; N],
-    ) -> std::io::Result<()> {
-        self.u64(values.len() as u64)?;
-        let mut buffer = Vec::with_capacity(CHUNK);
-        for chunk in values.chunks(CHUNK / N) {
-            buffer.clear();
-            for v in chunk {
-                buffer.extend_from_slice(&encode(*v));
-            }
-            self.bytes(&buffer)?;
-        }
-        Ok(())
     }
 }
 
@@ -128,41 +124,36 @@ fn write_file(model: &Model, temp: &Path) -> Result<(), ModelError> {
     file.sync_all().map_err(&err)
 }
 
+fn align8(offset: u64) -> u64 {
+    offset.div_ceil(8) * 8
+}
+
 fn write_payload<W: Write>(model: &Model, w: &mut PayloadWriter<W>) -> std::io::Result<()> {
     let info = serde_json::to_vec(&model.info).map_err(std::io::Error::other)?;
-    w.u64(info.len() as u64)?;
-    w.bytes(&info)?;
+    let sections = model.tables.sections();
+    let mut at = HEADER_LEN + PREAMBLE_LEN + ENTRY_LEN * sections.len() as u64 + info.len() as u64;
+    let mut placed = Vec::with_capacity(sections.len());
+    for (tag, bytes) in &sections {
+        at = align8(at);
+        placed.push((*tag, at, bytes.len() as u64));
+        at += bytes.len() as u64;
+    }
     w.u64(model.k as u64)?;
-    let ids: Vec<u64> = model.songs.iter().map(|s| s.id).collect();
-    w.array(&ids, u64::to_le_bytes)?;
-    let views: Vec<u64> = model
-        .songs
-        .iter()
-        .map(|s| s.pageviews.unwrap_or(NO_PAGEVIEWS))
-        .collect();
-    w.array(&views, u64::to_le_bytes)?;
-    for song in &model.songs {
-        w.text(&song.title)?;
-        w.text(&song.artist)?;
+    w.u64(info.len() as u64)?;
+    w.u64(sections.len() as u64)?;
+    for (tag, offset, len) in &placed {
+        w.bytes(tag)?;
+        w.u64(*offset)?;
+        w.u64(*len)?;
     }
-    w.array(&model.neighbours, u32::to_le_bytes)?;
-    w.array(&model.scores, u16::to_le_bytes)?;
-    w.array(&model.reasons, u8::to_le_bytes)?;
-    let e = &model.explanations;
-    w.u64(e.names.len() as u64)?;
-    for name in &e.names {
-        w.text(name)?;
+    w.bytes(&info)?;
+    for ((_, bytes), (_, offset, _)) in sections.iter().zip(&placed) {
+        let position = HEADER_LEN + w.written;
+        w.bytes(&[0u8; 8][..(offset - position) as usize])?;
+        for chunk in bytes.chunks(CHUNK) {
+            w.bytes(chunk)?;
+        }
     }
-    w.array(&e.credit_offsets, u32::to_le_bytes)?;
-    w.array(&e.credit_names, u32::to_le_bytes)?;
-    w.array(&e.credit_roles, u8::to_le_bytes)?;
-    w.u64(e.relation_kinds.len() as u64)?;
-    for kind in &e.relation_kinds {
-        w.text(kind)?;
-    }
-    w.array(&e.relation_offsets, u32::to_le_bytes)?;
-    w.array(&e.relation_targets, u32::to_le_bytes)?;
-    w.array(&e.relation_kind, u8::to_le_bytes)?;
     Ok(())
 }
 
@@ -180,180 +171,109 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Reads the payload, hashing everything it consumes and refusing to read past its end.
-struct PayloadReader<R: Read> {
-    input: R,
-    hasher: Sha256,
-    remaining: u64,
+/// The mapped file; its pages can be dropped from the process once read.
+struct Mapped {
+    map: Arc<Mmap>,
 }
 
-/// Why a payload could not be decoded; becomes [`ModelError::Corrupt`].
-struct Bad(String);
-
-impl From<std::io::Error> for Bad {
-    fn from(e: std::io::Error) -> Self {
-        Bad(format!("read failed: {e}"))
-    }
-}
-
-impl<R: Read> PayloadReader<R> {
-    fn bytes(&mut self, buffer: &mut [u8]) -> Result<(), Bad> {
-        if buffer.len() as u64 > self.remaining {
-            return Err(Bad("a section runs past the end of the payload".into()));
+impl Mapped {
+    /// Drops the pages of `bytes` (a part of the map) from this process; reading them again
+    /// faults them back in from the file (or the page cache).
+    fn release(&self, bytes: &[u8]) {
+        let base = self.map.as_ptr() as usize;
+        let start = bytes.as_ptr() as usize;
+        if bytes.is_empty() || start < base || start + bytes.len() > base + self.map.len() {
+            return;
         }
-        self.input.read_exact(buffer).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Bad("the file is truncated".into())
-            } else {
-                Bad(format!("read failed: {e}"))
-            }
-        })?;
-        self.remaining -= buffer.len() as u64;
-        self.hasher.update(&*buffer);
-        Ok(())
-    }
-
-    fn u64(&mut self) -> Result<u64, Bad> {
-        let mut b = [0u8; 8];
-        self.bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// A length that must fit in what is left, given each item takes at least `item` bytes.
-    fn count(&mut self, item: u64) -> Result<usize, Bad> {
-        let n = self.u64()?;
-        if n.saturating_mul(item.max(1)) > self.remaining {
-            return Err(Bad(format!(
-                "a section claims {n} items, more than the file holds"
-            )));
+        #[cfg(unix)]
+        // SAFETY: the map is read-only and backed by a file that is never written in place
+        // (model files are written to a temporary file and renamed), so dropping its pages
+        // changes no value anyone can read: they are read back from the file as they were.
+        unsafe {
+            let _ = self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start - base,
+                bytes.len(),
+            );
         }
-        usize::try_from(n).map_err(|_| Bad("a section is too large for this machine".into()))
     }
 
-    fn text(&mut self) -> Result<String, Bad> {
-        let len = self.count(1)?;
-        let mut b = vec![0u8; len];
-        self.bytes(&mut b)?;
-        String::from_utf8(b).map_err(|_| Bad("a text field is not UTF-8".into()))
-    }
-
-    fn array<T, const N: usize>(&mut self, decode: impl Fn([u8; N]) -> T) -> Result<Vec<T>, Bad> {
-        let n = self.count(N as u64)?;
-        let mut out = Vec::with_capacity(n);
-        let mut buffer = vec![0u8; CHUNK - CHUNK % N];
-        let mut left = n * N;
-        while left > 0 {
-            let take = left.min(buffer.len());
-            self.bytes(&mut buffer[..take])?;
-            out.extend(buffer[..take].chunks_exact(N).map(|c| {
-                let mut a = [0u8; N];
-                a.copy_from_slice(c);
-                decode(a)
-            }));
-            left -= take;
+    /// SHA-256 of `range` of the file, releasing the pages as it goes.
+    fn sha256(&self, range: std::ops::Range<usize>) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        for window in self.map[range].chunks(HASH_WINDOW) {
+            hasher.update(window);
+            self.release(window);
         }
-        Ok(out)
+        hasher.finalize().into()
     }
 }
 
-/// Reads and checks a model file; with `expected_file_sha256`, also refuses a file whose
-/// whole-content SHA-256 differs from it (a registry's record), hashed during the same read.
+/// The section directory of a mapped file.
+struct Directory<'a> {
+    mapped: &'a Mapped,
+    entries: Vec<(Tag, u64, u64)>,
+}
+
+impl SectionSource for Directory<'_> {
+    fn column<T: bytemuck::Pod>(&self, tag: Tag) -> Result<Column<T>, String> {
+        let Some(&(_, offset, len)) = self.entries.iter().find(|e| e.0 == tag) else {
+            return Ok(Column::default());
+        };
+        let name = String::from_utf8_lossy(&tag)
+            .trim_end_matches('\0')
+            .to_owned();
+        let range = usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(offset.saturating_add(len)).ok())
+            .map(|(start, end)| start..end)
+            .ok_or_else(|| format!("section {name} is out of range"))?;
+        Column::mapped(&self.mapped.map, range)
+            .ok_or_else(|| format!("section {name} is not a whole number of aligned values"))
+    }
+}
+
+/// Maps and checks a model file; with `expected_file_sha256`, also refuses a file whose
+/// whole-content SHA-256 differs from it (a registry's record).
 pub(crate) fn load(path: &Path, expected_file_sha256: Option<&str>) -> Result<Model, ModelError> {
-    let file = File::open(path).map_err(io_error(path))?;
-    let file_len = file.metadata().map_err(io_error(path))?.len();
-    let Some(expected) = expected_file_sha256 else {
-        return decode(path, &mut BufReader::with_capacity(CHUNK, file), file_len);
-    };
-    let expected = expected.to_ascii_lowercase();
-    // The whole-file hash runs on a second thread fed from the reads decoding already does, so
-    // checking it costs a copy of each chunk rather than a second pass over the file.
-    std::thread::scope(|scope| {
-        let (full, chunks) = mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
-        let (recycle, spare) = mpsc::channel::<Vec<u8>>();
-        let hashing = scope.spawn(move || {
-            let mut hasher = Sha256::new();
-            for chunk in chunks {
-                hasher.update(&chunk);
-                // The reader may be gone already; the buffer is then simply dropped.
-                let _ = recycle.send(chunk);
-            }
-            hex::encode(hasher.finalize())
-        });
-        let mut input = BufReader::with_capacity(CHUNK, HashFeed { file, full, spare });
-        let model = decode(path, &mut input, file_len);
-        // A file refused early is still hashed to the end, so that a file which is not the
-        // registered one is reported as such, whatever else is wrong with it.
-        let drained = std::io::copy(&mut input, &mut std::io::sink());
-        drop(input);
-        let found = hashing.join().map_err(|_| ModelError::Corrupt {
-            path: path.display().to_string(),
-            reason: "hashing the file failed".into(),
-        })?;
-        drained.map_err(io_error(path))?;
-        if found != expected {
-            return Err(ModelError::ChecksumMismatch {
-                path: path.display().to_string(),
-                expected,
-                found,
-            });
-        }
-        model
-    })
-}
-
-/// Chunks queued for the whole-file hash; bounds the memory a slow hasher can hold up.
-const HASH_QUEUE: usize = 4;
-
-/// The file as decoding reads it, passing a copy of every byte read to the hashing thread.
-struct HashFeed {
-    file: File,
-    full: mpsc::SyncSender<Vec<u8>>,
-    /// Buffers the hashing thread is done with, reused to avoid fresh allocations per chunk.
-    spare: mpsc::Receiver<Vec<u8>>,
-}
-
-impl Read for HashFeed {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.file.read(buffer)?;
-        if read > 0 {
-            let mut chunk = self
-                .spare
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-            chunk.clear();
-            chunk.extend_from_slice(&buffer[..read]);
-            self.full
-                .send(chunk)
-                .map_err(|_| std::io::Error::other("the hashing thread stopped"))?;
-        }
-        Ok(read)
-    }
-}
-
-fn decode<R: Read>(path: &Path, input: &mut R, file_len: u64) -> Result<Model, ModelError> {
     let shown = path.display().to_string();
     let corrupt = |reason: String| ModelError::Corrupt {
         path: shown.clone(),
         reason,
     };
-    let mut header = [0u8; HEADER_LEN as usize];
+    let file = File::open(path).map_err(io_error(path))?;
+    let file_len = file.metadata().map_err(io_error(path))?.len();
     if file_len < HEADER_LEN {
+        let mut bytes = Vec::new();
+        (&file)
+            .take(HEADER_LEN)
+            .read_to_end(&mut bytes)
+            .map_err(io_error(path))?;
+        if let Some(expected) = expected_file_sha256 {
+            check_file_sha256(path, expected, Sha256::digest(&bytes).into())?;
+        }
         return Err(corrupt(format!(
             "only {file_len} bytes, shorter than the header"
         )));
     }
-    input.read_exact(&mut header).map_err(io_error(path))?;
+    // SAFETY: model files are never modified in place once written (they are written to a
+    // temporary file and renamed, in the registry and its caches alike), so the mapped bytes
+    // cannot change under the reader.
+    let map = unsafe { Mmap::map(&file) }.map_err(io_error(path))?;
+    let mapped = Mapped { map: Arc::new(map) };
+    let bytes: &[u8] = &mapped.map;
+    let file_len = bytes.len() as u64;
+    if let Some(expected) = expected_file_sha256 {
+        check_file_sha256(path, expected, mapped.sha256(0..bytes.len()))?;
+    }
+
+    let header = &bytes[..HEADER_LEN as usize];
     if &header[..8] != MAGIC {
         return Err(corrupt(
             "it does not start with the songrec model magic".into(),
         ));
     }
-    let word = |range: std::ops::Range<usize>| {
-        let mut b = [0u8; 8];
-        b[..range.len()].copy_from_slice(&header[range]);
-        u64::from_le_bytes(b)
-    };
-    let version = word(8..12) as u32;
+    let version = u32::from_le_bytes(header[8..12].try_into().unwrap_or_default());
     if version != FORMAT_VERSION {
         return Err(ModelError::UnsupportedVersion {
             path: shown,
@@ -361,87 +281,88 @@ fn decode<R: Read>(path: &Path, input: &mut R, file_len: u64) -> Result<Model, M
             expected: FORMAT_VERSION,
         });
     }
-    let payload_len = word(16..24);
+    let payload_len = u64_at(bytes, 16).unwrap_or(u64::MAX);
     let expected_len = HEADER_LEN.saturating_add(payload_len);
     if file_len != expected_len {
         return Err(corrupt(format!(
             "it is {file_len} bytes but its header says {expected_len} (truncated or appended to)"
         )));
     }
-    let mut reader = PayloadReader {
-        input,
-        hasher: Sha256::new(),
-        remaining: payload_len,
-    };
-    let model = read_payload(&mut reader).map_err(|Bad(reason)| corrupt(reason));
-    // The checksum decides first: a damaged file is reported as such, whatever it decoded to.
-    let digest = reader.hasher.finalize();
-    if reader.remaining != 0 || digest.as_slice() != &header[24..56] {
+    // The whole-file hash above already pins down every byte; otherwise the payload's own.
+    if expected_file_sha256.is_none()
+        && mapped.sha256(HEADER_LEN as usize..bytes.len())[..] != header[24..56]
+    {
         return Err(corrupt("its checksum does not match its content".into()));
     }
-    let model = model?;
-    model.validate().map_err(corrupt)?;
-    Ok(model)
+    let (k, info, directory) = read_directory(&mapped).map_err(&corrupt)?;
+    let tables = Tables::read(&directory).map_err(&corrupt)?;
+    tables
+        .validate(k, &mut |stretch| mapped.release(stretch))
+        .map_err(&corrupt)?;
+    if info.songs != tables.ids.len() {
+        return Err(corrupt(format!(
+            "info says {} songs, file holds {}",
+            info.songs,
+            tables.ids.len()
+        )));
+    }
+    mapped.release(bytes);
+    #[cfg(unix)]
+    let _ = mapped.map.advise(memmap2::Advice::Random);
+    Ok(Model::from_tables(info, k, tables))
 }
 
-fn read_payload<R: Read>(r: &mut PayloadReader<R>) -> Result<Model, Bad> {
-    let info_len = r.count(1)?;
-    let mut info = vec![0u8; info_len];
-    r.bytes(&mut info)?;
-    let info: ModelInfo =
-        serde_json::from_slice(&info).map_err(|e| Bad(format!("model info is unreadable: {e}")))?;
-    let k = usize::try_from(r.u64()?).map_err(|_| Bad("k is too large".into()))?;
-    let ids = r.array(u64::from_le_bytes)?;
-    let views = r.array(u64::from_le_bytes)?;
-    if views.len() != ids.len() {
-        return Err(Bad("song sections disagree in length".into()));
+fn check_file_sha256(path: &Path, expected: &str, found: [u8; 32]) -> Result<(), ModelError> {
+    let expected = expected.to_ascii_lowercase();
+    let found = hex::encode(found);
+    if found == expected {
+        Ok(())
+    } else {
+        Err(ModelError::ChecksumMismatch {
+            path: path.display().to_string(),
+            expected,
+            found,
+        })
     }
-    let mut songs = Vec::with_capacity(ids.len());
-    for (id, views) in ids.into_iter().zip(views) {
-        songs.push(SongInfo {
-            id,
-            title: r.text()?,
-            artist: r.text()?,
-            pageviews: (views != NO_PAGEVIEWS).then_some(views),
-        });
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn read_directory(mapped: &Mapped) -> Result<(usize, ModelInfo, Directory<'_>), String> {
+    let bytes: &[u8] = &mapped.map;
+    let len = bytes.len() as u64;
+    let at = HEADER_LEN as usize;
+    let truncated = || "the section directory runs past the end of the file".to_string();
+    let k = u64_at(bytes, at).ok_or_else(truncated)?;
+    let k = usize::try_from(k).map_err(|_| "k is too large".to_string())?;
+    let info_len = u64_at(bytes, at + 8).ok_or_else(truncated)?;
+    let count = u64_at(bytes, at + 16).ok_or_else(truncated)?;
+    let entries_end = count
+        .checked_mul(ENTRY_LEN)
+        .and_then(|e| e.checked_add(HEADER_LEN + PREAMBLE_LEN))
+        .filter(|&end| end <= len)
+        .ok_or_else(truncated)?;
+    let mut entries = Vec::with_capacity(count as usize);
+    for i in 0..count as usize {
+        let e = at + PREAMBLE_LEN as usize + i * ENTRY_LEN as usize;
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&bytes[e..e + 8]);
+        let offset = u64_at(bytes, e + 8).ok_or_else(truncated)?;
+        let length = u64_at(bytes, e + 16).ok_or_else(truncated)?;
+        if offset < entries_end || offset.checked_add(length).is_none_or(|end| end > len) {
+            return Err("a section lies outside the file".into());
+        }
+        entries.push((tag, offset, length));
     }
-    let neighbours = r.array(u32::from_le_bytes)?;
-    let scores = r.array(u16::from_le_bytes)?;
-    let reasons = r.array(u8::from_le_bytes)?;
-    let name_count = r.count(8)?;
-    let mut names = Vec::with_capacity(name_count);
-    for _ in 0..name_count {
-        names.push(r.text()?);
-    }
-    let credit_offsets = r.array(u32::from_le_bytes)?;
-    let credit_names = r.array(u32::from_le_bytes)?;
-    let credit_roles = r.array(u8::from_le_bytes)?;
-    let kind_count = r.count(8)?;
-    let mut relation_kinds = Vec::with_capacity(kind_count);
-    for _ in 0..kind_count {
-        relation_kinds.push(r.text()?);
-    }
-    let relation_offsets = r.array(u32::from_le_bytes)?;
-    let relation_targets = r.array(u32::from_le_bytes)?;
-    let relation_kind = r.array(u8::from_le_bytes)?;
-    Ok(Model::from_parts(
-        info,
-        songs,
-        k,
-        neighbours,
-        scores,
-        reasons,
-        Explanations {
-            names,
-            credit_offsets,
-            credit_names,
-            credit_roles,
-            relation_kinds,
-            relation_offsets,
-            relation_targets,
-            relation_kind,
-        },
-    ))
+    let info_end = entries_end
+        .checked_add(info_len)
+        .filter(|&end| end <= len)
+        .ok_or("the model info runs past the end of the file")?;
+    let info: ModelInfo = serde_json::from_slice(&bytes[entries_end as usize..info_end as usize])
+        .map_err(|e| format!("model info is unreadable: {e}"))?;
+    Ok((k, info, Directory { mapped, entries }))
 }
 
 #[cfg(test)]
@@ -449,6 +370,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::{Explanations, SongInfo};
 
     /// A valid model whose file spans many read chunks: every song's one neighbour is the next.
     fn large_model(n: usize) -> Model {
@@ -457,7 +379,9 @@ mod tests {
                 id: i as u64 * 7,
                 title: format!("title {i}"),
                 artist: format!("artist {}", i % 1000),
+                artist_id: (i % 1000) as u64,
                 pageviews: Some(i as u64),
+                ..SongInfo::default()
             })
             .collect();
         let info = ModelInfo {

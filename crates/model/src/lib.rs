@@ -18,12 +18,14 @@
 //! - `versions`: which songs are versions of one song (live, remix, translation, re-release);
 //! - `file`: the model file format.
 
+mod column;
 mod evaluate;
 mod features;
 mod file;
 mod original;
 mod params;
 mod search;
+mod table;
 mod train;
 mod versions;
 
@@ -31,6 +33,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::column::NO_STRING;
 
 pub use evaluate::{
     LabelReport, MAX_LABEL_LINES, PRIMARY_METRIC, SceneReport, TruthRow, coverage, label_report,
@@ -41,13 +45,85 @@ pub use file::FORMAT_VERSION;
 pub use params::{FeatureSet, FeatureWeights, MAX_K, TrainParams};
 pub use train::train;
 
-/// What the API shows about a song in the model's catalogue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What training hands the model about each song: everything the API shows about it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SongInfo {
     pub id: u64,
     pub title: String,
+    /// The primary artist's name and Genius id.
     pub artist: String,
+    pub artist_id: u64,
+    pub album: Option<String>,
+    /// `YYYY-MM-DD` when the full date is known.
+    pub release_date: Option<String>,
+    pub release_year: Option<i32>,
+    pub language: Option<String>,
     pub pageviews: Option<u64>,
+    /// The song's Genius page.
+    pub url: Option<String>,
+    pub art_url: Option<String>,
+    /// Free-form labels (genres), shown as they are.
+    pub tags: Vec<String>,
+}
+
+impl SongInfo {
+    /// The details of a catalogue song.
+    pub fn from_song(song: &songrec_catalog::Song) -> SongInfo {
+        SongInfo {
+            id: song.id,
+            title: song.title.clone(),
+            artist: song.primary_artist.name.clone(),
+            artist_id: song.primary_artist.id,
+            album: song.album.as_ref().map(|a| a.name.clone()),
+            release_date: song.release_date.clone(),
+            release_year: song.release_year,
+            language: song.language.clone(),
+            pageviews: song.pageviews,
+            url: song.url.clone(),
+            art_url: song.song_art_image_url.clone(),
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// One song of a loaded model, borrowed from it (from the mapped file when it was loaded).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SongView<'m> {
+    pub id: u64,
+    pub title: &'m str,
+    pub artist: &'m str,
+    pub artist_id: u64,
+    pub album: Option<&'m str>,
+    pub release_date: Option<&'m str>,
+    pub release_year: Option<i32>,
+    pub language: Option<&'m str>,
+    pub pageviews: Option<u64>,
+    pub url: Option<&'m str>,
+    pub art_url: Option<&'m str>,
+}
+
+/// An artist credited on a song, with every role they have on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreditView<'m> {
+    pub artist_id: u64,
+    pub name: &'m str,
+    /// `primary`, `featured`, `producer`, `writer`, in that order.
+    pub roles: Vec<&'static str>,
+}
+
+/// An artist of the model's catalogue: everyone credited on a song.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ArtistView<'m> {
+    pub id: u64,
+    pub name: &'m str,
+}
+
+/// One stored neighbour of a song: its index, similarity and reason bits ([`reason`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Neighbour {
+    pub index: usize,
+    pub score: f32,
+    pub reason_bits: u8,
 }
 
 /// Facts about a trained model, stored inside the model file.
@@ -65,7 +141,7 @@ pub struct ModelInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation<'m> {
     pub index: usize,
-    pub song: &'m SongInfo,
+    pub song: SongView<'m>,
     pub score: f32,
     /// Short human explanations ("shared producer X", "samples", "same artist").
     pub reasons: Vec<String>,
@@ -114,11 +190,13 @@ pub struct Trained {
     pub timings: BTreeMap<String, f64>,
 }
 
-/// What the reasons are made of: each song's credited artists and relationships.
+/// What the reasons are made of, as training gathers it: each song's credited artists and
+/// relationships. [`Model`] keeps it in columns (see `table`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Explanations {
-    /// Artist names; credits refer to them by position.
+    /// Artist names and their Genius ids (same positions); credits refer to them by position.
     pub names: Vec<String>,
+    pub artist_ids: Vec<u64>,
     /// Per song (n + 1 offsets) its credits, sorted by name id, with role bits.
     pub credit_offsets: Vec<u32>,
     pub credit_names: Vec<u32>,
@@ -135,17 +213,16 @@ pub(crate) struct Explanations {
 const SCORE_SCALE: f32 = u16::MAX as f32;
 
 /// A trained, loaded model: songs in browse order and each one's precomputed neighbours.
+///
+/// Its tables are columns (see `table`): in memory after training, borrowed from the mapped
+/// model file after [`Model::load`].
 pub struct Model {
     info: ModelInfo,
-    songs: Vec<SongInfo>,
-    /// (song id, index), sorted by id.
-    by_id: Vec<(u64, u32)>,
     /// Neighbours stored per song: `neighbours[i * k .. (i + 1) * k]`.
     k: usize,
-    neighbours: Vec<u32>,
-    scores: Vec<u16>,
-    reasons: Vec<u8>,
-    explanations: Explanations,
+    tables: table::Tables,
+    /// Songs `0..universe` have pageviews: the catalogue the original service indexed.
+    universe: usize,
     original_features: bool,
 }
 
@@ -159,79 +236,30 @@ impl Model {
         reasons: Vec<u8>,
         explanations: Explanations,
     ) -> Model {
-        let mut by_id: Vec<(u64, u32)> = songs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id, i as u32))
-            .collect();
-        by_id.sort_unstable();
+        let tables = table::Tables::assemble(songs, neighbours, scores, reasons, explanations);
+        Model::from_tables(info, k, tables)
+    }
+
+    pub(crate) fn from_tables(info: ModelInfo, k: usize, tables: table::Tables) -> Model {
         let original_features =
             info.params.get("features").map(String::as_str) == Some(FeatureSet::Original.as_str());
+        let universe = tables
+            .pageviews
+            .iter()
+            .position(|&p| p == table::NO_PAGEVIEWS)
+            .unwrap_or(tables.ids.len());
         Model {
             info,
-            songs,
-            by_id,
             k,
-            neighbours,
-            scores,
-            reasons,
-            explanations,
+            tables,
+            universe,
             original_features,
         }
     }
 
-    /// Checks every cross-reference, so a decoded file can never make serving panic.
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        let n = self.songs.len();
-        let cells = n.checked_mul(self.k).ok_or("k is too large")?;
-        if self.neighbours.len() != cells
-            || self.scores.len() != cells
-            || self.reasons.len() != cells
-        {
-            return Err(format!(
-                "neighbour table is not {n} songs x {} neighbours",
-                self.k
-            ));
-        }
-        if self.k > 0 && self.k >= n {
-            return Err(format!("{} neighbours per song but only {n} songs", self.k));
-        }
-        for (i, row) in self.neighbours.chunks(self.k.max(1)).enumerate() {
-            if row.iter().any(|&c| c as usize >= n || c as usize == i) {
-                return Err(format!("song {i} has a neighbour outside the catalogue"));
-            }
-        }
-        let e = &self.explanations;
-        check_offsets(&e.credit_offsets, n, e.credit_names.len(), "credit")?;
-        if e.credit_roles.len() != e.credit_names.len()
-            || e.credit_names.iter().any(|&a| a as usize >= e.names.len())
-        {
-            return Err("credits refer to unknown artists".into());
-        }
-        check_offsets(
-            &e.relation_offsets,
-            n,
-            e.relation_targets.len(),
-            "relationship",
-        )?;
-        if e.relation_kind.len() != e.relation_targets.len()
-            || e.relation_targets.iter().any(|&t| t as usize >= n)
-            || e.relation_kind
-                .iter()
-                .any(|&k| k as usize >= e.relation_kinds.len())
-        {
-            return Err("relationships refer to unknown songs or kinds".into());
-        }
-        if self.info.songs != n {
-            return Err(format!(
-                "info says {} songs, file holds {n}",
-                self.info.songs
-            ));
-        }
-        Ok(())
-    }
-
     /// Reads a model file, refusing one that is corrupt, truncated or of another format version.
+    ///
+    /// The file is mapped, not copied: the loaded model costs the pages that requests touch.
     pub fn load(path: &Path) -> Result<Model, ModelError> {
         file::load(path, None)
     }
@@ -239,9 +267,9 @@ impl Model {
     /// [`Model::load`], also refusing the file unless the SHA-256 (hex) of its whole content is
     /// `expected_file_sha256` (as a registry recorded it, and as [`Model::save`] returns it).
     ///
-    /// The hash is computed from the same single read that decodes the file, so a caller that
-    /// has a recorded checksum need not hash the file beforehand. A file that differs is refused
-    /// with [`ModelError::ChecksumMismatch`], even when it is also corrupt in other ways.
+    /// That hash replaces the payload checksum of the header (one pass over the file, not two).
+    /// A file that differs is refused with [`ModelError::ChecksumMismatch`], even when it is
+    /// also corrupt in other ways.
     pub fn load_expecting(path: &Path, expected_file_sha256: &str) -> Result<Model, ModelError> {
         file::load(path, Some(expected_file_sha256))
     }
@@ -256,7 +284,7 @@ impl Model {
     }
 
     pub fn len(&self) -> usize {
-        self.songs.len()
+        self.tables.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -268,20 +296,106 @@ impl Model {
         self.k
     }
 
-    pub fn song(&self, index: usize) -> Option<&SongInfo> {
-        self.songs.get(index)
+    /// How many songs, from index 0, have pageviews: the catalogue of the original service
+    /// (its browse query kept only those), which `GET /recommend/{index}` serves.
+    pub fn universe(&self) -> usize {
+        self.universe
+    }
+
+    pub fn song(&self, index: usize) -> Option<SongView<'_>> {
+        let t = &self.tables;
+        let s = &t.strings;
+        let artist = *t.song_artist.get(index)? as usize;
+        let year = t.years[index];
+        let views = t.pageviews[index];
+        Some(SongView {
+            id: t.ids[index],
+            title: s.text(t.titles[index]),
+            artist: s.text(t.artist_names.get(artist).copied().unwrap_or(NO_STRING)),
+            artist_id: t.artist_ids.get(artist).copied().unwrap_or(0),
+            album: s.get(t.albums[index]),
+            release_date: s.get(t.dates[index]),
+            release_year: (year != table::NO_YEAR).then_some(year),
+            language: s.get(t.languages[index]),
+            pageviews: (views != table::NO_PAGEVIEWS).then_some(views),
+            url: s.get(t.urls[index]),
+            art_url: s.get(t.art_urls[index]),
+        })
     }
 
     pub fn index_of(&self, song_id: u64) -> Option<usize> {
-        self.by_id
-            .binary_search_by_key(&song_id, |e| e.0)
-            .ok()
-            .map(|pos| self.by_id[pos].1 as usize)
+        let t = &self.tables;
+        let pos = t.by_id_keys.binary_search(&song_id).ok()?;
+        Some(t.by_id_index[pos] as usize)
+    }
+
+    /// The song's tags, as training gave them.
+    pub fn tags(&self, index: usize) -> impl Iterator<Item = &str> + '_ {
+        let t = &self.tables;
+        table::range(&t.tag_offsets, index)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| t.strings.get(t.tags[i]))
+    }
+
+    /// Every artist credited on the song (primary first), with their roles.
+    pub fn credits(&self, index: usize) -> Vec<CreditView<'_>> {
+        let t = &self.tables;
+        let mut out: Vec<CreditView<'_>> = self
+            .credit_pairs(index)
+            .map(|(artist, roles)| CreditView {
+                artist_id: t.artist_ids[artist as usize],
+                name: t.strings.text(t.artist_names[artist as usize]),
+                roles: table::role_names(roles),
+            })
+            .collect();
+        out.sort_by_key(|c| c.roles.first().map(|r| table::role_rank(r)));
+        out
+    }
+
+    /// The artist with this Genius id, if credited on any song.
+    pub fn artist(&self, artist_id: u64) -> Option<ArtistView<'_>> {
+        let t = &self.tables;
+        let pos = t.artist_by_id_keys.binary_search(&artist_id).ok()?;
+        let artist = t.artist_by_id_pos[pos] as usize;
+        Some(ArtistView {
+            id: artist_id,
+            name: t.strings.text(t.artist_names[artist]),
+        })
+    }
+
+    /// Browse-order indices of the songs whose primary artist has this Genius id, most viewed
+    /// first.
+    pub fn songs_by_artist(&self, artist_id: u64) -> &[u32] {
+        let t = &self.tables;
+        let Ok(pos) = t.artist_by_id_keys.binary_search(&artist_id) else {
+            return &[];
+        };
+        let artist = t.artist_by_id_pos[pos] as usize;
+        match table::range(&t.artist_song_offsets, artist) {
+            Some(range) => &t.artist_songs[range],
+            None => &[],
+        }
     }
 
     /// The stored neighbour indices of a song (all `max_k` of them), best first.
     pub fn neighbour_indices(&self, index: usize) -> Option<&[u32]> {
-        (index < self.songs.len()).then(|| &self.neighbours[index * self.k..(index + 1) * self.k])
+        (index < self.len()).then(|| &self.tables.neighbours[index * self.k..(index + 1) * self.k])
+    }
+
+    /// Every stored neighbour of a song, best first (empty for an unknown index).
+    pub fn neighbours(&self, index: usize) -> impl ExactSizeIterator<Item = Neighbour> + '_ {
+        let row = if index < self.len() {
+            index * self.k..(index + 1) * self.k
+        } else {
+            0..0
+        };
+        let t = &self.tables;
+        row.map(move |cell| Neighbour {
+            index: t.neighbours[cell] as usize,
+            score: f32::from(t.scores[cell]) / SCORE_SCALE,
+            reason_bits: t.reasons[cell],
+        })
     }
 
     /// The `k` best recommendations for the song at `index`, best first, never the song itself.
@@ -290,57 +404,59 @@ impl Model {
         index: usize,
         k: usize,
     ) -> Result<Vec<Recommendation<'_>>, RecommendError> {
-        if index >= self.songs.len() {
+        if index >= self.len() {
             return Err(RecommendError::IndexOutOfRange {
                 index,
-                len: self.songs.len(),
+                len: self.len(),
             });
         }
         if k == 0 || k > self.k {
             return Err(RecommendError::KOutOfRange { k, max: self.k });
         }
-        let row = index * self.k;
-        Ok((row..row + k)
-            .map(|cell| {
-                let c = self.neighbours[cell] as usize;
-                Recommendation {
-                    index: c,
-                    song: &self.songs[c],
-                    score: f32::from(self.scores[cell]) / SCORE_SCALE,
-                    reasons: self.explain(index, c, self.reasons[cell]),
-                }
+        Ok(self
+            .neighbours(index)
+            .take(k)
+            .filter_map(|n| {
+                Some(Recommendation {
+                    index: n.index,
+                    song: self.song(n.index)?,
+                    score: n.score,
+                    reasons: self.reasons(index, n.index, n.reason_bits),
+                })
             })
             .collect())
     }
 
-    fn credits(&self, song: usize) -> impl Iterator<Item = (u32, u8)> + '_ {
-        let e = &self.explanations;
-        let range = e.credit_offsets[song] as usize..e.credit_offsets[song + 1] as usize;
-        e.credit_names[range.clone()]
+    /// (artist position, role bits) of the song's credits, sorted by artist position.
+    fn credit_pairs(&self, song: usize) -> impl Iterator<Item = (u32, u8)> + '_ {
+        let t = &self.tables;
+        let range = table::range(&t.credit_offsets, song).unwrap_or(0..0);
+        t.credit_artists[range.clone()]
             .iter()
             .copied()
-            .zip(e.credit_roles[range].iter().copied())
+            .zip(t.credit_roles[range].iter().copied())
     }
 
     /// The first artist credited on both songs whose roles satisfy `wanted`.
     fn shared_artist(&self, a: usize, b: usize, wanted: impl Fn(u8, u8) -> bool) -> Option<&str> {
-        let theirs: Vec<(u32, u8)> = self.credits(b).collect();
-        self.credits(a).find_map(|(name, role_a)| {
+        let theirs: Vec<(u32, u8)> = self.credit_pairs(b).collect();
+        self.credit_pairs(a).find_map(|(name, role_a)| {
             let pos = theirs.binary_search_by_key(&name, |c| c.0).ok()?;
-            wanted(role_a, theirs[pos].1).then(|| self.explanations.names[name as usize].as_str())
+            let t = &self.tables;
+            wanted(role_a, theirs[pos].1).then(|| t.strings.text(t.artist_names[name as usize]))
         })
     }
 
     fn relation_kind(&self, from: usize, to: usize) -> Option<&str> {
-        let e = &self.explanations;
-        let range = e.relation_offsets[from] as usize..e.relation_offsets[from + 1] as usize;
-        range
-            .into_iter()
-            .find(|&i| e.relation_targets[i] as usize == to)
-            .map(|i| e.relation_kinds[e.relation_kind[i] as usize].as_str())
+        let t = &self.tables;
+        table::range(&t.relation_offsets, from)?
+            .find(|&i| t.relation_targets[i] as usize == to)
+            .and_then(|i| t.strings.get(t.relation_kinds[t.relation_kind[i] as usize]))
     }
 
-    fn explain(&self, q: usize, c: usize, bits: u8) -> Vec<String> {
+    /// Short human explanations of why song `c` is a neighbour of song `q`, from the stored
+    /// reason bits of that pair.
+    pub fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String> {
         use features::role;
         let mut out = Vec::new();
         if bits & reason::SAME_ARTIST != 0 {
@@ -386,17 +502,5 @@ impl Model {
 
     pub(crate) fn quantise(score: f32) -> u16 {
         (score.clamp(0.0, 1.0) * SCORE_SCALE).round() as u16
-    }
-}
-
-fn check_offsets(offsets: &[u32], n: usize, len: usize, what: &str) -> Result<(), String> {
-    let ok = offsets.len() == n + 1
-        && offsets.first() == Some(&0)
-        && offsets.last().map(|&l| l as usize) == Some(len)
-        && offsets.windows(2).all(|w| w[0] <= w[1]);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{what} offsets are inconsistent"))
     }
 }

@@ -164,15 +164,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
         metrics,
         songs: n,
     };
-    let song_infos = ordered
-        .iter()
-        .map(|s| SongInfo {
-            id: s.id,
-            title: s.title.clone(),
-            artist: s.primary_artist.name.clone(),
-            pageviews: s.pageviews,
-        })
-        .collect();
+    let song_infos = ordered.iter().map(|s| SongInfo::from_song(s)).collect();
     let model = Model::from_parts(
         info,
         song_infos,
@@ -466,6 +458,7 @@ fn explanations(ordered: &[&Song]) -> Explanations {
             let id = *name_ids.entry(artist.id).or_insert(next);
             if id == next {
                 e.names.push(artist.name.clone());
+                e.artist_ids.push(artist.id);
             }
             credits.push((id, bit));
         }

@@ -489,3 +489,79 @@ fn a_foreign_file_matching_its_recorded_checksum_is_still_refused_as_no_model() 
         Err(ModelError::Io { .. })
     ));
 }
+
+#[test]
+fn a_loaded_model_shows_every_song_detail_credits_and_artist_songs() {
+    let mut songs = scenes();
+    let detailed = &mut songs[0];
+    detailed.title = "Crème Brûlée".into();
+    detailed.album = Some(Album {
+        id: 7,
+        name: "Desserts".into(),
+    });
+    detailed.release_date = Some("2015-03-02".into());
+    detailed.language = Some("fr".into());
+    detailed.url = Some("https://genius.com/Artist-1001-creme-brulee-lyrics".into());
+    detailed.song_art_image_url = Some("https://images.genius.com/1.jpg".into());
+    detailed.credits.push(credit(CreditRole::Featured, 1002));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.bin");
+    let trained = train(&songs, &small_params(5)).unwrap().model;
+    let checksum = trained.save(&path).unwrap();
+    let model = Model::load_expecting(&path, &checksum).unwrap();
+
+    let index = model.index_of(1).unwrap();
+    let song = model.song(index).unwrap();
+    assert_eq!(song.title, "Crème Brûlée");
+    assert_eq!((song.artist, song.artist_id), ("Artist 1001", 1001));
+    assert_eq!(song.album, Some("Desserts"));
+    assert_eq!(song.release_date, Some("2015-03-02"));
+    assert_eq!(song.release_year, Some(2015));
+    assert_eq!(song.language, Some("fr"));
+    assert_eq!(song.pageviews, Some(1001));
+    assert_eq!(
+        song.url,
+        Some("https://genius.com/Artist-1001-creme-brulee-lyrics")
+    );
+    assert_eq!(song.art_url, Some("https://images.genius.com/1.jpg"));
+    let cold = model.song(model.index_of(99).unwrap()).unwrap();
+    assert_eq!((cold.album, cold.url, cold.pageviews), (None, None, None));
+
+    let credits: Vec<(u64, Vec<&str>)> = model
+        .credits(index)
+        .into_iter()
+        .map(|c| (c.artist_id, c.roles))
+        .collect();
+    assert_eq!(credits[0], (1001, vec!["primary"]));
+    for expected in [
+        (1002, vec!["featured"]),
+        (100, vec!["producer"]),
+        (200, vec!["writer"]),
+    ] {
+        assert!(credits.contains(&expected), "{credits:?}");
+    }
+    assert_eq!(model.artist(1002).unwrap().name, "Artist 1002");
+    assert!(model.artist(424242).is_none());
+    // Artist 1002 is the primary artist of song 2 only (featured on song 1).
+    assert_eq!(
+        model.songs_by_artist(1002),
+        &[model.index_of(2).unwrap() as u32]
+    );
+    assert!(model.songs_by_artist(100).is_empty());
+    // Every song but the one without pageviews (last in browse order) is in the universe.
+    assert_eq!(model.universe(), songs.len() - 1);
+    assert_eq!(model.index_of(99), Some(songs.len() - 1));
+}
+
+#[test]
+fn a_model_file_of_the_previous_format_is_refused_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path, _) = saved_model(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(matches!(
+        Model::load(&path),
+        Err(ModelError::UnsupportedVersion { found: 1, .. })
+    ));
+}

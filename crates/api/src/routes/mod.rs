@@ -51,7 +51,7 @@ impl AppState {
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(ui::index))
+        .merge(ui::routes())
         .route("/recommend/{index}", get(recommend::by_index))
         .route("/songs/{id}/recommendations", get(recommend::by_song_id))
         .route(

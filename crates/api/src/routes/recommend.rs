@@ -188,8 +188,8 @@ fn recommend_for(
         .map(|r| RecommendedSong {
             id: r.song.id,
             index: r.index,
-            title: r.song.title.clone(),
-            artist: r.song.artist.clone(),
+            title: r.song.title.to_owned(),
+            artist: r.song.artist.to_owned(),
             score: r.score,
             reasons: r.reasons,
         })
@@ -228,7 +228,7 @@ fn recommend_from_seeds(
         let neighbours: Vec<Recommendation<'_>> = model
             .recommend(seed, model.max_k())
             .map_err(|e| recommend_error(e, model))?;
-        let seed_title = model.song(seed).map(|s| s.title.as_str()).unwrap_or("");
+        let seed_title = model.song(seed).map(|s| s.title).unwrap_or("");
         for neighbour in neighbours {
             if seed_indices.contains(&neighbour.index) {
                 continue;
@@ -265,8 +265,8 @@ fn recommend_from_seeds(
             Some(RecommendedSong {
                 id: song.id,
                 index: c.index,
-                title: song.title.clone(),
-                artist: song.artist.clone(),
+                title: song.title.to_owned(),
+                artist: song.artist.to_owned(),
                 score: c.score_sum / seed_count,
                 reasons: c.reasons,
             })

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use songrec_model::SongInfo;
+use songrec_model::SongView;
 use utoipa::ToSchema;
 
 use super::AppState;
@@ -32,12 +32,12 @@ pub(crate) struct SongPage {
 }
 
 impl SongSummary {
-    fn new(index: usize, song: &SongInfo) -> SongSummary {
+    fn new(index: usize, song: SongView<'_>) -> SongSummary {
         SongSummary {
             index,
             id: song.id,
-            title: song.title.clone(),
-            artist: song.artist.clone(),
+            title: song.title.to_owned(),
+            artist: song.artist.to_owned(),
             pageviews: song.pageviews,
         }
     }

@@ -1,6 +1,5 @@
 //! Black-box tests of the HTTP service: the real router on a random port, real HTTP.
 
-mod browser;
 mod contract;
 mod end_to_end;
 mod reload;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use songrec_api::{BoxError, ModelSource, Recommender, SourceFuture};
-use songrec_model::{ModelInfo, RecommendError, Recommendation, SongInfo};
+use songrec_model::{ModelInfo, RecommendError, Recommendation, SongInfo, SongView};
 use songrec_registry::VersionInfo;
 use tokio::sync::{oneshot, watch};
 
@@ -109,7 +109,9 @@ impl FakeModel {
                 id: song_id(i),
                 title: format!("Song {i}"),
                 artist: format!("Artist {}", i % 5),
+                artist_id: 500 + (i % 5) as u64,
                 pageviews: Some((spec.songs - i) as u64 * 10),
+                ..SongInfo::default()
             })
             .collect();
         let index_by_id = songs.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
@@ -145,8 +147,8 @@ impl Recommender for FakeModel {
         self.spec.max_k
     }
 
-    fn song(&self, index: usize) -> Option<&SongInfo> {
-        self.songs.get(index)
+    fn song(&self, index: usize) -> Option<SongView<'_>> {
+        self.songs.get(index).map(view)
     }
 
     fn index_of(&self, song_id: u64) -> Option<usize> {
@@ -176,7 +178,7 @@ impl Recommender for FakeModel {
                 let n = neighbour(&self.spec, index, rank);
                 Recommendation {
                     index: n,
-                    song: &self.songs[n],
+                    song: view(&self.songs[n]),
                     score: score(rank),
                     reasons: vec![format!("rank {rank} of song {index}")],
                 }
@@ -454,4 +456,21 @@ pub fn expected_ids(spec: &Spec, i: usize, k: usize) -> Vec<u64> {
     (0..k)
         .map(|rank| song_id(neighbour(spec, i, rank)))
         .collect()
+}
+
+/// A hand-made song as the model shows it.
+pub fn view(s: &SongInfo) -> SongView<'_> {
+    SongView {
+        id: s.id,
+        title: &s.title,
+        artist: &s.artist,
+        artist_id: s.artist_id,
+        album: s.album.as_deref(),
+        release_date: s.release_date.as_deref(),
+        release_year: s.release_year,
+        language: s.language.as_deref(),
+        pageviews: s.pageviews,
+        url: s.url.as_deref(),
+        art_url: s.art_url.as_deref(),
+    }
 }

@@ -45,6 +45,9 @@ pub enum Fault {
     Delay(Duration),
     /// A 200 whose body is cut off mid-JSON.
     Malformed,
+    /// A 200 of exactly this many bytes (one never-closed JSON string), streamed in 64 KiB
+    /// chunks without a `Content-Length`.
+    Huge(usize),
 }
 
 impl Fault {
@@ -101,6 +104,8 @@ struct World {
     faults: HashMap<String, VecDeque<Fault>>,
     /// Catalogue entries per page, whatever `per_page` asks (Genius pages can be short).
     page_size: Option<usize>,
+    /// Every catalogue page lists the first page again and points to the next one, forever.
+    endless_pages: bool,
     seen: Vec<Seen>,
 }
 
@@ -165,6 +170,11 @@ impl FakeGenius {
 
     pub fn set_page_size(&self, entries: usize) {
         self.world.lock().unwrap().page_size = Some(entries);
+    }
+
+    /// Makes every catalogue page repeat the first one with a `next_page`, forever.
+    pub fn set_endless_pages(&self) {
+        self.world.lock().unwrap().endless_pages = true;
     }
 
     /// Serves `fault` to the next request for `path` (e.g. `/songs/7`); faults queue up.
@@ -358,6 +368,7 @@ async fn answer(State(world): State<Arc<Mutex<World>>>, uri: Uri, headers: Heade
         }
         Some(Fault::Delay(wait)) => tokio::time::sleep(wait).await,
         Some(Fault::Malformed) => return malformed(),
+        Some(Fault::Huge(bytes)) => return huge(bytes),
         None => {}
     }
     let w = world.lock().unwrap();
@@ -451,16 +462,38 @@ async fn answer(State(world): State<Arc<Mutex<World>>>, uri: Uri, headers: Heade
             if query_param(&query, "sort").as_deref() == Some("title") {
                 ids.sort_by_key(|id| w.songs.get(id).map(|s| s["title"].to_string()));
             }
-            let start = (page.max(1) - 1) * size;
+            let start = if w.endless_pages {
+                0
+            } else {
+                (page.max(1) - 1) * size
+            };
             let songs: Vec<Value> = ids
                 .iter()
                 .skip(start)
                 .take(size)
                 .filter_map(|id| w.songs.get(id).map(summary))
                 .collect();
-            let next_page = (start + size < ids.len()).then_some(page + 1);
+            let next_page = (w.endless_pages || start + size < ids.len()).then_some(page + 1);
             ok(json!({"songs": songs, "next_page": next_page}))
         }
         _ => not_found(),
     }
+}
+
+fn huge(bytes: usize) -> Response {
+    const HEAD: &[u8] = b"{\"response\":{\"song\":\"";
+    const CHUNK: usize = 64 << 10;
+    let mut left = bytes.saturating_sub(HEAD.len());
+    let mut chunks = vec![axum::body::Bytes::from_static(HEAD)];
+    while left > 0 {
+        let n = left.min(CHUNK);
+        chunks.push(axum::body::Bytes::from(vec![b'x'; n]));
+        left -= n;
+    }
+    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap()
 }

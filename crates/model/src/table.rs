@@ -1,0 +1,445 @@
+//! The tables of a model, one column per field, each one section of the model file.
+//!
+//! Adding data to the model file is one line in [`tables!`] below (a field, its value type and
+//! its section tag), the code that fills it in [`Tables::assemble`], and its checks in
+//! [`Tables::validate`]. A section missing from a file reads as empty, so validation decides
+//! whether a file without it can be served; bump `file::FORMAT_VERSION` when it cannot.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::column::{Column, StrRef, Strings, StringsBuilder};
+use crate::features::role;
+use crate::{Explanations, SongInfo};
+
+/// Stored for a song without pageviews.
+pub(crate) const NO_PAGEVIEWS: u64 = u64::MAX;
+/// Stored for a song without a release year.
+pub(crate) const NO_YEAR: i32 = i32::MIN;
+
+/// A section tag: up to 8 ASCII bytes, zero-padded.
+pub(crate) type Tag = [u8; 8];
+
+pub(crate) const fn tag(name: &str) -> Tag {
+    let bytes = name.as_bytes();
+    let mut out = [0u8; 8];
+    let mut i = 0;
+    while i < bytes.len() && i < 8 {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
+/// Where the tables are read from: the sections of a mapped file.
+pub(crate) trait SectionSource {
+    /// The section `tag` as a column; empty when the file has no such section; an error
+    /// when its bytes are not a whole, aligned number of values.
+    fn column<T: bytemuck::Pod>(&self, tag: Tag) -> Result<Column<T>, String>;
+}
+
+macro_rules! tables {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty = $tag:literal,)*) => {
+        /// Every table of a model. Song columns are indexed by browse order.
+        #[derive(Debug, Default)]
+        pub(crate) struct Tables {
+            /// Every text of the model; the `StrRef` columns point into it.
+            pub strings: Strings,
+            $($(#[$doc])* pub $field: Column<$ty>,)*
+        }
+
+        impl Tables {
+            /// Every section with its tag, in file order.
+            pub fn sections(&self) -> Vec<(Tag, &[u8])> {
+                let mut out = vec![
+                    (tag("str.offs"), self.strings.offsets.as_bytes()),
+                    (tag("str.byte"), self.strings.bytes.as_bytes()),
+                ];
+                $(out.push((tag($tag), self.$field.as_bytes()));)*
+                out
+            }
+
+            pub fn read(source: &impl SectionSource) -> Result<Tables, String> {
+                Ok(Tables {
+                    strings: Strings {
+                        offsets: source.column(tag("str.offs"))?,
+                        bytes: source.column(tag("str.byte"))?,
+                    },
+                    $($field: source.column(tag($tag))?,)*
+                })
+            }
+        }
+    };
+}
+
+tables! {
+    /// Genius song ids.
+    ids: u64 = "song.id",
+    /// [`NO_PAGEVIEWS`] when unknown.
+    pageviews: u64 = "song.pv",
+    /// [`NO_YEAR`] when unknown.
+    years: i32 = "song.yr",
+    /// The primary artist, a position in the artist columns.
+    song_artist: u32 = "song.art",
+    titles: StrRef = "song.ttl",
+    albums: StrRef = "song.alb",
+    dates: StrRef = "song.dat",
+    languages: StrRef = "song.lng",
+    urls: StrRef = "song.url",
+    art_urls: StrRef = "song.img",
+    /// Per song (n + 1 offsets) its tags.
+    tag_offsets: u32 = "tag.offs",
+    tags: StrRef = "tag.str",
+    /// Song ids sorted, and the index of each.
+    by_id_keys: u64 = "byid.key",
+    by_id_index: u32 = "byid.idx",
+    /// Row i * k .. (i + 1) * k: song i's neighbours, best first.
+    neighbours: u32 = "nb.index",
+    scores: u16 = "nb.score",
+    reasons: u8 = "nb.why",
+    /// Every credited artist: Genius id and name.
+    artist_ids: u64 = "art.id",
+    artist_names: StrRef = "art.name",
+    /// Artist ids sorted, and the position of each.
+    artist_by_id_keys: u64 = "art.key",
+    artist_by_id_pos: u32 = "art.pos",
+    /// Per artist (a + 1 offsets) the songs they are the primary artist of, in browse order.
+    artist_song_offsets: u32 = "art.offs",
+    artist_songs: u32 = "art.song",
+    /// Per song (n + 1 offsets) its credits, sorted by artist position, with role bits.
+    credit_offsets: u32 = "crd.offs",
+    credit_artists: u32 = "crd.art",
+    credit_roles: u8 = "crd.role",
+    /// Relationship kinds as Genius spells them (`samples`, `cover_of`, ...).
+    relation_kinds: StrRef = "rel.kind",
+    /// Per song (n + 1 offsets) the songs it links to, by index, with the kind.
+    relation_offsets: u32 = "rel.offs",
+    relation_targets: u32 = "rel.to",
+    relation_kind: u8 = "rel.type",
+}
+
+/// Entry `i`'s range in a table of offsets, if the offsets hold it.
+pub(crate) fn range(offsets: &[u32], i: usize) -> Option<Range<usize>> {
+    let start = *offsets.get(i)? as usize;
+    let end = *offsets.get(i + 1)? as usize;
+    (start <= end).then_some(start..end)
+}
+
+const ROLE_NAMES: [(u8, &str); 4] = [
+    (role::PRIMARY, "primary"),
+    (role::FEATURED, "featured"),
+    (role::PRODUCER, "producer"),
+    (role::WRITER, "writer"),
+];
+
+pub(crate) fn role_names(bits: u8) -> Vec<&'static str> {
+    ROLE_NAMES
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+pub(crate) fn role_rank(name: &str) -> usize {
+    ROLE_NAMES
+        .iter()
+        .position(|(_, n)| *n == name)
+        .unwrap_or(ROLE_NAMES.len())
+}
+
+impl Tables {
+    /// Columns from what training produced.
+    pub fn assemble(
+        songs: Vec<SongInfo>,
+        neighbours: Vec<u32>,
+        scores: Vec<u16>,
+        reasons: Vec<u8>,
+        e: Explanations,
+    ) -> Tables {
+        let n = songs.len();
+        let mut strings = StringsBuilder::new();
+        let mut artist_ids = e.artist_ids;
+        let mut artist_names: Vec<StrRef> = e.names.iter().map(|s| strings.shared(s)).collect();
+        // Older explanation data may name artists without ids; give them none.
+        artist_ids.resize(artist_names.len(), 0);
+        let mut artist_pos: HashMap<u64, u32> = artist_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
+
+        let mut t = Tables::default();
+        let mut cols = SongColumns::with_capacity(n);
+        for song in &songs {
+            let artist = *artist_pos.entry(song.artist_id).or_insert_with(|| {
+                artist_ids.push(song.artist_id);
+                artist_names.push(strings.shared(&song.artist));
+                (artist_ids.len() - 1) as u32
+            });
+            cols.push(song, artist, &mut strings);
+        }
+
+        let mut by_id: Vec<(u64, u32)> = songs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i as u32))
+            .collect();
+        by_id.sort_unstable();
+        by_id.dedup_by_key(|e| e.0);
+        let mut artist_by_id: Vec<(u64, u32)> = artist_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
+        artist_by_id.sort_unstable();
+        artist_by_id.dedup_by_key(|e| e.0);
+        let mut per_artist: Vec<Vec<u32>> = vec![Vec::new(); artist_ids.len()];
+        for (i, &a) in cols.song_artist.iter().enumerate() {
+            per_artist[a as usize].push(i as u32);
+        }
+        let (artist_song_offsets, artist_songs) = flatten(per_artist);
+
+        let empty_offsets = |offsets: Vec<u32>| {
+            if offsets.len() == n + 1 {
+                offsets
+            } else {
+                vec![0; n + 1]
+            }
+        };
+        t.relation_kinds = e
+            .relation_kinds
+            .iter()
+            .map(|k| strings.shared(k))
+            .collect::<Vec<_>>()
+            .into();
+        t.ids = cols.ids.into();
+        t.pageviews = cols.pageviews.into();
+        t.years = cols.years.into();
+        t.song_artist = cols.song_artist.into();
+        t.titles = cols.titles.into();
+        t.albums = cols.albums.into();
+        t.dates = cols.dates.into();
+        t.languages = cols.languages.into();
+        t.urls = cols.urls.into();
+        t.art_urls = cols.art_urls.into();
+        t.tag_offsets = cols.tag_offsets.into();
+        t.tags = cols.tags.into();
+        t.by_id_keys = by_id.iter().map(|e| e.0).collect::<Vec<_>>().into();
+        t.by_id_index = by_id.iter().map(|e| e.1).collect::<Vec<_>>().into();
+        t.neighbours = neighbours.into();
+        t.scores = scores.into();
+        t.reasons = reasons.into();
+        t.artist_ids = artist_ids.into();
+        t.artist_names = artist_names.into();
+        t.artist_by_id_keys = artist_by_id.iter().map(|e| e.0).collect::<Vec<_>>().into();
+        t.artist_by_id_pos = artist_by_id.iter().map(|e| e.1).collect::<Vec<_>>().into();
+        t.artist_song_offsets = artist_song_offsets.into();
+        t.artist_songs = artist_songs.into();
+        t.credit_offsets = empty_offsets(e.credit_offsets).into();
+        t.credit_artists = e.credit_names.into();
+        t.credit_roles = e.credit_roles.into();
+        t.relation_offsets = empty_offsets(e.relation_offsets).into();
+        t.relation_targets = e.relation_targets.into();
+        t.relation_kind = e.relation_kind.into();
+        t.strings = strings.finish();
+        t
+    }
+
+    /// Checks every length and cross-reference, so that a decoded file can never make serving
+    /// panic. `release` is handed each stretch of the neighbour table once it is checked (the
+    /// file uses it to drop those pages from memory again).
+    pub fn validate(&self, k: usize, release: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+        let n = self.ids.len();
+        let per_song: [(&str, usize); 9] = [
+            ("pageviews", self.pageviews.len()),
+            ("years", self.years.len()),
+            ("artists", self.song_artist.len()),
+            ("titles", self.titles.len()),
+            ("albums", self.albums.len()),
+            ("dates", self.dates.len()),
+            ("languages", self.languages.len()),
+            ("urls", self.urls.len()),
+            ("art urls", self.art_urls.len()),
+        ];
+        if let Some((what, len)) = per_song.iter().find(|(_, len)| *len != n) {
+            return Err(format!("{len} song {what} for {n} songs"));
+        }
+        let cells = n.checked_mul(k).ok_or("k is too large")?;
+        if self.neighbours.len() != cells
+            || self.scores.len() != cells
+            || self.reasons.len() != cells
+        {
+            return Err(format!("neighbour table is not {n} songs x {k} neighbours"));
+        }
+        if k > 0 && k >= n {
+            return Err(format!("{k} neighbours per song but only {n} songs"));
+        }
+        // In stretches, so that a large table is never resident all at once.
+        let rows_per_stretch = (4 << 20) / k.max(1);
+        for first in (0..n).step_by(rows_per_stretch.max(1)) {
+            let rows = first..(first + rows_per_stretch).min(n);
+            let stretch = &self.neighbours[rows.start * k..rows.end * k];
+            for (row, chunk) in rows.zip(stretch.chunks(k.max(1))) {
+                if chunk.iter().any(|&c| c as usize >= n || c as usize == row) {
+                    return Err(format!("song {row} has a neighbour outside the catalogue"));
+                }
+            }
+            release(bytemuck::cast_slice(stretch));
+        }
+
+        let a = self.artist_ids.len();
+        if self.artist_names.len() != a
+            || self.artist_by_id_keys.len() != self.artist_by_id_pos.len()
+            || self.song_artist.iter().any(|&x| x as usize >= a)
+            || self.artist_by_id_pos.iter().any(|&x| x as usize >= a)
+            || !self.artist_by_id_keys.windows(2).all(|w| w[0] < w[1])
+        {
+            return Err("the artist table is inconsistent".into());
+        }
+        if self.by_id_keys.len() != n
+            || self.by_id_index.len() != n
+            || !self.by_id_keys.windows(2).all(|w| w[0] < w[1])
+            || self
+                .by_id_keys
+                .iter()
+                .zip(self.by_id_index.iter())
+                .any(|(&id, &i)| self.ids.get(i as usize) != Some(&id))
+        {
+            return Err("the song id index is inconsistent".into());
+        }
+        check_offsets(&self.tag_offsets, n, self.tags.len(), "tag")?;
+        check_offsets(&self.credit_offsets, n, self.credit_artists.len(), "credit")?;
+        if self.credit_roles.len() != self.credit_artists.len()
+            || self.credit_artists.iter().any(|&x| x as usize >= a)
+        {
+            return Err("credits refer to unknown artists".into());
+        }
+        check_offsets(
+            &self.relation_offsets,
+            n,
+            self.relation_targets.len(),
+            "relationship",
+        )?;
+        if self.relation_kind.len() != self.relation_targets.len()
+            || self.relation_targets.iter().any(|&t| t as usize >= n)
+            || self
+                .relation_kind
+                .iter()
+                .any(|&x| x as usize >= self.relation_kinds.len())
+        {
+            return Err("relationships refer to unknown songs or kinds".into());
+        }
+        check_offsets(
+            &self.artist_song_offsets,
+            a,
+            self.artist_songs.len(),
+            "artist song",
+        )?;
+        if self.artist_songs.iter().any(|&s| s as usize >= n) {
+            return Err("an artist lists a song outside the catalogue".into());
+        }
+        if self.strings.offsets.first().is_some_and(|&o| o != 0) {
+            return Err("string offsets are inconsistent".into());
+        }
+        Ok(())
+    }
+}
+
+/// The per-song columns while they are being filled.
+#[derive(Default)]
+struct SongColumns {
+    ids: Vec<u64>,
+    pageviews: Vec<u64>,
+    years: Vec<i32>,
+    song_artist: Vec<u32>,
+    titles: Vec<StrRef>,
+    albums: Vec<StrRef>,
+    dates: Vec<StrRef>,
+    languages: Vec<StrRef>,
+    urls: Vec<StrRef>,
+    art_urls: Vec<StrRef>,
+    tag_offsets: Vec<u32>,
+    tags: Vec<StrRef>,
+}
+
+impl SongColumns {
+    fn with_capacity(n: usize) -> SongColumns {
+        SongColumns {
+            ids: Vec::with_capacity(n),
+            pageviews: Vec::with_capacity(n),
+            years: Vec::with_capacity(n),
+            song_artist: Vec::with_capacity(n),
+            titles: Vec::with_capacity(n),
+            albums: Vec::with_capacity(n),
+            dates: Vec::with_capacity(n),
+            languages: Vec::with_capacity(n),
+            urls: Vec::with_capacity(n),
+            art_urls: Vec::with_capacity(n),
+            tag_offsets: vec![0],
+            tags: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, s: &SongInfo, artist: u32, strings: &mut StringsBuilder) {
+        self.ids.push(s.id);
+        self.pageviews.push(s.pageviews.unwrap_or(NO_PAGEVIEWS));
+        self.years.push(s.release_year.unwrap_or(NO_YEAR));
+        self.song_artist.push(artist);
+        self.titles.push(strings.add(&s.title));
+        self.albums.push(strings.optional(s.album.as_deref(), true));
+        self.dates
+            .push(strings.optional(s.release_date.as_deref(), true));
+        self.languages
+            .push(strings.optional(s.language.as_deref(), true));
+        self.urls.push(strings.optional(s.url.as_deref(), false));
+        self.art_urls
+            .push(strings.optional(s.art_url.as_deref(), false));
+        self.tags
+            .extend(s.tags.iter().map(|tag| strings.shared(tag)));
+        self.tag_offsets.push(self.tags.len() as u32);
+    }
+}
+
+/// Lists as (offsets, values).
+fn flatten(lists: Vec<Vec<u32>>) -> (Vec<u32>, Vec<u32>) {
+    let mut offsets = Vec::with_capacity(lists.len() + 1);
+    offsets.push(0);
+    let mut values = Vec::new();
+    for list in lists {
+        values.extend(list);
+        offsets.push(values.len() as u32);
+    }
+    (offsets, values)
+}
+
+fn check_offsets(offsets: &[u32], n: usize, len: usize, what: &str) -> Result<(), String> {
+    let ok = offsets.len() == n + 1
+        && offsets.first() == Some(&0)
+        && offsets.last().map(|&l| l as usize) == Some(len)
+        && offsets.windows(2).all(|w| w[0] <= w[1]);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what} offsets are inconsistent"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_padded_names() {
+        assert_eq!(&tag("nb.why"), b"nb.why\0\0");
+        assert_eq!(&tag("12345678910"), b"12345678");
+    }
+
+    #[test]
+    fn roles_are_named_in_a_fixed_order() {
+        assert_eq!(
+            role_names(role::WRITER | role::PRIMARY),
+            vec!["primary", "writer"]
+        );
+        assert!(role_rank("primary") < role_rank("writer"));
+    }
+}

@@ -1,0 +1,313 @@
+// The explorer page in headless Chromium, driven by Playwright (playwright-core, no browser
+// download: Debian's chromium), against a real `songrec serve` that starts without a model.
+// Started by tests/explorer.rs, which passes everything through the environment:
+//
+//   SONGREC_URL          the server, e.g. http://127.0.0.1:41234 (no model loaded yet)
+//   SONGREC_BIN          the songrec binary, to import and train while the page waits
+//   SONGREC_DATA_DIR     the server's data dir
+//   SONGREC_CATALOGUE    a generated catalogue (JSON Lines) to import
+//   SONGREC_SONGS        how many songs it holds
+//   SONGREC_CHROMIUM     the browser binary
+//   SONGREC_SCREENSHOTS  where screenshots go
+//   SONGREC_NODE_DEPS    the folder whose node_modules holds playwright-core
+//
+// Prints one line per step; exits non-zero with the reason on the first failure.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const base = env("SONGREC_URL").replace(/\/$/, "");
+const origin = new URL(base).origin;
+const songCount = Number(env("SONGREC_SONGS"));
+const shots = env("SONGREC_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const { chromium } = createRequire(join(env("SONGREC_NODE_DEPS"), "package.json"))("playwright-core");
+
+const DESKTOP = { width: 1366, height: 900 };
+const PHONE = { width: 375, height: 812 };
+const WAIT = 20_000;
+
+let step = "start";
+const consoleErrors = [];
+const offOrigin = [];
+/** Console messages that the current step expects (the 503 state, the server "down"). */
+let tolerated = null;
+
+function log(message) {
+  console.log(`explorer: ${message}`);
+}
+
+function begin(name) {
+  step = name;
+  log(name);
+}
+
+async function api(path, init) {
+  const response = await fetch(`${base}${path}`, init);
+  return { status: response.status, body: await response.json() };
+}
+
+function songrec(...args) {
+  const out = spawnSync(env("SONGREC_BIN"), ["--data-dir", env("SONGREC_DATA_DIR"), ...args], {
+    encoding: "utf8",
+    env: { ...process.env, SONGREC_LOG: "warn" },
+  });
+  assert.equal(out.status, 0, `songrec ${args.join(" ")} failed: ${out.stderr}`);
+  return out.stdout;
+}
+
+/** Generated art for requests to Genius's image host: the browser never leaves this machine. */
+function fakeArt(url) {
+  let h = 0;
+  for (const c of url) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  const body = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="hsl(${h % 360} 60% 45%)"/><circle cx="5" cy="5" r="2.5" fill="#111"/></svg>`;
+  return { status: 200, contentType: "image/svg+xml", body };
+}
+
+async function shoot(page, name) {
+  for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+    await page.setViewportSize(size);
+    await page.waitForTimeout(150); // let the layout settle after the resize
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name} at ${label} width scrolls sideways by ${overflow}px`);
+    await page.screenshot({ path: join(shots, `${name}-${label}.png`), fullPage: false });
+  }
+  await page.setViewportSize(DESKTOP);
+}
+
+async function texts(locator) {
+  return (await locator.allTextContents()).map((t) => t.trim());
+}
+
+async function main() {
+  const profile = mkdtempSync(join(tmpdir(), "songrec-explorer-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: env("SONGREC_CHROMIUM"),
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: DESKTOP,
+    colorScheme: "dark",
+    reducedMotion: "reduce",
+  });
+  try {
+    await context.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin === origin) return route.continue();
+      if (url.protocol === "https:" && url.hostname === "images.genius.com") return route.fulfill(fakeArt(url.href));
+      offOrigin.push(`${step}: ${url.href}`);
+      return route.abort();
+    });
+    const page = context.pages()[0] || (await context.newPage());
+    page.on("console", (message) => {
+      if (message.type() !== "error") return;
+      const text = message.text();
+      if (tolerated && tolerated.test(text)) return;
+      consoleErrors.push(`${step}: ${text} (${message.location().url || "?"})`);
+    });
+    page.on("pageerror", (error) => consoleErrors.push(`${step}: uncaught ${error.message}`));
+    await journey(page);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+  assert.deepEqual(offOrigin, [], "the page requested something from another origin");
+  assert.deepEqual(consoleErrors, [], "the page logged errors");
+  log("all steps passed");
+}
+
+async function journey(page) {
+  begin("no model loaded: the page says so");
+  tolerated = /status of 503/;
+  assert.equal((await api("/ready")).status, 503, "the server must start without a model");
+  await page.goto(`${base}/`);
+  await page.locator(".no-model").waitFor({ timeout: WAIT });
+  assert.match(await page.locator("main h1").innerText(), /No model is loaded yet/);
+  assert.equal(await page.locator("body").getAttribute("data-state"), "no-model");
+  await shoot(page, "no-model");
+
+  begin("a model is trained: the page picks it up by itself");
+  songrec("import", env("SONGREC_CATALOGUE"));
+  songrec("train", "--promote", "always", "--param", "w_album=0.9");
+  songrec("train", "--promote", "always");
+  await page.locator(".grid .card").first().waitFor({ timeout: WAIT * 2 });
+  tolerated = null;
+  assert.equal(await page.locator("main h1").innerText(), "Popular songs");
+  assert.equal(await page.locator(".count").innerText(), `${songCount.toLocaleString("en-US")} songs`);
+  const firstPage = await page.locator(".grid .card").count();
+  assert.ok(firstPage >= 12, `only ${firstPage} cards on the first page`);
+  const top = (await api("/songs?limit=1")).body.songs[0];
+  assert.equal((await texts(page.locator(".card-title")))[0], top.title, "the most viewed song comes first");
+  const pageOfSongs = (await api("/songs?limit=24")).body.songs;
+  if (pageOfSongs.some((s) => s.art_url || s.art_thumbnail_url)) {
+    assert.ok(await page.locator(".card img.art").count() > 0, "songs with Genius art show it");
+  } else {
+    log("GET /songs carries no art URL: only the generated covers are checked");
+  }
+  assert.ok(await page.locator(".card .art.placeholder").count() > 0, "songs without art get a generated cover");
+  for (const alt of await page.locator(".card img.art").evaluateAll((imgs) => imgs.map((i) => i.alt))) assert.match(alt, /^Cover art of .+ by .+/);
+  await shoot(page, "browse");
+
+  begin("scrolling loads more songs");
+  await page.locator("button.more").scrollIntoViewIfNeeded();
+  await page.waitForFunction((n) => document.querySelectorAll(".grid .card").length > n, firstPage, { timeout: WAIT });
+
+  begin("search as you type, and a slow stale answer never overwrites a newer one");
+  const wanted = (await api("/songs?limit=1&offset=7")).body.songs[0];
+  const decoy = wanted.title.split(/\s+/)[0].slice(0, 2);
+  let delayed = 0;
+  const isDecoy = (url) => url.pathname === "/songs" && url.searchParams.get("q") === decoy;
+  await page.route(isDecoy, async (route) => {
+    delayed += 1;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue().catch(() => {});
+  });
+  await page.locator("#q").fill(decoy);
+  await page.waitForFunction(() => location.hash.includes("q="));
+  await page.locator("#q").fill(wanted.title);
+  await page.locator(".results-head h1", { hasText: wanted.title }).waitFor({ timeout: WAIT });
+  await page.locator(".card-title", { hasText: wanted.title }).first().waitFor({ timeout: WAIT });
+  await page.waitForTimeout(1800); // past the slow answer to the older query
+  await page.unroute(isDecoy);
+  assert.ok(delayed >= 1, "the first query was sent and held back");
+  const found = await texts(page.locator(".card-title"));
+  assert.ok(found.includes(wanted.title), `"${wanted.title}" not among ${found}`);
+  const expected = (await api(`/songs?q=${encodeURIComponent(wanted.title)}&limit=24`)).body;
+  assert.deepEqual(found, expected.songs.map((s) => s.title), "the grid shows the newest query's answer");
+  assert.match(page.url(), /#\/\?q=/);
+  await shoot(page, "search");
+
+  begin("nothing found");
+  await page.locator("#q").fill("zzzqqxnotasong");
+  await page.locator(".state.empty", { hasText: "Nothing found" }).waitFor({ timeout: WAIT });
+  await page.locator("#q").fill(wanted.title);
+  await page.locator(".card-title", { hasText: wanted.title }).first().waitFor({ timeout: WAIT });
+
+  begin("open the song: details and k recommendations with reasons");
+  await page.locator(".card", { hasText: wanted.title }).first().locator("a.card-link").click();
+  await page.waitForURL(new RegExp(`#/song/${wanted.id}$`));
+  await page.locator(".song-hero h1").waitFor();
+  assert.equal(await page.locator(".song-hero h1").innerText(), wanted.title);
+  assert.equal(await page.locator(".artist-link").innerText(), wanted.artist);
+  await page.locator("ol.recs > li.rec").first().waitFor({ timeout: WAIT });
+  assert.equal(await page.locator("ol.recs > li.rec").count(), 10, "the default k is 10");
+  const recs = (await api(`/songs/${wanted.id}/recommendations?k=10`)).body.recommendations;
+  assert.deepEqual(await texts(page.locator("ol.recs .rec-title")), recs.map((r) => r.title));
+  assert.equal(await page.locator("ol.recs > li.rec").filter({ has: page.locator(".reason") }).count(), 10, "every recommendation says why");
+  assert.equal((await texts(page.locator("ol.recs .reason")))[0], recs[0].reasons[0]);
+  assert.equal((await texts(page.locator("ol.recs .score-value")))[0], recs[0].score.toFixed(3));
+  assert.match(await page.title(), new RegExp(wanted.title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+  await page.locator("select[name=k]").selectOption("5");
+  await page.waitForFunction(() => document.querySelectorAll("ol.recs > li.rec").length === 5, null, { timeout: WAIT });
+  assert.match(page.url(), /\?k=5$/);
+  await shoot(page, "song");
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.screenshot({ path: join(shots, "song-desktop-light.png") });
+  const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMedia({ colorScheme: "dark" });
+  const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.notEqual(light, dark, "light and dark themes follow the system setting");
+
+  begin("keyboard: tab to a recommendation, open it, come back with the back button");
+  const firstRec = (await texts(page.locator("ol.recs .rec-title")))[0];
+  await page.locator("select[name=k]").focus();
+  let reached = false;
+  for (let i = 0; i < 12 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = await page.evaluate(() => document.activeElement.classList.contains("rec-title"));
+  }
+  assert.ok(reached, "Tab reaches the first recommendation");
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, "none", "the focused link shows a focus ring");
+  await page.keyboard.press("Enter");
+  await page.locator(".song-hero h1", { hasText: firstRec }).waitFor({ timeout: WAIT });
+  await page.goBack();
+  await page.locator(".song-hero h1", { hasText: wanted.title }).waitFor({ timeout: WAIT });
+  assert.equal(await page.locator("ol.recs > li.rec").count(), 5, "back restores k=5 from the URL");
+  await page.goForward();
+  await page.locator(".song-hero h1", { hasText: firstRec }).waitFor({ timeout: WAIT });
+  await page.goBack();
+  await page.locator(".song-hero h1", { hasText: wanted.title }).waitFor({ timeout: WAIT });
+
+  begin("like two songs");
+  await page.locator(".song-hero button.like").click();
+  assert.equal(await page.locator(".song-hero button.like").getAttribute("aria-pressed"), "true");
+  const second = recs[1];
+  await page.locator(`ol.recs li.rec[data-id="${second.id}"] button.like`).click();
+  assert.equal(await page.locator("#like-count").innerText(), "2");
+
+  begin("the artist view");
+  await page.locator(".artist-link").click();
+  await page.waitForURL(/#\/artist/);
+  await page.locator(".artist-view h1", { hasText: wanted.artist }).waitFor({ timeout: WAIT });
+  await page.locator(".artist-view .grid .card").first().waitFor({ timeout: WAIT });
+  const artists = await texts(page.locator(".artist-view .card-artist"));
+  assert.ok(artists.length > 0 && artists.every((a) => a === wanted.artist), `songs of ${wanted.artist}: ${artists}`);
+  assert.ok(await texts(page.locator(".artist-view .card-title")).then((t) => t.includes(wanted.title)));
+  await shoot(page, "artist");
+
+  begin("recommendations from my likes, kept across a reload");
+  await page.locator("nav a[data-nav=likes]").click();
+  await page.waitForURL(/#\/likes$/);
+  await page.locator("ol.recs > li.rec").first().waitFor({ timeout: WAIT });
+  assert.deepEqual((await texts(page.locator(".liked .rec-title"))).sort(), [wanted.title, second.title].sort());
+  const fromLikes = (await api("/recommendations", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seeds: [second.id, wanted.id], k: 20 }) })).body.recommendations;
+  assert.deepEqual(await texts(page.locator("ol.recs .rec-title")), fromLikes.map((r) => r.title));
+  await page.reload();
+  await page.locator("ol.recs > li.rec").first().waitFor({ timeout: WAIT });
+  assert.equal(await page.locator(".liked .liked-row").count(), 2, "likes survive a reload");
+  assert.equal(await page.locator("#like-count").innerText(), "2");
+  await shoot(page, "likes");
+  await page.locator(`.liked-row[data-id="${second.id}"] button`).click();
+  await page.waitForFunction(() => document.querySelectorAll(".liked .liked-row").length === 1);
+  const fromOne = (await api("/recommendations", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seeds: [wanted.id], k: 20 }) })).body.recommendations;
+  await page.waitForFunction((first) => document.querySelector("ol.recs .rec-title")?.textContent === first, fromOne[0].title, { timeout: WAIT });
+
+  begin("the model panel and its chart");
+  const models = await api("/models");
+  const pipeline = await api("/pipeline");
+  const missing = [models, pipeline].filter((r) => r.status === 404).length;
+  // Until a server has these routes, the panel says so (and Chromium logs the 404).
+  if (missing) tolerated = /status of 404/;
+  await page.locator("nav a[data-nav=model]").click();
+  await page.waitForURL(/#\/model$/);
+  const served = (await api("/model")).body;
+  await page.locator(".tile-value").first().waitFor({ timeout: WAIT });
+  const tiles = await texts(page.locator(".tile-value"));
+  assert.equal(tiles[0], `v${served.version}`);
+  assert.ok(tiles.includes(songCount.toLocaleString("en-US")), `catalogue size among ${tiles}`);
+  if (models.status === 200) {
+    await page.locator(".chart svg path.line").waitFor({ timeout: WAIT });
+    assert.ok(await page.locator(".chart svg circle.dot").count() >= 2, "one point per version");
+    assert.equal(await page.locator(".chart svg circle.dot.champion").count(), 1);
+  } else {
+    log(`GET /models answers ${models.status}: the chart is not checked`);
+  }
+  await shoot(page, "model");
+  tolerated = null;
+
+  begin("the server goes away, then comes back");
+  tolerated = /ERR_CONNECTION_REFUSED|ERR_FAILED/;
+  await page.route(`${base}/**`, (route) => route.abort("connectionrefused"));
+  await page.locator("nav a[data-nav=browse]").click();
+  await page.locator("#banner", { hasText: "cannot be reached" }).waitFor({ timeout: WAIT });
+  assert.equal(await page.locator("body").getAttribute("data-state"), "down");
+  await page.unroute(`${base}/**`);
+  await page.locator("#banner").waitFor({ state: "hidden", timeout: WAIT });
+  await page.locator(".grid .card").first().waitFor({ timeout: WAIT });
+  tolerated = null;
+}
+
+main().catch((error) => {
+  console.error(`explorer: FAILED at step "${step}": ${error.stack || error}`);
+  if (consoleErrors.length) console.error(`console errors so far:\n  ${consoleErrors.join("\n  ")}`);
+  process.exit(1);
+});
