@@ -81,7 +81,7 @@ impl SongInfo {
             pageviews: song.pageviews,
             url: song.url.clone(),
             art_url: song.song_art_image_url.clone(),
-            tags: Vec::new(),
+            tags: song.tags.clone(),
         }
     }
 }
