@@ -34,7 +34,7 @@ path)
 check)
     install
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
-    "$BIN" deny --offline check licenses bans sources
+    "$BIN" --offline check licenses bans sources
     ;;
 *)
     echo "usage: $0 path|check" >&2

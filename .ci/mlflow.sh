@@ -34,6 +34,11 @@ running() {
 install() {
     if [[ -x $VENV/bin/mlflow ]] &&
         [[ $("$VENV/bin/python" -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null) == "$MLFLOW_VERSION" ]]; then
+        # The `auth` extra (Flask-WTF) runs the basic-auth app the security tests start.
+        if ! "$VENV/bin/python" -c 'import flask_wtf' 2>/dev/null; then
+            log "adding mlflow[auth] $MLFLOW_VERSION to $VENV"
+            "$VENV/bin/pip" install --quiet "mlflow[auth]==$MLFLOW_VERSION"
+        fi
         return
     fi
     log "installing mlflow $MLFLOW_VERSION into $VENV"
@@ -41,7 +46,7 @@ install() {
     mkdir -p "$CACHE"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --upgrade pip
-    "$VENV/bin/pip" install --quiet "mlflow==$MLFLOW_VERSION"
+    "$VENV/bin/pip" install --quiet "mlflow[auth]==$MLFLOW_VERSION"
 }
 
 start() {

@@ -124,6 +124,9 @@ fn database_url(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<SecretString> {
     let var = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(mode) = var("PGSSLMODE") {
+        check_sslmode("PGSSLMODE", &mode)?;
+    }
     if let Some(url) = var("DATABASE_URL") {
         return Ok(SecretString::from(url));
     }
@@ -153,7 +156,37 @@ fn database_url(
             .map_err(|()| invalid("DB_PASS"))?;
     }
     url.set_path(&name);
+    // TLS as managed databases require it. Without these, libpq's PGSSLMODE and PGSSLROOTCERT
+    // apply (the driver reads them for any PostgreSQL URL).
+    if let Some(mode) = var("DB_SSLMODE") {
+        check_sslmode("DB_SSLMODE", &mode)?;
+        url.query_pairs_mut().append_pair("sslmode", &mode);
+    }
+    if let Some(cert) = var("DB_SSLROOTCERT") {
+        url.query_pairs_mut().append_pair("sslrootcert", &cert);
+    }
     Ok(SecretString::from(String::from(url)))
+}
+
+/// The `sslmode`s libpq and the driver know; anything else would silently mean `prefer`.
+const SSL_MODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+fn check_sslmode(variable: &str, mode: &str) -> anyhow::Result<()> {
+    if SSL_MODES.contains(&mode) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{variable} must be one of {}, not {mode:?}",
+            SSL_MODES.join(", ")
+        )
+    }
 }
 
 pub fn init_tracing(global: &GlobalArgs) {
@@ -202,6 +235,39 @@ mod tests {
         );
         let parsed = url::Url::parse(&url).unwrap();
         assert_eq!(parsed.port(), Some(5432));
+    }
+
+    #[test]
+    fn db_sslmode_and_root_certificate_go_into_the_url_and_a_bad_mode_is_refused() {
+        let url = url_from(&[
+            ("DB_HOST", "db.example.com"),
+            ("DB_USER", "songs"),
+            ("DB_PASS", "pw"),
+            ("DB_NAME", "genius"),
+            ("DB_SSLMODE", "verify-full"),
+            ("DB_SSLROOTCERT", "/etc/ssl/ca one.pem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            url,
+            "postgres://songs:pw@db.example.com:5432/genius?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Fca+one.pem"
+        );
+        let err = url_from(&[
+            ("DB_HOST", "h"),
+            ("DB_USER", "u"),
+            ("DB_PASS", "hunter2"),
+            ("DB_NAME", "d"),
+            ("DB_SSLMODE", "on"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("DB_SSLMODE") && err.contains("verify-full"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"));
+        let err = url_from(&[("PGSSLMODE", "yes")]).unwrap_err().to_string();
+        assert!(err.contains("PGSSLMODE"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use config::{GlobalArgs, Settings};
 
@@ -61,7 +61,7 @@ enum Command {
 /// Parses arguments, runs the command, prints one clear line on failure.
 pub fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    let cli = parse_args();
     config::init_tracing(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -80,6 +80,24 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Parses the command line as clap's derive would, with every environment value hidden.
+fn parse_args() -> Cli {
+    let mut matches = command().get_matches();
+    Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The command line, with `--help` never showing an argument's value from the environment:
+/// `MLFLOW_TRACKING_URI` may carry credentials, and no other value is worth the risk.
+fn command() -> clap::Command {
+    hide_env_values(Cli::command())
+}
+
+fn hide_env_values(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| arg.hide_env_values(true))
+        .mut_subcommands(hide_env_values)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -113,4 +131,34 @@ fn error_line(e: &anyhow::Error) -> String {
         line.push_str(&text);
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_argument_shows_its_environment_value_in_help() {
+        fn check(command: &clap::Command, checked: &mut usize) {
+            for arg in command.get_arguments() {
+                if arg.get_env().is_some() {
+                    assert!(
+                        arg.is_hide_env_values_set(),
+                        "{} --{:?}",
+                        command.get_name(),
+                        arg.get_long()
+                    );
+                    *checked += 1;
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, checked);
+            }
+        }
+        let mut command = command();
+        command.build();
+        let mut checked = 0;
+        check(&command, &mut checked);
+        assert!(checked > 5, "only {checked} arguments read the environment");
+    }
 }

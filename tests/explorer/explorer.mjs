@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +30,9 @@ const origin = new URL(base).origin;
 const songCount = Number(env("SONGREC_SONGS"));
 const shots = env("SONGREC_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
-const { chromium } = createRequire(join(env("SONGREC_NODE_DEPS"), "package.json"))("playwright-core");
+const nodeDeps = createRequire(join(env("SONGREC_NODE_DEPS"), "package.json"));
+const { chromium } = nodeDeps("playwright-core");
+const axeSource = readFileSync(nodeDeps.resolve("axe-core/axe.min.js"), "utf8");
 
 const DESKTOP = { width: 1366, height: 900 };
 const PHONE = { width: 375, height: 812 };
@@ -73,12 +75,28 @@ function fakeArt(url) {
   return { status: 200, contentType: "image/svg+xml", body };
 }
 
+/**
+ * axe-core's checks (contrast, names and alt text, landmarks, ARIA) on the current view; fails
+ * on serious and critical findings. Run through the DevTools protocol, so the page's own
+ * Content-Security-Policy stays on.
+ */
+async function audit(page, name) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")})`);
+  assert.deepEqual(serious, [], `accessibility problems on ${name}`);
+}
+
+/** Screenshots at desktop and phone width, each checked for sideways scrolling and by axe. */
 async function shoot(page, name) {
   for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]]) {
     await page.setViewportSize(size);
     await page.waitForTimeout(150); // let the layout settle after the resize
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `${name} at ${label} width scrolls sideways by ${overflow}px`);
+    await audit(page, `${name} at ${label} width`);
     await page.screenshot({ path: join(shots, `${name}-${label}.png`), fullPage: false });
   }
   await page.setViewportSize(DESKTOP);
@@ -160,6 +178,16 @@ async function journey(page) {
   await page.locator("button.more").scrollIntoViewIfNeeded();
   await page.waitForFunction((n) => document.querySelectorAll(".grid .card").length > n, firstPage, { timeout: WAIT });
 
+  begin("a fresh load: time to the first songs (reported, not asserted)");
+  const loads = [];
+  for (let i = 0; i < 5; i++) {
+    await page.goto(`${base}/`);
+    await page.locator(".grid .card").first().waitFor({ timeout: WAIT });
+    loads.push(await page.evaluate(() => performance.getEntriesByName("songrec:first-results")[0].startTime));
+  }
+  loads.sort((a, b) => a - b);
+  log(`first songs on screen after ${loads.map((t) => t.toFixed(0)).join(", ")} ms (median ${loads[2].toFixed(0)} ms)`);
+
   begin("search as you type, and a slow stale answer never overwrites a newer one");
   const wanted = (await api("/songs?limit=1&offset=7")).body.songs[0];
   const decoy = wanted.title.split(/\s+/)[0].slice(0, 2);
@@ -210,6 +238,7 @@ async function journey(page) {
   assert.match(page.url(), /\?k=5$/);
   await shoot(page, "song");
   await page.emulateMedia({ colorScheme: "light" });
+  await audit(page, "song in the light theme");
   await page.screenshot({ path: join(shots, "song-desktop-light.png") });
   const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   await page.emulateMedia({ colorScheme: "dark" });
@@ -234,6 +263,13 @@ async function journey(page) {
   assert.equal(await page.locator("ol.recs > li.rec").count(), 5, "back restores k=5 from the URL");
   await page.goForward();
   await page.locator(".song-hero h1", { hasText: firstRec }).waitFor({ timeout: WAIT });
+  await page.goBack();
+  await page.locator(".song-hero h1", { hasText: wanted.title }).waitFor({ timeout: WAIT });
+
+  begin("no likes yet: the likes view says how to start");
+  await page.locator("nav a[data-nav=likes]").click();
+  await page.locator(".state.empty", { hasText: "not liked any song yet" }).waitFor({ timeout: WAIT });
+  assert.equal(await page.locator(".liked .liked-row").count(), 0);
   await page.goBack();
   await page.locator(".song-hero h1", { hasText: wanted.title }).waitFor({ timeout: WAIT });
 

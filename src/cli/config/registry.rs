@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
-use secrecy::SecretString;
+use percent_encoding::percent_decode_str;
+use secrecy::{ExposeSecret, SecretString};
 use songrec_registry::{MlflowAuth, MlflowConfig, Registry};
 
 #[derive(Debug, Args)]
@@ -29,8 +30,13 @@ pub struct RegistryArgs {
     pub experiment: String,
     /// MLflow tracking server (e.g. `http://127.0.0.1:5000`); models go there instead of the
     /// data dir.
-    #[arg(long, global = true, env = "MLFLOW_TRACKING_URI")]
-    pub mlflow_tracking_uri: Option<String>,
+    // Secret: the URI may carry a user and password.
+    #[arg(long, global = true, env = "MLFLOW_TRACKING_URI", value_parser = secret)]
+    pub mlflow_tracking_uri: Option<SecretString>,
+}
+
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
 }
 
 /// Where model versions are registered.
@@ -51,7 +57,8 @@ impl RegistrySettings {
         let var = |name: &str| env(name).filter(|v| !v.is_empty());
         let Some(uri) = args
             .mlflow_tracking_uri
-            .as_deref()
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
             .filter(|u| !u.is_empty())
         else {
             return Ok(RegistrySettings::Local(data_dir.join("registry")));
@@ -81,8 +88,22 @@ impl RegistrySettings {
             (None, None, Some(_)) => {
                 anyhow::bail!("MLFLOW_TRACKING_PASSWORD is set but MLFLOW_TRACKING_USERNAME is not")
             }
+            // Credentials in the URI, as MLflow's clients accept them.
+            (None, None, None) if !tracking_uri.username().is_empty() => {
+                let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+                MlflowAuth::Basic {
+                    username: decode(tracking_uri.username()),
+                    password: SecretString::from(decode(
+                        tracking_uri.password().unwrap_or_default(),
+                    )),
+                }
+            }
             (None, None, None) => MlflowAuth::None,
         };
+        // From here on the URI is only an address, safe to show and to log.
+        let mut tracking_uri = tracking_uri;
+        let _ = tracking_uri.set_username("");
+        let _ = tracking_uri.set_password(None);
         Ok(RegistrySettings::Mlflow(MlflowConfig {
             tracking_uri,
             auth,
@@ -111,7 +132,7 @@ mod tests {
         RegistryArgs {
             model_name: "songrec-knn".into(),
             experiment: "songrec".into(),
-            mlflow_tracking_uri: uri.map(str::to_string),
+            mlflow_tracking_uri: uri.map(SecretString::from),
         }
     }
 
@@ -162,6 +183,25 @@ mod tests {
             panic!("expected MLflow");
         };
         assert!(matches!(config.auth, MlflowAuth::Basic { ref username, .. } if username == "ann"));
+    }
+
+    #[test]
+    fn credentials_in_the_tracking_uri_become_basic_auth_and_leave_the_uri() {
+        let RegistrySettings::Mlflow(config) =
+            settings(Some("https://ann:s3cr%40t-pw@mlflow.example.com/"), &[]).unwrap()
+        else {
+            panic!("expected MLflow");
+        };
+        assert_eq!(config.tracking_uri.as_str(), "https://mlflow.example.com/");
+        match &config.auth {
+            MlflowAuth::Basic { username, password } => {
+                assert_eq!(username, "ann");
+                assert_eq!(password.expose_secret(), "s3cr@t-pw");
+            }
+            other => panic!("{other:?}"),
+        }
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr"), "{shown}");
     }
 
     #[test]

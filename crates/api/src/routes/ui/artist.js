@@ -6,7 +6,7 @@ import { el, emptyState, errorState, loading, numbers, placeholder, skeletonCard
 import { songCard } from "./cards.js";
 
 /** Songs shown on an artist page. */
-const SONGS = 48;
+const SONGS = 100;
 
 function similarOf(body) {
   const list = body.similar_artists ?? body.similar ?? [];
@@ -51,7 +51,7 @@ export function mount(ctx, route) {
         const body = await api(`/artists/${route.id}`, { signal: ticket.signal });
         if (ticket.stale) return;
         const songs = Array.isArray(body.songs) ? body.songs : [];
-        showArtist(String(body.name ?? body.artist?.name ?? "Artist"), route.id, songs.slice(0, SONGS), body.song_count ?? body.total ?? songs.length, similarOf(body));
+        showArtist(String(body.name ?? body.artist?.name ?? "Artist"), route.id, songs.slice(0, SONGS), body.songs_total ?? body.total ?? songs.length, similarOf(body));
       } else {
         // Only the name is known: the artist's songs from search; similar artists need an id.
         const name = route.params.get("name");

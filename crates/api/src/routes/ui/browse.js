@@ -14,10 +14,19 @@ const SORTS = [["pageviews", "Most viewed"], ["title", "Title A–Z"], ["release
 const MIN_VIEWS = [["", "Any"], ["1000", "1K+"], ["10000", "10K+"], ["100000", "100K+"], ["1000000", "1M+"]];
 /** URL parameter -> API parameter. */
 const FILTERS = { q: "q", artist: "artist", lang: "language", from: "min_year", to: "max_year", views: "min_pageviews", sort: "sort" };
+/** What a filter value from the URL must look like to be sent; anything else is ignored. */
+const VALID = {
+  lang: /^[a-z]{2,3}(-[a-z0-9]{2,8})?$/i,
+  from: /^\d{4}$/,
+  to: /^\d{4}$/,
+  views: /^\d{1,15}$/,
+  sort: new RegExp(`^(${SORTS.map(([v]) => v).join("|")})$`),
+};
 
 export function mount(ctx, route) {
   const list = channel();
   const state = { params: null, offset: 0, total: 0, loading: false, done: false };
+  const unsupported = new Set();
 
   const artist = el("input", { type: "search", name: "artist", placeholder: "Any artist", autocomplete: "off", maxLength: 200 });
   const [langLabel, lang] = select("Language", "lang", [["", "Any language"], ...LANGUAGES.map((c) => [c, languageName(c)])], "");
@@ -95,7 +104,8 @@ export function mount(ctx, route) {
     const out = {};
     for (const [name, apiName] of Object.entries(FILTERS)) {
       const value = (params.get(name) || "").trim();
-      if (value && !(name === "sort" && value === "pageviews")) out[apiName] = value;
+      if (!value || unsupported.has(apiName) || (VALID[name] && !VALID[name].test(value))) continue;
+      if (!(name === "sort" && value === "pageviews")) out[apiName] = value;
     }
     return out;
   }
@@ -121,6 +131,9 @@ export function mount(ctx, route) {
       const songs = Array.isArray(page.songs) ? page.songs : [];
       if (first) grid.replaceChildren();
       grid.append(...songs.map(songCard));
+      if (first && songs.length && performance.getEntriesByName("songrec:first-results").length === 0) {
+        performance.mark("songrec:first-results");
+      }
       state.total = Number(page.total) || 0;
       state.offset += songs.length;
       state.done = songs.length === 0 || state.offset >= state.total;
@@ -130,6 +143,11 @@ export function mount(ctx, route) {
       more.hidden = state.done;
     } catch (error) {
       if (error.kind === Failure.ABORTED || ticket.stale) return;
+      if (first && error.kind === Failure.BAD_REQUEST && /unknown|unsupported|not (allowed|supported)|unexpected/i.test(error.message) && dropUnsupported(error.message)) {
+        state.loading = false;
+        loadPage();
+        return;
+      }
       if (first) grid.replaceChildren();
       status.replaceChildren(errorState(error, "songs"));
       more.hidden = true;
@@ -140,6 +158,26 @@ export function mount(ctx, route) {
         ctx.done();
       }
     }
+  }
+
+  /**
+   * A server that does not know a filter names it in its 400: that filter is switched off
+   * (and says why) rather than breaking the page. Returns whether one was.
+   */
+  function dropUnsupported(message) {
+    const controls = { artist, language: lang, min_year: from, max_year: to, min_pageviews: minViews, sort };
+    // The server quotes the parameters it does not know: `unknown query parameter "min_year"`.
+    const quoted = new Set([...message.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]));
+    const names = Object.keys(state.params).filter((name) => name !== "q" && !unsupported.has(name) && quoted.has(name));
+    for (const name of names) {
+      unsupported.add(name);
+      delete state.params[name];
+      const control = controls[name];
+      control.disabled = true;
+      control.title = "This server does not offer this filter yet.";
+      if (name === "min_year" || name === "max_year") from.disabled = to.disabled = true;
+    }
+    return names.length > 0;
   }
 
   function nothingFound() {

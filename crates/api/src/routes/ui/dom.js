@@ -95,10 +95,15 @@ export function songOf(raw) {
     year,
     language: raw.language ?? null,
     pageviews: raw.pageviews ?? null,
-    art: raw.art_thumbnail_url ?? raw.song_art_image_thumbnail_url ?? raw.art_url ?? raw.song_art_image_url ?? null,
+    art: raw.art_thumbnail_url ?? raw.song_art_image_thumbnail_url ?? thumbnail(raw.art_url ?? raw.song_art_image_url ?? null),
     bigArt: raw.art_url ?? raw.song_art_image_url ?? raw.art_thumbnail_url ?? null,
     url: raw.url ?? raw.genius_url ?? null,
   };
+}
+
+/** Genius serves every cover at 300 px too: cards and rows need no more. */
+function thumbnail(url) {
+  return typeof url === "string" ? url.replace(/\.1000x1000x1\.(jpg|png)$/, ".300x300x1.$1") : null;
 }
 
 /** Art is shown only from Genius's image hosts over HTTPS (the page's security policy). */

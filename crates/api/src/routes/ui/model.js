@@ -98,19 +98,47 @@ function cyclesOf(body) {
   return list.filter((c) => c && typeof c === "object").slice(0, CYCLES);
 }
 
+const STEP_MARKS = { succeeded: "✓", skipped: "–", failed: "✗", interrupted: "⏸" };
+
+/** What a cycle did, in words: its steps, the version it trained, why it was skipped or failed. */
+function cycleSummary(cycle) {
+  const parts = [];
+  if (Array.isArray(cycle.steps) && cycle.steps.length) {
+    parts.push(el("ul", { className: "steps", attrs: { "aria-label": "Steps" } }, ...cycle.steps.slice(0, 8).map((step) => {
+      const status = String(step.status ?? "");
+      return el("li", { className: `step ${status}`, title: [step.detail, step.error].filter(Boolean).join(" · ") || status },
+        `${STEP_MARKS[status] || "·"} ${step.step ?? "step"}`);
+    })));
+  }
+  const trained = cycle.trained;
+  if (trained && typeof trained === "object" && trained.version !== undefined) {
+    const songs = Number.isFinite(Number(trained.songs)) ? ` on ${numbers.format(Number(trained.songs))} songs` : "";
+    parts.push(el("span", { textContent: `trained v${trained.version}${songs}, ${trained.promoted ? "promoted to champion" : "not promoted"}${trained.reason ? ` (${trained.reason})` : ""}` }));
+  }
+  const failed = Array.isArray(cycle.steps) ? cycle.steps.find((step) => step.error) : null;
+  const notes = [cycle.note, failed ? `${failed.step}: ${failed.error}` : cycle.error].filter((text) => typeof text === "string" && text);
+  for (const note of notes) parts.push(el("span", { className: "note", textContent: note }));
+  if (parts.length === 0) {
+    // An unknown shape: its plain fields.
+    const skip = new Set(["started_at", "finished_at", "status", "steps", "trained", "runner", "id"]);
+    const plain = Object.entries(cycle)
+      .filter(([name, value]) => !skip.has(name) && value !== null && ["number", "string", "boolean"].includes(typeof value))
+      .slice(0, 6)
+      .map(([name, value]) => `${name.replaceAll("_", " ")}: ${value}`)
+      .join(" · ");
+    parts.push(plain || "–");
+  }
+  return parts;
+}
+
 function cycleRow(cycle) {
-  const started = cycle.started_at ?? cycle.start ?? cycle.started ?? null;
-  const status = String(cycle.status ?? cycle.outcome ?? "–");
-  const skip = new Set(["started_at", "start", "started", "finished_at", "ended_at", "status", "outcome", "error"]);
-  const details = Object.entries(cycle)
-    .filter(([name, value]) => !skip.has(name) && value !== null && ["number", "string", "boolean"].includes(typeof value))
-    .slice(0, 8)
-    .map(([name, value]) => `${name.replaceAll("_", " ")}: ${typeof value === "number" ? numbers.format(value) : value}`)
-    .join(" · ");
+  const started = cycle.started_at ?? null;
+  const status = String(cycle.status ?? "–");
+  const seconds = Number(cycle.seconds);
   return el("tr", {},
-    el("td", { textContent: started ? when(started) : "–" }),
-    el("td", {}, el("span", { className: `status ${/fail|error/i.test(status) ? "bad" : /ok|success|done|promot|finish/i.test(status) ? "good" : ""}`, textContent: status })),
-    el("td", { className: "details", textContent: [details, cycle.error ? `error: ${cycle.error}` : ""].filter(Boolean).join(" · ") || "–" }));
+    el("td", {}, started ? when(started) : "–", Number.isFinite(seconds) ? el("div", { className: "muted small", textContent: `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s` }) : null),
+    el("td", {}, el("span", { className: `status ${/fail|error/i.test(status) ? "bad" : /succe|ok|done/i.test(status) ? "good" : ""}`, textContent: status })),
+    el("td", { className: "details" }, ...cycleSummary(cycle)));
 }
 
 export function mount(ctx) {

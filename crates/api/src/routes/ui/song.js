@@ -35,7 +35,10 @@ export function creditsOf(raw) {
   };
   const credits = raw.credits;
   if (Array.isArray(credits)) {
-    for (const c of credits) add(String(c.role || "credit"), c);
+    for (const c of credits) {
+      const roles = Array.isArray(c.roles) ? c.roles : [c.role || "credit"];
+      for (const role of roles) add(String(role), c);
+    }
   } else if (credits && typeof credits === "object") {
     for (const [role, artists] of Object.entries(credits)) if (Array.isArray(artists)) artists.forEach((a) => add(role, a));
   }

@@ -1,0 +1,12 @@
+//! Security through the real binary: secrets never printed, TLS to PostgreSQL, MLflow behind
+//! authentication. Service-backed tests start their own throwaway servers (a PostgreSQL cluster
+//! with TLS, an MLflow server with its basic-auth app) and skip when they cannot, unless
+//! `SONGREC_REQUIRE_SERVICES=1`, in which case they fail.
+
+#[path = "../../crates/genius/tests/support/fake_genius.rs"]
+mod fake_genius;
+
+mod mlflow_auth;
+mod postgres_tls;
+mod secrets;
+mod support;
