@@ -137,6 +137,23 @@ fn print_summary(outcome: &TrainOutcome) {
     println!("  {verdict}: {}", outcome.reason);
 }
 
+/// The champion's training parameters, made to draw the candidate's held-out sample (same seed
+/// and sample size); `None` when they cannot be read by this build (they are then compared as
+/// recorded).
+fn rescoring_params(
+    champion: &BTreeMap<String, String>,
+    candidate: &TrainParams,
+) -> Option<TrainParams> {
+    let mut params = TrainParams::default();
+    if let Err(e) = params.apply(champion.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+        tracing::warn!(error = %e, "the champion's parameters cannot be re-scored here");
+        return None;
+    }
+    params.seed = candidate.seed;
+    params.eval_sample = candidate.eval_sample;
+    Some(params)
+}
+
 /// Loads the stored catalogue, trains, saves the model file, registers it and applies the
 /// promotion policy.
 #[tracing::instrument(skip_all, fields(features = %options.params.features, k = options.params.k))]
@@ -172,9 +189,31 @@ pub async fn train_and_register(
     ));
     let params = options.params.clone();
     let path = model_path.clone();
+    let registry = settings.open_registry()?;
+    let champion_params = match options.policy {
+        PromotionPolicy::Auto => registry
+            .champion()
+            .await
+            .context("cannot read the champion")?
+            .and_then(|champion| rescoring_params(&champion.params, &params)),
+        _ => None,
+    };
     // Training is CPU-bound (rayon); keep it off the async workers.
     let trained = tokio::task::spawn_blocking(move || {
-        let trained = songrec_model::train(&songs, &params)?;
+        let mut trained = songrec_model::train(&songs, &params)?;
+        if let Some(champion) = champion_params {
+            // The champion's parameters on this catalogue and this held-out sample: what the
+            // promotion policy compares the new version with.
+            let t = Instant::now();
+            let score = songrec_model::heldout_hit_rate(&songs, &champion)?;
+            trained
+                .timings
+                .insert("rescore_champion".into(), t.elapsed().as_secs_f64());
+            trained.model.set_metric(
+                &format!("{}{PRIMARY_METRIC}", songrec_registry::CHAMPION_PREFIX),
+                score,
+            );
+        }
         drop(songs);
         let saved = Instant::now();
         let checksum = trained.model.save(&path)?;
@@ -196,7 +235,6 @@ pub async fn train_and_register(
     let mut timings = trained.timings;
     timings.insert("load_catalogue".into(), load_seconds);
     timings.insert("save".into(), save_seconds);
-    let registry = settings.open_registry()?;
     let registering = Instant::now();
     let result = registry
         .register_and_promote(

@@ -49,6 +49,11 @@ pub(crate) mod role {
     pub const WRITER: u8 = 8;
     /// The artist is one of the primary artist's usual collaborators, not credited here.
     pub const CIRCLE: u8 = 16;
+    /// In the model file's credits only: a `custom_performances` label or publisher.
+    pub const LABEL: u8 = 32;
+    /// In the model file's credits only: a `custom_performances` engineer, musician, vocalist
+    /// or producer (crew).
+    pub const CREW: u8 = 64;
 }
 
 /// Why a neighbour was chosen (bits of the stored reason code).

@@ -43,7 +43,7 @@ pub use evaluate::{
 pub use features::{is_version_relationship, reason};
 pub use file::FORMAT_VERSION;
 pub use params::{FeatureSet, FeatureWeights, MAX_K, TrainParams};
-pub use train::train;
+pub use train::{heldout_hit_rate, train};
 
 /// What training hands the model about each song: everything the API shows about it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -279,6 +279,11 @@ impl Model {
         file::save(self, path)
     }
 
+    /// Records one more metric (computed outside training) with the model.
+    pub fn set_metric(&mut self, name: &str, value: f64) {
+        self.info.metrics.insert(name.to_string(), value);
+    }
+
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -488,7 +493,7 @@ impl Model {
             out.push(kind.unwrap_or_else(|| "related songs".to_string()));
         }
         if bits & reason::SCENE != 0 {
-            out.push("same circle of collaborators".to_string());
+            out.extend(self.scene_reasons(q, c));
         }
         if bits & reason::FALLBACK != 0 {
             out.push(if self.original_features {
@@ -496,6 +501,31 @@ impl Model {
             } else {
                 "few shared credits: same language and era, similar popularity".to_string()
             });
+        }
+        out
+    }
+
+    /// What two songs of one scene share: a label, a crew member, a genre tag, and whose
+    /// artist the other is when the artists differ.
+    fn scene_reasons(&self, q: usize, c: usize) -> Vec<String> {
+        use features::role;
+        let mut out = Vec::new();
+        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::LABEL != 0) {
+            out.push(format!("same label: {name}"));
+        }
+        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::CREW != 0) {
+            out.push(format!("same crew: {name}"));
+        }
+        let theirs: Vec<String> = self.tags(c).map(str::to_lowercase).collect();
+        if let Some(tag) = self.tags(q).find(|t| theirs.contains(&t.to_lowercase())) {
+            out.push(format!("tagged {tag}"));
+        }
+        match (self.song(q), self.song(c)) {
+            (Some(a), Some(b)) if a.artist_id != b.artist_id => {
+                out.push(format!("similar artist: {}", b.artist));
+            }
+            _ if out.is_empty() => out.push("same circle of collaborators".to_string()),
+            _ => {}
         }
         out
     }

@@ -170,6 +170,9 @@ pub struct TrainParams {
     /// song's own primary artist, so the list does not collapse onto one discography (1: no
     /// limit). The artist's other songs fill in when other artists run out.
     pub same_artist_share: f64,
+    /// How much lower than the champion's (scored on the same catalogue and sample) a new
+    /// version's held-out hit rate may be and still replace a champion trained on fewer songs.
+    pub promotion_tolerance: f64,
 }
 
 impl Default for TrainParams {
@@ -189,6 +192,7 @@ impl Default for TrainParams {
             recall_sample: 500,
             eval_sample: 2_000,
             same_artist_share: 0.5,
+            promotion_tolerance: 0.01,
         }
     }
 }
@@ -234,6 +238,7 @@ impl TrainParams {
                 "recall_sample",
                 "eval_sample",
                 "same_artist_share",
+                "promotion_tolerance",
             ])
             .collect()
     }
@@ -329,6 +334,15 @@ impl TrainParams {
                 }
                 self.same_artist_share = v;
             }
+            "promotion_tolerance" => {
+                let v: f64 = parse(name, value)?;
+                if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                    return Err(ModelError::Params(format!(
+                        "promotion_tolerance must be in [0, 1], got {value}"
+                    )));
+                }
+                self.promotion_tolerance = v;
+            }
             other => {
                 return Err(ModelError::Params(format!(
                     "unknown parameter {other:?}; known: {}",
@@ -371,6 +385,7 @@ impl TrainParams {
             ("recall_sample", self.recall_sample.to_string()),
             ("eval_sample", self.eval_sample.to_string()),
             ("same_artist_share", self.same_artist_share.to_string()),
+            ("promotion_tolerance", self.promotion_tolerance.to_string()),
         ];
         map.extend(scalars.map(|(n, v)| (n.to_string(), v)));
         map
