@@ -7,7 +7,8 @@
 //! - `songrec-model`: features, nearest neighbours, evaluation, the model file.
 //! - `songrec-registry`: model versions and the champion, locally or in MLflow.
 //! - `songrec-api`: the HTTP service.
-//! - `songrec-scheduler`: the built-in periodic pipeline.
+//! - `songrec-pipeline`: one cycle (fetch, train, evaluate, register, promote) and its report.
+//! - `songrec-scheduler`: when cycles run.
 //! - `songrec-synth`: synthetic catalogues with planted structure, for demos and tests.
 //!
 //! This crate is the command line that wires them together: [`cli`].

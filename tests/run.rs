@@ -143,3 +143,122 @@ async fn run_serves_the_champion_it_trains_and_stops_on_sigterm() {
         "SIGTERM stops songrec run cleanly: {status:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_with_no_serve_runs_one_cycle_for_cron_and_prints_its_report_as_json() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 6, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "run",
+        "--once",
+        "--no-serve",
+        "--json",
+        "--artist",
+        "Sia",
+        "--rate",
+        "0",
+    ];
+    let fake_ref = &fake;
+    let out = tokio::task::block_in_place(|| finished(songrec(fake_ref, dir.path(), &args)));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    assert_eq!(report["status"], "succeeded");
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["fetch", "train", "evaluate", "register", "promote"]);
+    assert_eq!(report["steps"][0]["counts"]["songs_stored"], 6);
+    assert_eq!(report["trained"]["version"], 1);
+    assert_eq!(report["trained"]["promoted"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_exits_one_when_every_fetch_failed_and_still_trains_on_what_the_store_holds() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 5, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let fake_ref = &fake;
+    let seed = ["fetch", "--artist", "Sia", "--rate", "0"];
+    let out = tokio::task::block_in_place(|| finished(songrec(fake_ref, dir.path(), &seed)));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let once = [
+        "run",
+        "--once",
+        "--no-serve",
+        "--artist",
+        "Nobody Known",
+        "--rate",
+        "0",
+    ];
+    let out = tokio::task::block_in_place(|| finished(songrec(fake_ref, dir.path(), &once)));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no Genius artist named"), "{stderr}");
+    assert!(
+        stderr.contains("trained version 1 on 5 songs"),
+        "no champion yet, so the failed fetch does not stop training: {stderr}"
+    );
+    assert_eq!(
+        tokio::task::block_in_place(|| versions(fake_ref, dir.path())),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_run_says_fetching_is_off_trains_on_the_store_and_needs_songs() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 4, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let fake_ref = &fake;
+    let once = ["run", "--once", "--no-serve"];
+
+    let out = tokio::task::block_in_place(|| {
+        finished({
+            let mut c = songrec(fake_ref, dir.path(), &once);
+            c.env_remove("GENIUS_API_TOKEN");
+            c
+        })
+    });
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "an empty store is a precondition: {stderr}"
+    );
+    assert!(stderr.contains("fetching is off"), "{stderr}");
+    assert!(stderr.contains("songrec import FILE"), "{stderr}");
+
+    let seed = ["fetch", "--artist", "Sia", "--rate", "0"];
+    let out = tokio::task::block_in_place(|| finished(songrec(fake_ref, dir.path(), &seed)));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = tokio::task::block_in_place(|| {
+        finished({
+            let mut c = songrec(fake_ref, dir.path(), &once);
+            c.env_remove("GENIUS_API_TOKEN");
+            c
+        })
+    });
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("trained version 1 on 4 songs"), "{stderr}");
+}
+
+#[test]
+fn a_refused_token_makes_once_exit_three() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fake = runtime.block_on(FakeGenius::start(TOKEN));
+    fake.add_artist(16775, "Sia", 4, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = songrec(&fake, dir.path(), &["run", "--once", "--artist", "Sia"]);
+    command.env("GENIUS_API_TOKEN", "a-token-genius-does-not-know");
+    let out = finished(command);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refused the access token"), "{stderr}");
+    assert!(!stderr.contains("a-token-genius-does-not-know"));
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
+use songrec_pipeline::{Fetching, Pipeline, TrainOptions, TrainWhen};
 use songrec_registry::Registry;
 mod registry;
 
@@ -70,12 +71,14 @@ impl Settings {
     /// Opens the catalogue store, applying pending migrations.
     pub async fn open_store(&self) -> anyhow::Result<Store> {
         self.ensure_sqlite_dir()?;
-        Store::connect(&self.store).await.with_context(|| {
-            format!(
-                "cannot open the catalogue store at {}",
-                self.store_location()
-            )
-        })
+        songrec_ingest::open_store(&self.store)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the catalogue store at {}",
+                    self.store_location()
+                )
+            })
     }
 
     /// Opens the catalogue store as it is, for inspecting its migrations.
@@ -114,6 +117,24 @@ impl Settings {
     /// Opens the model registry (nothing is contacted yet for MLflow).
     pub fn open_registry(&self) -> anyhow::Result<Registry> {
         self.registry.open()
+    }
+
+    /// A pipeline on these settings' store, registry and data dir.
+    pub fn pipeline(
+        &self,
+        fetching: Fetching,
+        train: TrainOptions,
+        train_when: TrainWhen,
+    ) -> anyhow::Result<Pipeline> {
+        self.ensure_sqlite_dir()?;
+        Ok(Pipeline {
+            store: self.store.clone(),
+            registry: std::sync::Arc::new(self.open_registry()?),
+            work_dir: self.data_dir.clone(),
+            fetching,
+            train,
+            train_when,
+        })
     }
 }
 

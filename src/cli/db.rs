@@ -23,6 +23,14 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         DbCommand::Migrate => {
             let store = settings.open_store_without_migrating().await?;
             let applied = store.migrate().await?;
+            let outdated = store.outdated_song_records().await?;
+            songrec_ingest::refresh_song_records(&store).await?;
+            if outdated > 0 {
+                println!(
+                    "{}: {outdated} song record(s) derived again from the raw JSON",
+                    settings.store_location()
+                );
+            }
             println!(
                 "{}: applied {applied} migration(s); schema is up to date",
                 settings.store_location()
@@ -39,6 +47,13 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             let pending = migrations.iter().filter(|m| m.applied_at.is_none()).count();
             if pending == 0 {
                 println!("songs: {}", store.count_songs().await?);
+                let outdated = store.outdated_song_records().await?;
+                if outdated > 0 {
+                    println!(
+                        "{outdated} song record(s) of another format version: \
+                         run `songrec db migrate`"
+                    );
+                }
             } else {
                 println!("{pending} migration(s) pending: run `songrec db migrate`");
             }

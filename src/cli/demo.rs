@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{Settings, import, serve, train};
+use songrec_pipeline::{CancellationToken, Fetching, TrainOptions, TrainWhen};
+
+use super::{Settings, import, serve};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -51,8 +53,19 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         ),
         None => {
             eprintln!("demo: training the first model...");
-            let outcome =
-                train::train_and_register(settings, &train::TrainOptions::default()).await?;
+            let pipeline = settings.pipeline(
+                Fetching::Off("the demo does not fetch".into()),
+                TrainOptions::default(),
+                TrainWhen::Always,
+            )?;
+            let report = pipeline.train_now(&CancellationToken::new()).await;
+            let Some(outcome) = report.trained else {
+                let failure = report.failure().and_then(|s| s.error.clone());
+                anyhow::bail!(
+                    "training failed: {}",
+                    failure.unwrap_or_else(|| "it did not run".into())
+                );
+            };
             eprintln!(
                 "demo: version {} trained on {} songs in {:.1}s ({})",
                 outcome.version,

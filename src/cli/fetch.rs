@@ -3,16 +3,18 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
-use songrec_genius::fetch::{
-    ArtistReport, CancellationToken, DueReason, FetchOptions, FetchProgress, Fetcher, SongOutcome,
+use songrec_genius::fetch::{ArtistReport, DueReason, FetchOptions, FetchProgress, SongOutcome};
+use songrec_genius::rotation::parse_artist_list;
+use songrec_genius::{CatalogueSort, ClientConfig, DEFAULT_BASE_URL, RetryPolicy};
+use songrec_pipeline::{
+    Artists, CancellationToken, EXIT_INTERRUPTED, EXIT_PRECONDITION, EXIT_STEP_FAILED, FetchPlan,
+    fetch_songs,
 };
-use songrec_genius::rotation::{ORIGINAL_ARTISTS, artist_of_the_hour, parse_artist_list};
-use songrec_genius::{CatalogueSort, ClientConfig, DEFAULT_BASE_URL, GeniusClient, RetryPolicy};
 use url::Url;
 
 use super::Settings;
@@ -72,6 +74,12 @@ enum Sort {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    let Some(token) = genius_token() else {
+        eprintln!("error: {NO_TOKEN}");
+        return Ok(ExitCode::from(EXIT_PRECONDITION));
+    };
+    let plan = args.plan(token)?;
+    let store = settings.open_store().await?;
     // Ctrl-C stops after the batch being written and records the run as interrupted.
     let stop = CancellationToken::new();
     let on_ctrl_c = stop.clone();
@@ -80,130 +88,101 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             on_ctrl_c.cancel();
         }
     });
-    let totals = fetch(settings, &args, &stop).await;
+    let progress = Progress::new(args.dry_run);
+    let totals = fetch_songs(&store, &plan, &progress, &stop).await;
+    progress.finish();
     ctrl_c.abort();
     let totals = totals?;
-    println!("{}", totals.summary);
+    if args.dry_run {
+        totals.reports.iter().for_each(print_plan);
+    }
+    for failure in &totals.failures {
+        eprintln!("error: {}: {}", failure.artist, failure.error);
+    }
+    println!("{}", totals.summary());
     Ok(if totals.interrupted {
-        // The shell's convention for a process ended by SIGINT.
-        ExitCode::from(130)
-    } else if totals.failed_artists == 0 {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if totals.failures.iter().any(|f| f.auth) {
+        ExitCode::from(EXIT_PRECONDITION)
+    } else if totals.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        ExitCode::from(EXIT_STEP_FAILED)
     })
 }
 
-/// What one fetch did, over all its artists.
-#[derive(Debug, Clone)]
-pub struct FetchTotals {
-    pub songs_stored: u64,
-    pub failed_artists: usize,
-    /// `stop` was cancelled before every artist was done.
-    pub interrupted: bool,
-    /// The one-line summary `songrec fetch` prints.
-    pub summary: String,
+/// What to say when there is no token.
+pub const NO_TOKEN: &str = "GENIUS_API_TOKEN is not set: create an API client at \
+    https://genius.com/api-clients, generate a client access token and export it (or put it in .env)";
+
+/// The Genius token from the environment (or `.env`), if one is set.
+pub fn genius_token() -> Option<SecretString> {
+    std::env::var("GENIUS_API_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(SecretString::from)
 }
 
-/// Fetches the chosen artists into the store; `stop` ends it after the batch being written.
-/// Per-artist failures are reported on stderr and counted, not returned as errors.
-pub async fn fetch(
-    settings: &Settings,
-    args: &Args,
-    stop: &CancellationToken,
-) -> anyhow::Result<FetchTotals> {
-    let token = match std::env::var("GENIUS_API_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => SecretString::from(token.trim().to_string()),
-        _ => bail!(
-            "GENIUS_API_TOKEN is not set: create an API client at https://genius.com/api-clients, \
-             generate a client access token and export it (or put it in .env)"
-        ),
-    };
-    if !(args.rate >= 0.0 && args.rate.is_finite()) {
-        bail!("--rate must be a number of requests per second, 0 for no limit");
+impl Args {
+    /// The validated fetch plan these options describe.
+    pub fn plan(&self, token: SecretString) -> anyhow::Result<FetchPlan> {
+        if !(self.rate >= 0.0 && self.rate.is_finite()) {
+            bail!("--rate must be a number of requests per second, 0 for no limit");
+        }
+        Ok(FetchPlan {
+            client: ClientConfig {
+                base_url: self.base_url.clone(),
+                token,
+                rate: (self.rate > 0.0).then_some(self.rate),
+                concurrency: usize::from(self.concurrency),
+                connect_timeout: self.timeout.min(Duration::from_secs(10)),
+                timeout: self.timeout,
+                retry: RetryPolicy {
+                    max_retries: self.retries,
+                    ..RetryPolicy::default()
+                },
+            },
+            artists: self.artists()?,
+            options: FetchOptions {
+                max_songs: (self.max_songs > 0).then_some(self.max_songs),
+                sort: match self.sort {
+                    Sort::Popularity => CatalogueSort::Popularity,
+                    Sort::Title => CatalogueSort::Title,
+                },
+                refresh_after: self.refresh_after,
+                concurrency: usize::from(self.concurrency),
+                dry_run: self.dry_run,
+                save_raw: self.save_raw.clone(),
+            },
+        })
     }
-    let artists = chosen_artists(args)?;
-    let client = GeniusClient::new(ClientConfig {
-        base_url: args.base_url.clone(),
-        token,
-        rate: (args.rate > 0.0).then_some(args.rate),
-        concurrency: usize::from(args.concurrency),
-        connect_timeout: args.timeout.min(Duration::from_secs(10)),
-        timeout: args.timeout,
-        retry: RetryPolicy {
-            max_retries: args.retries,
-            ..RetryPolicy::default()
-        },
-    })
-    .context("cannot build the Genius client")?;
-    let store = settings.open_store().await?;
-    let options = FetchOptions {
-        max_songs: (args.max_songs > 0).then_some(args.max_songs),
-        sort: match args.sort {
-            Sort::Popularity => CatalogueSort::Popularity,
-            Sort::Title => CatalogueSort::Title,
-        },
-        refresh_after: args.refresh_after,
-        concurrency: usize::from(args.concurrency),
-        dry_run: args.dry_run,
-        save_raw: args.save_raw.clone(),
-    };
-    let progress = Progress::new(args.dry_run);
-    let fetcher = Fetcher::new(&client, &store, options, &progress).stop_on(stop.clone());
 
-    let started = Instant::now();
-    let mut reports = Vec::new();
-    let mut failures = 0;
-    for artist in &artists {
-        if stop.is_cancelled() {
-            break;
+    /// `--artist`s, else the whole list with `--all-artists`, else the artist of the hour.
+    fn artists(&self) -> anyhow::Result<Artists> {
+        if !self.artists.is_empty() {
+            return Ok(Artists::Named(self.artists.clone()));
         }
-        let (report, result) = fetcher.fetch_artist(artist).await;
-        if args.dry_run {
-            print_plan(&report);
+        let Some(path) = &self.artists_file else {
+            return Ok(match Artists::default() {
+                Artists::Rotation { list, .. } => Artists::Rotation {
+                    list,
+                    all: self.all_artists,
+                },
+                named => named,
+            });
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the artists file {}", path.display()))?;
+        let list = parse_artist_list(&text);
+        if list.is_empty() {
+            bail!("the artists file {} names no artist", path.display());
         }
-        reports.push(report);
-        if let Err(e) = result {
-            failures += 1;
-            progress.suspend(|| eprintln!("error: {artist}: {e}"));
-            if e.stops_everything() {
-                break;
-            }
-        }
+        Ok(Artists::Rotation {
+            list,
+            all: self.all_artists,
+        })
     }
-    progress.finish();
-    Ok(FetchTotals {
-        songs_stored: reports.iter().map(|r| r.summary.songs_stored).sum(),
-        failed_artists: failures,
-        interrupted: stop.is_cancelled(),
-        summary: summary_line(&reports, failures, args.dry_run, started.elapsed()),
-    })
-}
-
-/// `--artist`s, else the whole list with `--all-artists`, else the artist of the hour.
-fn chosen_artists(args: &Args) -> anyhow::Result<Vec<String>> {
-    if !args.artists.is_empty() {
-        return Ok(args.artists.clone());
-    }
-    let list = match &args.artists_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the artists file {}", path.display()))?;
-            let list = parse_artist_list(&text);
-            if list.is_empty() {
-                bail!("the artists file {} names no artist", path.display());
-            }
-            list
-        }
-        None => ORIGINAL_ARTISTS.iter().map(|a| a.to_string()).collect(),
-    };
-    if args.all_artists {
-        return Ok(list);
-    }
-    let now = chrono::Local::now().naive_local();
-    let artist = artist_of_the_hour(&list, now).unwrap_or_default();
-    tracing::info!(artist, "artist of the hour");
-    Ok(vec![artist.to_string()])
 }
 
 fn print_plan(report: &ArtistReport) {
@@ -229,41 +208,13 @@ fn print_plan(report: &ArtistReport) {
     }
 }
 
-fn summary_line(
-    reports: &[ArtistReport],
-    failures: usize,
-    dry_run: bool,
-    elapsed: Duration,
-) -> String {
-    let sum = |f: fn(&ArtistReport) -> u64| reports.iter().map(f).sum::<u64>();
-    let seen = sum(|r| r.summary.songs_seen);
-    let fresh = sum(|r| r.fresh);
-    let seconds = elapsed.as_secs_f64();
-    if dry_run {
-        let planned = sum(|r| r.planned.len() as u64);
-        return format!(
-            "dry run: {} artists, {seen} songs listed, {fresh} fresh, {planned} would be fetched, \
-             {failures} artists failed, in {seconds:.1}s",
-            reports.len()
-        );
-    }
-    let fetched = sum(|r| r.summary.songs_fetched);
-    let stored = sum(|r| r.summary.songs_stored);
-    let skipped = sum(|r| r.summary.songs_failed);
-    format!(
-        "fetch: {} artists, {seen} songs listed, {fresh} fresh, {fetched} fetched, {stored} stored, \
-         {skipped} skipped, {failures} artists failed, in {seconds:.1}s",
-        reports.len()
-    )
-}
-
 /// A progress bar on a terminal; one log line per song otherwise.
-struct Progress {
+pub struct Progress {
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    fn new(dry_run: bool) -> Progress {
+    pub fn new(dry_run: bool) -> Progress {
         let bar = (!dry_run && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(0);
             if let Ok(style) = ProgressStyle::with_template(
@@ -276,14 +227,7 @@ impl Progress {
         Progress { bar }
     }
 
-    fn suspend(&self, f: impl FnOnce()) {
-        match &self.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
-        }
-    }
-
-    fn finish(&self) {
+    pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

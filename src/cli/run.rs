@@ -7,11 +7,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
+use songrec_pipeline::{CycleReport, Fetching, Pipeline, TrainOptions, TrainWhen};
 use songrec_registry::PromotionPolicy;
 use songrec_scheduler::{CancellationToken, Schedule};
 
-use super::{Settings, fetch, serve, train};
+use super::{Settings, fetch, serve};
 
 #[derive(Debug, clap::Args)]
 // The flattened fetch options bring their own argument group named after their struct.
@@ -20,9 +20,14 @@ pub struct Args {
     /// Time between two cycles (e.g. `1h`, `30m`).
     #[arg(long, env = "SONGREC_RUN_EVERY", default_value = "1h", value_parser = parse_period)]
     every: Duration,
-    /// Run one cycle now and exit, without serving (for cron or an orchestrator).
-    #[arg(long, conflicts_with = "no_serve")]
+    /// Run one cycle now and exit, without serving (for cron or an orchestrator). The exit code
+    /// says how it went: 0 done, 1 a step failed, 3 a precondition is missing (token refused, no
+    /// songs), 4 another process is running a cycle, 130 stopped.
+    #[arg(long)]
     once: bool,
+    /// With `--once`: print the cycle's report as one JSON object on stdout.
+    #[arg(long, requires = "once")]
+    json: bool,
     /// Do not serve HTTP from this process (another `songrec serve` does).
     #[arg(long)]
     no_serve: bool,
@@ -54,15 +59,28 @@ fn parse_policy(raw: &str) -> Result<PromotionPolicy, String> {
     raw.parse::<PromotionPolicy>().map_err(|e| e.to_string())
 }
 
-/// How one cycle ended, for the log and `--once`'s exit code.
-#[derive(Debug, PartialEq, Eq)]
-enum CycleOutcome {
-    Trained,
-    NothingNew,
-    Failed,
-}
-
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    let fetching = match fetch::genius_token() {
+        Some(token) => Fetching::On(Box::new(args.fetch.plan(token)?)),
+        None => {
+            eprintln!(
+                "songrec run: GENIUS_API_TOKEN is not set, so fetching is off; training and \
+                 serving on what the store holds"
+            );
+            Fetching::Off("fetching is off: GENIUS_API_TOKEN is not set".into())
+        }
+    };
+    let train_when = if args.always_train {
+        TrainWhen::Always
+    } else {
+        TrainWhen::Changed
+    };
+    let options = TrainOptions {
+        policy: args.promote,
+        ..TrainOptions::default()
+    };
+    let pipeline = settings.pipeline(fetching, options, train_when)?;
+
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     tokio::spawn(async move {
@@ -72,11 +90,11 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     });
 
     if args.once {
-        let outcome = cycle(settings, &args, &stop).await;
-        return Ok(match outcome {
-            CycleOutcome::Failed => ExitCode::FAILURE,
-            _ => ExitCode::SUCCESS,
-        });
+        let report = cycle(&pipeline, &stop).await;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        return Ok(ExitCode::from(report.exit_code()));
     }
 
     let server = (!args.no_serve).then(|| {
@@ -91,7 +109,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     };
     tracing::info!(every = %humantime::format_duration(args.every), "pipeline scheduled");
     let cycles = songrec_scheduler::run_periodically(schedule, stop.clone(), |_| async {
-        cycle(settings, &args, &stop).await;
+        cycle(&pipeline, &stop).await;
     });
     match server {
         Some(server) => {
@@ -113,62 +131,35 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fetch, then train and apply the promotion policy when there is something new to learn from.
-/// Failures are logged and end the cycle; the next cycle tries again.
-async fn cycle(settings: &Settings, args: &Args, stop: &CancellationToken) -> CycleOutcome {
-    let stored = match fetch::fetch(settings, &args.fetch, stop).await {
-        Ok(totals) => {
-            eprintln!("{}", totals.summary);
-            totals.songs_stored
-        }
-        Err(e) => {
-            tracing::error!("fetch failed: {}", super::error_line(&e));
-            0
-        }
-    };
-    if stop.is_cancelled() {
-        return CycleOutcome::NothingNew;
+/// Runs one cycle and prints what it did on stderr: one line per step, then the verdict.
+async fn cycle(pipeline: &Pipeline, stop: &CancellationToken) -> CycleReport {
+    let progress = fetch::Progress::new(false);
+    let report = pipeline.run_cycle(&progress, stop).await;
+    progress.finish();
+    for line in report.summary_lines() {
+        eprintln!("  {line}");
     }
-    let has_champion = match settings.open_registry() {
-        Ok(registry) => registry.champion().await.map(|c| c.is_some()),
-        Err(e) => {
-            tracing::error!("cannot open the registry: {}", super::error_line(&e));
-            return CycleOutcome::Failed;
-        }
-    };
-    let has_champion = match has_champion.context("cannot read the champion") {
-        Ok(has) => has,
-        Err(e) => {
-            tracing::error!("{}", super::error_line(&e));
-            return CycleOutcome::Failed;
-        }
-    };
-    if stored == 0 && has_champion && !args.always_train {
-        tracing::info!("nothing new stored and a champion exists; not training");
-        return CycleOutcome::NothingNew;
+    if let Some(trained) = &report.trained {
+        eprintln!(
+            "trained version {} on {} songs: {} ({})",
+            trained.version,
+            trained.songs,
+            if trained.promoted {
+                "promoted to champion"
+            } else {
+                "not promoted"
+            },
+            trained.reason
+        );
     }
-    let options = train::TrainOptions {
-        policy: args.promote,
-        ..train::TrainOptions::default()
-    };
-    match train::train_and_register(settings, &options).await {
-        Ok(outcome) => {
-            eprintln!(
-                "trained version {} on {} songs: {} ({})",
-                outcome.version,
-                outcome.songs,
-                if outcome.promoted {
-                    "promoted to champion"
-                } else {
-                    "not promoted"
-                },
-                outcome.reason
-            );
-            CycleOutcome::Trained
-        }
-        Err(e) => {
-            tracing::error!("training failed: {}", super::error_line(&e));
-            CycleOutcome::Failed
-        }
+    match report.failure() {
+        Some(failed) => eprintln!(
+            "cycle {}: {} failed: {}",
+            report.status.as_str(),
+            failed.step,
+            failed.error.as_deref().unwrap_or("")
+        ),
+        None => eprintln!("cycle {} in {:.1}s", report.status.as_str(), report.seconds),
     }
+    report
 }

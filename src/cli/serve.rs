@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use songrec_api::ServeConfig;
+use secrecy::SecretString;
+use songrec_api::{ServeConfig, ServeOptions};
 
 use super::Settings;
 
@@ -18,11 +19,45 @@ pub struct Args {
     /// How often to check the registry for a new champion (e.g. `30s`, `5m`).
     #[arg(long, env = "SONGREC_RELOAD_INTERVAL", default_value = "30s", value_parser = parse_interval)]
     pub reload_interval: Duration,
+    /// An origin browsers may call the API from (CORS), e.g. `https://app.example.com`;
+    /// repeatable. None by default: no CORS headers are sent.
+    #[arg(
+        long = "cors-origin",
+        env = "SONGREC_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    serve(settings, args.addr, args.reload_interval).await?;
+    let options = serve_options(args.cors_origins);
+    serve_with(
+        settings,
+        args.addr,
+        args.reload_interval,
+        options,
+        shutdown_signal(),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The HTTP options: the admin token from `SONGREC_ADMIN_TOKEN` (never a flag, so it stays out
+/// of process listings), CORS origins as given.
+fn serve_options(cors_origins: Vec<String>) -> ServeOptions {
+    let admin_token = std::env::var("SONGREC_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(SecretString::from);
+    ServeOptions {
+        admin_token,
+        cors_origins: cors_origins
+            .into_iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect(),
+        ..ServeOptions::default()
+    }
 }
 
 /// Serves the champion on `addr` until Ctrl-C or SIGTERM, then drains in-flight requests.
@@ -41,6 +76,26 @@ pub async fn serve_until(
     reload_interval: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let cors = std::env::var("SONGREC_CORS_ORIGINS")
+        .map(|v| v.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    serve_with(
+        settings,
+        addr,
+        reload_interval,
+        serve_options(cors),
+        shutdown,
+    )
+    .await
+}
+
+async fn serve_with(
+    settings: &Settings,
+    addr: SocketAddr,
+    reload_interval: Duration,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let registry = Arc::new(settings.open_registry()?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -53,6 +108,7 @@ pub async fn serve_until(
     let config = ServeConfig {
         registry,
         reload_interval,
+        options,
     };
     songrec_api::run(listener, config, shutdown)
         .await

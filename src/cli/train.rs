@@ -1,16 +1,14 @@
 //! `songrec train`: load the catalogue, train and evaluate a model, register it, and make it
-//! champion if the promotion policy allows. [`train_and_register`] is the reusable part (the
-//! demo and the scheduler call it too).
+//! champion if the promotion policy allows; the work is a `songrec_pipeline` cycle without the
+//! fetch.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
-use serde::Serialize;
 use songrec_model::{FeatureSet, PRIMARY_METRIC, TrainParams};
-use songrec_registry::{NewVersion, PromotionPolicy};
+use songrec_pipeline::{CancellationToken, Fetching, TrainOptions, TrainOutcome, TrainWhen};
+use songrec_registry::PromotionPolicy;
 
 use super::Settings;
 
@@ -43,28 +41,8 @@ pub struct Args {
     json: bool,
 }
 
-/// What to train and when to promote it.
-#[derive(Debug, Clone, Default)]
-pub struct TrainOptions {
-    pub params: TrainParams,
-    pub policy: PromotionPolicy,
-}
-
-/// A trained and registered model version.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrainOutcome {
-    pub version: u64,
-    pub songs: u64,
-    pub metrics: BTreeMap<String, f64>,
-    pub promoted: bool,
-    /// Why the version was (or was not) promoted.
-    pub reason: String,
-    /// Wall-clock seconds per phase, loading the catalogue and registering included.
-    pub timings: BTreeMap<String, f64>,
-}
-
 impl Args {
-    fn options(&self) -> anyhow::Result<TrainOptions> {
+    pub fn options(&self) -> anyhow::Result<TrainOptions> {
         let mut params = TrainParams::default();
         if let Some(file) = &self.params_file {
             let text = std::fs::read_to_string(file)
@@ -94,13 +72,26 @@ impl Args {
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let options = args.options()?;
-    let outcome = train_and_register(settings, &options).await?;
+    let pipeline = settings.pipeline(
+        Fetching::Off("songrec train does not fetch".into()),
+        options,
+        TrainWhen::Always,
+    )?;
+    let report = pipeline.train_now(&CancellationToken::new()).await;
+    let Some(outcome) = &report.trained else {
+        let failure = report
+            .failure()
+            .and_then(|s| s.error.clone())
+            .unwrap_or_else(|| "training did not run".to_string());
+        eprintln!("error: {failure}");
+        return Ok(ExitCode::from(report.exit_code().max(1)));
+    };
     if args.json {
-        println!("{}", serde_json::to_string(&outcome)?);
+        println!("{}", serde_json::to_string(outcome)?);
     } else {
-        print_summary(&outcome);
+        print_summary(outcome);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 fn print_summary(outcome: &TrainOutcome) {
@@ -135,136 +126,4 @@ fn print_summary(outcome: &TrainOutcome) {
         "not promoted"
     };
     println!("  {verdict}: {}", outcome.reason);
-}
-
-/// The champion's training parameters, made to draw the candidate's held-out sample (same seed
-/// and sample size); `None` when they cannot be read by this build (they are then compared as
-/// recorded).
-fn rescoring_params(
-    champion: &BTreeMap<String, String>,
-    candidate: &TrainParams,
-) -> Option<TrainParams> {
-    let mut params = TrainParams::default();
-    if let Err(e) = params.apply(champion.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
-        tracing::warn!(error = %e, "the champion's parameters cannot be re-scored here");
-        return None;
-    }
-    params.seed = candidate.seed;
-    params.eval_sample = candidate.eval_sample;
-    Some(params)
-}
-
-/// Loads the stored catalogue, trains, saves the model file, registers it and applies the
-/// promotion policy.
-#[tracing::instrument(skip_all, fields(features = %options.params.features, k = options.params.k))]
-pub async fn train_and_register(
-    settings: &Settings,
-    options: &TrainOptions,
-) -> anyhow::Result<TrainOutcome> {
-    let started = Instant::now();
-    let store = settings.open_store().await?;
-    let songs = store
-        .load_catalogue()
-        .await
-        .context("cannot load the catalogue")?;
-    let load_seconds = started.elapsed().as_secs_f64();
-    tracing::info!(
-        songs = songs.len(),
-        seconds = load_seconds,
-        "catalogue loaded"
-    );
-    if songs.len() < 2 {
-        anyhow::bail!(
-            "the store holds {} song(s); import or generate a catalogue first (songrec import FILE)",
-            songs.len()
-        );
-    }
-
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
-    let model_path = settings.data_dir.join(format!(
-        ".train-{}-{}.model",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    let params = options.params.clone();
-    let path = model_path.clone();
-    let registry = settings.open_registry()?;
-    let champion_params = match options.policy {
-        PromotionPolicy::Auto => registry
-            .champion()
-            .await
-            .context("cannot read the champion")?
-            .and_then(|champion| rescoring_params(&champion.params, &params)),
-        _ => None,
-    };
-    // Training is CPU-bound (rayon); keep it off the async workers.
-    let trained = tokio::task::spawn_blocking(move || {
-        let mut trained = songrec_model::train(&songs, &params)?;
-        if let Some(champion) = champion_params {
-            // The champion's parameters on this catalogue and this held-out sample: what the
-            // promotion policy compares the new version with.
-            let t = Instant::now();
-            let score = songrec_model::heldout_hit_rate(&songs, &champion)?;
-            trained
-                .timings
-                .insert("rescore_champion".into(), t.elapsed().as_secs_f64());
-            trained.model.set_metric(
-                &format!("{}{PRIMARY_METRIC}", songrec_registry::CHAMPION_PREFIX),
-                score,
-            );
-        }
-        drop(songs);
-        let saved = Instant::now();
-        let checksum = trained.model.save(&path)?;
-        let save_seconds = saved.elapsed().as_secs_f64();
-        Ok::<_, songrec_model::ModelError>((trained, checksum, save_seconds))
-    })
-    .await
-    .context("the training task failed")?;
-    let (trained, checksum, save_seconds) = match trained {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = std::fs::remove_file(&model_path);
-            return Err(e).context("training failed");
-        }
-    };
-
-    let info = trained.model.info().clone();
-    drop(trained.model);
-    let mut timings = trained.timings;
-    timings.insert("load_catalogue".into(), load_seconds);
-    timings.insert("save".into(), save_seconds);
-    let registering = Instant::now();
-    let result = registry
-        .register_and_promote(
-            NewVersion {
-                model_file: &model_path,
-                checksum,
-                params: info.params.clone(),
-                metrics: info.metrics.clone(),
-                timings: timings.clone(),
-                songs: info.songs as u64,
-            },
-            options.policy,
-            PRIMARY_METRIC,
-        )
-        .await;
-    let _ = std::fs::remove_file(&model_path);
-    let registered = result.context("cannot register the model")?;
-    timings.insert("register".into(), registering.elapsed().as_secs_f64());
-    timings.insert("total".into(), started.elapsed().as_secs_f64());
-    tracing::info!(
-        version = registered.version.version,
-        promoted = registered.decision.promote,
-        "model registered"
-    );
-    Ok(TrainOutcome {
-        version: registered.version.version,
-        songs: info.songs as u64,
-        metrics: info.metrics,
-        promoted: registered.decision.promote,
-        reason: registered.decision.reason,
-        timings,
-    })
 }

@@ -1,7 +1,7 @@
 //! The one error type of every route: a status and a JSON body `{"error": "..."}`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -24,6 +24,16 @@ pub(crate) enum ApiError {
     Rejected { status: StatusCode, message: String },
     #[error("the request took longer than {0} s")]
     Timeout(u64),
+    #[error("no artist with id {0}")]
+    UnknownArtist(u64),
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("the server is busy; retry in {0} s")]
+    Overloaded(u64),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// The body of every error response.
@@ -36,10 +46,16 @@ pub(crate) struct ErrorBody {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NoModel | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::UnknownIndex(_) | ApiError::UnknownSong(_) | ApiError::NoRoute(_) => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::NoModel
+            | ApiError::Timeout(_)
+            | ApiError::Overloaded(_)
+            | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UnknownIndex(_)
+            | ApiError::UnknownSong(_)
+            | ApiError::UnknownArtist(_)
+            | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Rejected { status, .. } => *status,
@@ -53,6 +69,17 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Overloaded(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
     }
 }

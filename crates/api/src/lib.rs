@@ -11,6 +11,8 @@
 //! - `telemetry`: Prometheus metrics for requests, the served model and reloads.
 
 mod error;
+mod filters;
+mod items;
 mod params;
 mod recommender;
 mod reload;
@@ -30,14 +32,42 @@ use tokio::sync::watch;
 pub use recommender::Recommender;
 pub use source::{BoxError, ModelSource, RegistrySource, SourceFuture};
 
+use axum::http::HeaderValue;
+use secrecy::SecretString;
+use tokio::sync::Semaphore;
+
 use crate::reload::Reloader;
 use crate::routes::AppState;
+use crate::served::ModelSlot;
+use crate::telemetry::Metrics;
 
-/// How the server finds and refreshes its model.
+/// How the server finds and refreshes its model, and how it guards itself.
 pub struct ServeConfig {
     pub registry: Arc<Registry>,
     /// How often the registry is polled for a new champion.
     pub reload_interval: Duration,
+    pub options: ServeOptions,
+}
+
+/// Settings of the HTTP side, whatever the model source.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Bearer token of `POST /admin/reload`; the route answers 404 without one.
+    pub admin_token: Option<SecretString>,
+    /// Origins allowed by CORS; none (the default) sends no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Requests answered at once before the rest are shed with 503.
+    pub max_in_flight: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            admin_token: None,
+            cors_origins: Vec::new(),
+            max_in_flight: routes::DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests.
@@ -47,25 +77,70 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let source = Arc::new(RegistrySource::new(config.registry));
-    run_with_source(listener, source, config.reload_interval, shutdown).await
+    run_with_options(
+        listener,
+        source,
+        config.reload_interval,
+        config.options,
+        shutdown,
+    )
+    .await
 }
 
-/// [`run`] with any champion source: loads the champion in the background (model routes
-/// answer 503 until it is in), polls the source every `reload_interval`, serves until
-/// `shutdown` resolves, then drains in-flight requests.
+/// [`run_with_options`] with the default options.
 pub async fn run_with_source(
     listener: tokio::net::TcpListener,
     source: Arc<dyn ModelSource>,
     reload_interval: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let reloader = Reloader::new(source, state.slot.clone(), state.metrics.clone());
-    let reload_task = tokio::spawn(reloader.run(reload_interval, stop_rx.clone()));
-    let upkeep_task = tokio::spawn(state.metrics.clone().run_upkeep(stop_rx));
+    run_with_options(
+        listener,
+        source,
+        reload_interval,
+        ServeOptions::default(),
+        shutdown,
+    )
+    .await
+}
 
-    let app = routes::router(state);
+/// Serves with any champion source: loads the champion in the background (model routes
+/// answer 503 until it is in), polls the source every `reload_interval`, serves until
+/// `shutdown` resolves, then drains in-flight requests.
+pub async fn run_with_options(
+    listener: tokio::net::TcpListener,
+    source: Arc<dyn ModelSource>,
+    reload_interval: Duration,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let cors_origins = options
+        .cors_origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o.trim()).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("CORS origin {o:?} is not a valid header value"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let slot = Arc::new(ModelSlot::empty());
+    let metrics = Metrics::new();
+    let reloader = Arc::new(Reloader::new(source, slot.clone(), metrics.clone()));
+    let state = AppState {
+        slot,
+        metrics: metrics.clone(),
+        reloader: reloader.clone(),
+        admin_token: options.admin_token.map(Arc::new),
+        in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let reload_task = tokio::spawn(reloader.run(reload_interval, stop_rx.clone()));
+    let upkeep_task = tokio::spawn(metrics.run_upkeep(stop_rx));
+
+    let app = routes::router(state, &cors_origins);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

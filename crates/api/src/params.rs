@@ -1,10 +1,9 @@
 //! Request parsing that fails with JSON errors: axum's own extractors answer plain text, so
 //! path segments and query strings are taken raw here and validated by hand.
 
-use std::collections::HashMap;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -14,11 +13,12 @@ use crate::error::ApiError;
 pub(crate) const DEFAULT_K: usize = 5;
 /// The largest `k` the contract allows, whatever the model could answer.
 pub(crate) const MAX_K: usize = 100;
-/// Songs per page when browsing without `limit`.
-pub(crate) const DEFAULT_LIMIT: usize = 20;
-pub(crate) const MAX_LIMIT: usize = 100;
 /// Seeds per multi-seed request: enough for a playlist, bounded so one request stays cheap.
 pub(crate) const MAX_SEEDS: usize = 50;
+/// Songs to push down (`avoid`) per request.
+pub(crate) const MAX_AVOID: usize = 50;
+/// Songs to leave out (`exclude`) per request.
+pub(crate) const MAX_EXCLUDE: usize = 100;
 
 /// The single path parameter of a route, undecoded into a number yet.
 pub(crate) struct Segment(pub String);
@@ -34,26 +34,68 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment {
     }
 }
 
-/// Query parameters by name (the last one wins when repeated); never rejects.
-pub(crate) struct Params(HashMap<String, String>);
+/// Longest query string accepted; every parameter of every route fits well within it.
+pub(crate) const MAX_QUERY_BYTES: usize = 4096;
 
-impl Params {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
+/// A route's query parameters: their names, declared once beside the struct and checked
+/// against its OpenAPI declaration by a unit test.
+pub(crate) trait QueryNames {
+    const NAMES: &'static [&'static str];
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Params {
+/// Query parameters decoded into `T`; an unknown or repeated parameter, an overlong query or a
+/// value of the wrong type is a 400 naming it.
+pub(crate) struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + QueryNames, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        Ok(Params(
-            url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-        ))
+        let raw = parts.uri.query().unwrap_or("");
+        check_query_names(raw, T::NAMES)?;
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
     }
+}
+
+/// Refuses a query string that is too long or has a parameter not in `known` or given twice.
+pub(crate) fn check_query_names(raw: &str, known: &[&str]) -> Result<(), ApiError> {
+    if raw.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "the query string is {} bytes, more than {MAX_QUERY_BYTES}",
+            raw.len()
+        )));
+    }
+    let mut seen: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    for (name, _) in url::form_urlencoded::parse(raw.as_bytes()) {
+        if !known.contains(&name.as_ref()) {
+            let shown: String = name.chars().take(40).collect();
+            let allowed = if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            };
+            return Err(ApiError::BadRequest(format!(
+                "unknown query parameter {shown:?} (this route takes: {allowed})"
+            )));
+        }
+        if seen.contains(&name) {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter {name:?} is given more than once"
+            )));
+        }
+        seen.push(name);
+    }
+    Ok(())
+}
+
+/// The parameters of a route that takes none.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct NoQuery {}
+
+impl QueryNames for NoQuery {
+    const NAMES: &'static [&'static str] = &[];
 }
 
 /// A JSON body whose rejections (bad JSON, wrong content type) are JSON errors too.
@@ -66,22 +108,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         axum::Json::<T>::from_request(req, state)
             .await
             .map(|axum::Json(value)| JsonBody(value))
-            .map_err(|e: JsonRejection| ApiError::Rejected {
-                status: e.status(),
-                message: e.body_text(),
+            .map_err(|e: JsonRejection| {
+                // A well-formed body of the wrong shape is a bad request like any other.
+                let status = match e.status() {
+                    StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+                    status => status,
+                };
+                ApiError::Rejected {
+                    status,
+                    message: e.body_text(),
+                }
             })
     }
 }
 
 /// `k`: absent means [`DEFAULT_K`]; otherwise an integer in `1..=MAX_K`.
-pub(crate) fn parse_k(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_K);
-    };
-    match raw.trim().parse::<i64>() {
-        Ok(k) if (1..=MAX_K as i64).contains(&k) => Ok(k as usize),
-        _ => Err(ApiError::BadRequest(format!(
-            "k must be an integer between 1 and {MAX_K}, got {raw:?}"
+pub(crate) fn check_k(k: Option<u64>) -> Result<usize, ApiError> {
+    match k {
+        None => Ok(DEFAULT_K),
+        Some(k) if (1..=MAX_K as u64).contains(&k) => Ok(k as usize),
+        Some(k) => Err(ApiError::BadRequest(format!(
+            "k must be an integer between 1 and {MAX_K}, got {k}"
         ))),
     }
 }
@@ -108,57 +155,56 @@ pub(crate) fn parse_song_id(raw: &str) -> Result<u64, ApiError> {
     })
 }
 
-/// An optional non-negative integer parameter within `min..=max`.
-pub(crate) fn parse_bounded(
+/// An optional integer parameter within `min..=max`.
+pub(crate) fn check_range(
     name: &str,
-    raw: Option<&str>,
-    default: usize,
-    min: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(default);
-    };
-    match raw.trim().parse::<usize>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::BadRequest(format!(
-            "{name} must be an integer between {min} and {max}, got {raw:?}"
+    value: Option<u64>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(v) => Err(ApiError::BadRequest(format!(
+            "{name} must be an integer between {min} and {max}, got {v}"
         ))),
     }
 }
 
-/// Comma-separated song ids, duplicates dropped, order kept.
-pub(crate) fn parse_seeds(raw: Option<&str>) -> Result<Vec<u64>, ApiError> {
-    let raw = raw.unwrap_or("");
+/// Comma-separated song ids (at most `max`, counted before any is parsed), duplicates
+/// dropped, order kept.
+pub(crate) fn parse_id_list(name: &str, raw: &str, max: usize) -> Result<Vec<u64>, ApiError> {
+    let count = raw.split(',').filter(|s| !s.trim().is_empty()).count();
+    if count > max {
+        return Err(too_many(name, max, count));
+    }
     let ids = raw
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(parse_song_id)
         .collect::<Result<Vec<_>, _>>()?;
-    check_seeds(ids)
+    check_ids(name, ids, max)
 }
 
-/// Seeds given as a JSON list: at least one, at most [`MAX_SEEDS`] distinct.
-pub(crate) fn check_seeds(ids: Vec<u64>) -> Result<Vec<u64>, ApiError> {
+/// Song ids given as a list: at most `max` (duplicates included, so a long list is refused
+/// before any work), returned without duplicates, in order.
+pub(crate) fn check_ids(name: &str, ids: Vec<u64>, max: usize) -> Result<Vec<u64>, ApiError> {
+    if ids.len() > max {
+        return Err(too_many(name, max, ids.len()));
+    }
     let mut distinct = Vec::with_capacity(ids.len());
     for id in ids {
         if !distinct.contains(&id) {
             distinct.push(id);
         }
     }
-    if distinct.is_empty() {
-        return Err(ApiError::BadRequest(
-            "seeds must list at least one song id".to_owned(),
-        ));
-    }
-    if distinct.len() > MAX_SEEDS {
-        return Err(ApiError::BadRequest(format!(
-            "at most {MAX_SEEDS} seed songs, got {}",
-            distinct.len()
-        )));
-    }
     Ok(distinct)
+}
+
+fn too_many(name: &str, max: usize, got: usize) -> ApiError {
+    ApiError::BadRequest(format!("{name} takes at most {max} song ids, got {got}"))
 }
 
 #[cfg(test)]
@@ -169,12 +215,12 @@ mod tests {
 
     #[test]
     fn k_defaults_to_five_and_must_be_within_one_to_a_hundred() {
-        assert_eq!(parse_k(None).unwrap(), 5);
-        assert_eq!(parse_k(Some("1")).unwrap(), 1);
-        assert_eq!(parse_k(Some("100")).unwrap(), 100);
-        for bad in ["0", "101", "-1", "abc", "", "2.5", "99999999999999999999"] {
+        assert_eq!(check_k(None).unwrap(), 5);
+        assert_eq!(check_k(Some(1)).unwrap(), 1);
+        assert_eq!(check_k(Some(100)).unwrap(), 100);
+        for bad in [0, 101, u64::MAX] {
             assert_eq!(
-                parse_k(Some(bad)).unwrap_err().status(),
+                check_k(Some(bad)).unwrap_err().status(),
                 StatusCode::BAD_REQUEST,
                 "{bad}"
             );
@@ -201,20 +247,38 @@ mod tests {
     }
 
     #[test]
-    fn seeds_are_deduplicated_in_order_and_bounded() {
-        assert_eq!(parse_seeds(Some("3, 1,3,,2")).unwrap(), vec![3, 1, 2]);
-        assert!(parse_seeds(Some("")).is_err());
-        assert!(parse_seeds(None).is_err());
-        assert!(parse_seeds(Some("1,x")).is_err());
-        let many = (0..=MAX_SEEDS).map(|i| i.to_string()).collect::<Vec<_>>();
-        assert!(parse_seeds(Some(&many.join(","))).is_err());
+    fn id_lists_are_deduplicated_in_order_and_bounded_before_parsing() {
+        assert_eq!(
+            parse_id_list("seeds", "3, 1,3,,2", 50).unwrap(),
+            vec![3, 1, 2]
+        );
+        assert!(parse_id_list("seeds", "", 50).unwrap().is_empty());
+        assert!(parse_id_list("seeds", "1,x", 50).is_err());
+        // Too many entries is refused on the count, even when they are not ids at all.
+        let many = vec!["x"; 51].join(",");
+        let err = parse_id_list("seeds", &many, 50).unwrap_err();
+        assert!(err.to_string().contains("at most 50"), "{err}");
+        // Duplicates count: a long list of one id is still a long list.
+        assert!(check_ids("seeds", vec![7; 51], 50).is_err());
+        assert_eq!(check_ids("seeds", vec![7; 50], 50).unwrap(), vec![7]);
     }
 
     #[test]
-    fn bounded_parameters_keep_their_default_and_range() {
-        assert_eq!(parse_bounded("limit", None, 20, 1, 100).unwrap(), 20);
-        assert_eq!(parse_bounded("limit", Some("7"), 20, 1, 100).unwrap(), 7);
-        assert!(parse_bounded("limit", Some("0"), 20, 1, 100).is_err());
-        assert!(parse_bounded("offset", Some("-3"), 0, 0, usize::MAX).is_err());
+    fn ranges_keep_their_default_and_bounds() {
+        assert_eq!(check_range("limit", None, 20, 1, 100).unwrap(), 20);
+        assert_eq!(check_range("limit", Some(7), 20, 1, 100).unwrap(), 7);
+        assert!(check_range("limit", Some(0), 20, 1, 100).is_err());
+    }
+
+    #[test]
+    fn unknown_repeated_and_overlong_query_parameters_are_refused_by_name() {
+        assert!(check_query_names("k=5", &["k"]).is_ok());
+        assert!(check_query_names("", &[]).is_ok());
+        let err = check_query_names("k=5&kk=1", &["k"]).unwrap_err();
+        assert!(err.to_string().contains("\"kk\""), "{err}");
+        let err = check_query_names("k=5&k=6", &["k"]).unwrap_err();
+        assert!(err.to_string().contains("more than once"), "{err}");
+        let long = format!("q={}", "a".repeat(MAX_QUERY_BYTES));
+        assert!(check_query_names(&long, &["q"]).is_err());
     }
 }

@@ -1,9 +1,12 @@
 //! What the HTTP routes need from a model.
 
-use songrec_model::{Model, ModelInfo, RecommendError, Recommendation, SongView};
+use songrec_model::{
+    ArtistView, CreditView, Model, ModelInfo, Neighbour, RecommendError, Recommendation, SongView,
+};
 
 /// A loaded model as the routes see it: songs by browse-order index and each song's
-/// precomputed neighbours. Implemented by [`songrec_model::Model`]; tests serve hand-made ones.
+/// precomputed neighbours. Implemented by [`songrec_model::Model`]; tests serve hand-made ones
+/// (the methods with defaults are details a hand-made model may leave out).
 pub trait Recommender: Send + Sync + 'static {
     /// Number of songs, i.e. one past the largest valid index.
     fn len(&self) -> usize;
@@ -24,8 +27,36 @@ pub trait Recommender: Send + Sync + 'static {
     /// The `k` best recommendations for the song at `index`, best first, never the song itself.
     fn recommend(&self, index: usize, k: usize) -> Result<Vec<Recommendation<'_>>, RecommendError>;
 
+    /// Every stored neighbour of the song at `index` (up to `max_k`), best first.
+    fn neighbours(&self, index: usize) -> Vec<Neighbour>;
+
+    /// Why song `c` is a neighbour of song `q`, given the stored reason bits.
+    fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String>;
+
     /// When and how the model was trained.
     fn info(&self) -> &ModelInfo;
+
+    /// Songs `0..universe()` have pageviews (the original service's catalogue).
+    fn universe(&self) -> usize {
+        self.len()
+    }
+
+    fn credits(&self, _index: usize) -> Vec<CreditView<'_>> {
+        Vec::new()
+    }
+
+    fn tags(&self, _index: usize) -> Vec<&str> {
+        Vec::new()
+    }
+
+    fn artist(&self, _artist_id: u64) -> Option<ArtistView<'_>> {
+        None
+    }
+
+    /// Browse-order indices of the artist's songs, most viewed first.
+    fn songs_by_artist(&self, _artist_id: u64) -> &[u32] {
+        &[]
+    }
 }
 
 impl Recommender for Model {
@@ -49,7 +80,35 @@ impl Recommender for Model {
         Model::recommend(self, index, k)
     }
 
+    fn neighbours(&self, index: usize) -> Vec<Neighbour> {
+        Model::neighbours(self, index).collect()
+    }
+
+    fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String> {
+        Model::reasons(self, q, c, bits)
+    }
+
     fn info(&self) -> &ModelInfo {
         Model::info(self)
+    }
+
+    fn universe(&self) -> usize {
+        Model::universe(self)
+    }
+
+    fn credits(&self, index: usize) -> Vec<CreditView<'_>> {
+        Model::credits(self, index)
+    }
+
+    fn tags(&self, index: usize) -> Vec<&str> {
+        Model::tags(self, index).collect()
+    }
+
+    fn artist(&self, artist_id: u64) -> Option<ArtistView<'_>> {
+        Model::artist(self, artist_id)
+    }
+
+    fn songs_by_artist(&self, artist_id: u64) -> &[u32] {
+        Model::songs_by_artist(self, artist_id)
     }
 }

@@ -3,7 +3,7 @@
 //! the current one keeps serving.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use songrec_registry::VersionInfo;
 use tokio::sync::watch;
@@ -46,8 +46,13 @@ impl Reloader {
         }
     }
 
+    /// Every registered version, as the source lists them.
+    pub async fn versions(&self) -> Result<Vec<VersionInfo>, crate::BoxError> {
+        self.source.versions().await
+    }
+
     /// Polls now, then every `interval`, until `stop` changes.
-    pub async fn run(self, interval: Duration, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, interval: Duration, mut stop: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(interval);
         // A slow load must not be followed by a burst of catch-up polls.
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -90,21 +95,26 @@ impl Reloader {
     #[tracing::instrument(skip_all, fields(version = champion.version))]
     async fn load(&self, champion: VersionInfo, from: Option<u64>) -> Poll {
         let version = champion.version;
+        let started = Instant::now();
         let loaded = match self.source.load(&champion).await {
             Ok(model) if model.is_empty() => Err("the model has no songs".into()),
             Ok(model) => {
                 // The search index walks every song: keep that off the async threads.
-                tokio::task::spawn_blocking(move || ServedModel::new(model, Some(champion)))
-                    .await
-                    .map_err(|e| e.to_string().into())
+                tokio::task::spawn_blocking(move || {
+                    ServedModel::new(model, Some(champion), started)
+                })
+                .await
+                .map_err(|e| e.to_string().into())
             }
             Err(e) => Err(e),
         };
         match loaded {
             Ok(served) => {
                 let songs = served.model.len();
+                let seconds = served.load_seconds;
                 self.slot.store(Some(Arc::new(served)));
                 self.metrics.set_model(Some(version), songs);
+                self.metrics.set_load_seconds(seconds);
                 self.metrics.record_reload(ReloadOutcome::Loaded);
                 *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 tracing::info!(from = ?from, songs, "now serving model version {version}");
@@ -209,6 +219,12 @@ mod tests {
         ) -> Result<Vec<Recommendation<'_>>, RecommendError> {
             Ok(Vec::new())
         }
+        fn neighbours(&self, _index: usize) -> Vec<songrec_model::Neighbour> {
+            Vec::new()
+        }
+        fn reasons(&self, _q: usize, _c: usize, _bits: u8) -> Vec<String> {
+            Vec::new()
+        }
         fn info(&self) -> &ModelInfo {
             &self.info
         }
@@ -242,6 +258,10 @@ mod tests {
             self.polls.fetch_add(1, Ordering::SeqCst);
             let n = self.champion.load(Ordering::SeqCst);
             Box::pin(async move { Ok((n > 0).then(|| version(n))) })
+        }
+
+        fn versions(&self) -> SourceFuture<'_, Vec<VersionInfo>> {
+            Box::pin(async move { Ok(Vec::new()) })
         }
 
         fn load(&self, v: &VersionInfo) -> SourceFuture<'_, Box<dyn Recommender>> {
@@ -298,7 +318,7 @@ mod tests {
     async fn the_source_is_polled_at_start_then_once_per_interval() {
         let (reloader, source, _slot) = reloader();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(reloader.run(Duration::from_secs(30), stop_rx));
+        let task = tokio::spawn(Arc::new(reloader).run(Duration::from_secs(30), stop_rx));
         let polls = || source.polls.load(Ordering::SeqCst);
 
         tokio::time::sleep(Duration::from_secs(1)).await;

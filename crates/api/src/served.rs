@@ -4,7 +4,7 @@
 //! never changes the model under a request in flight: the old one is dropped when its last
 //! request finishes.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use songrec_registry::VersionInfo;
@@ -19,18 +19,25 @@ pub(crate) struct ServedModel {
     pub version: Option<VersionInfo>,
     pub search: SearchIndex,
     pub loaded_at: SystemTime,
+    /// Seconds from the start of the load to the model being ready to serve.
+    pub load_seconds: f64,
 }
 
 impl ServedModel {
     /// Wraps a freshly loaded model; builds its search index, so call it off the async threads
     /// for large catalogues.
-    pub fn new(model: Box<dyn Recommender>, version: Option<VersionInfo>) -> ServedModel {
+    pub fn new(
+        model: Box<dyn Recommender>,
+        version: Option<VersionInfo>,
+        started: Instant,
+    ) -> ServedModel {
         let search = SearchIndex::build(model.as_ref());
         ServedModel {
             model,
             version,
             search,
             loaded_at: SystemTime::now(),
+            load_seconds: started.elapsed().as_secs_f64(),
         }
     }
 

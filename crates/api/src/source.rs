@@ -22,6 +22,9 @@ pub trait ModelSource: Send + Sync + 'static {
 
     /// Loads a version's model; an error means the version is refused.
     fn load(&self, version: &VersionInfo) -> SourceFuture<'_, Box<dyn Recommender>>;
+
+    /// Every registered version, oldest first.
+    fn versions(&self) -> SourceFuture<'_, Vec<VersionInfo>>;
 }
 
 /// The model registry as a [`ModelSource`]: model files read with [`Model::load_expecting`],
@@ -40,6 +43,10 @@ impl RegistrySource {
 impl ModelSource for RegistrySource {
     fn champion(&self) -> SourceFuture<'_, Option<VersionInfo>> {
         Box::pin(async move { Ok(self.registry.champion().await?) })
+    }
+
+    fn versions(&self) -> SourceFuture<'_, Vec<VersionInfo>> {
+        Box::pin(async move { Ok(self.registry.list().await?) })
     }
 
     fn load(&self, version: &VersionInfo) -> SourceFuture<'_, Box<dyn Recommender>> {

@@ -16,6 +16,9 @@ const DURATION: &str = "songrec_http_request_duration_seconds";
 const MODEL_VERSION: &str = "songrec_model_version";
 const MODEL_SONGS: &str = "songrec_model_songs";
 const RELOADS: &str = "songrec_model_reloads_total";
+const LOAD_SECONDS: &str = "songrec_model_load_seconds";
+const IN_FLIGHT: &str = "songrec_http_requests_in_flight";
+const SHED: &str = "songrec_http_requests_shed_total";
 
 /// Latency buckets in seconds: a lookup answers in well under a millisecond, the tail matters.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -82,12 +85,30 @@ impl Metrics {
             None,
             "Attempts to load a new champion, by outcome.".into(),
         );
+        recorder.describe_gauge(
+            LOAD_SECONDS.into(),
+            Some(metrics::Unit::Seconds),
+            "Time the served model took to load, check and index.".into(),
+        );
+        recorder.describe_gauge(
+            IN_FLIGHT.into(),
+            None,
+            "Requests being answered now (operations routes excluded).".into(),
+        );
+        recorder.describe_counter(
+            SHED.into(),
+            None,
+            "Requests answered 503 because too many were in flight.".into(),
+        );
         let handle = recorder.handle();
         let metrics = Metrics {
             recorder: Arc::new(recorder),
             handle,
         };
         metrics.set_model(None, 0);
+        metrics.set_load_seconds(0.0);
+        metrics.gauge(IN_FLIGHT).set(0.0);
+        metrics.counter(SHED).absolute(0);
         for outcome in [
             ReloadOutcome::Loaded,
             ReloadOutcome::Refused,
@@ -130,6 +151,29 @@ impl Metrics {
         };
         gauge(MODEL_VERSION).set(version.unwrap_or(0) as f64);
         gauge(MODEL_SONGS).set(songs as f64);
+    }
+
+    pub fn set_load_seconds(&self, seconds: f64) {
+        self.gauge(LOAD_SECONDS).set(seconds);
+    }
+
+    /// The in-flight gauge (incremented and decremented around each limited request).
+    pub fn in_flight(&self) -> metrics::Gauge {
+        self.gauge(IN_FLIGHT)
+    }
+
+    pub fn record_shed(&self) {
+        self.counter(SHED).increment(1);
+    }
+
+    fn gauge(&self, name: &'static str) -> metrics::Gauge {
+        self.recorder
+            .register_gauge(&Key::from_name(name), &METADATA)
+    }
+
+    fn counter(&self, name: &'static str) -> metrics::Counter {
+        self.recorder
+            .register_counter(&Key::from_name(name), &METADATA)
     }
 
     pub fn record_reload(&self, outcome: ReloadOutcome) {

@@ -5,6 +5,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The version of the stored per-song record: the store keeps every [`Song`] in a compact
+/// binary encoding of this struct (serde field order, no field names), which training reads
+/// back without re-parsing JSON.
+///
+/// Bump it whenever [`Song`] or a type inside it changes shape (a field added, removed,
+/// reordered or retyped): on its next start the store re-derives every record from the raw JSON
+/// it keeps, once. The encoding is not self-describing, so fields must not use
+/// `skip_serializing_if`, `flatten` or untagged enums.
+pub const SONG_RECORD_VERSION: u32 = 2;
+
 /// A Genius artist, identified by its Genius id. Names are free text and never split.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Artist {
@@ -66,10 +76,6 @@ pub struct Relationship {
     pub kind: String,
     pub song_id: u64,
 }
-
-/// Version of the [`Song`] record: bumped whenever a field is added or its meaning changes, so
-/// stored records of an older version are derived again from the raw JSON.
-pub const SONG_RECORD_VERSION: u32 = 2;
 
 /// One `custom_performances` credit: the role as Genius labels it ("Label", "Mixing Engineer",
 /// "Guitar", ...) and the artist (a person, a band, a label or a studio) credited in it.

@@ -193,15 +193,35 @@ impl Registry {
         primary_metric: &str,
     ) -> Result<Registered, RegistryError> {
         let mut version = self.register(new).await?;
-        let decision = match &self.backend {
-            Backend::Local(local) => {
-                let (v, metric) = (version.version, primary_metric.to_string());
-                blocking(local, move |l| l.promote_if(v, policy, &metric)).await?
-            }
-            Backend::Mlflow(mlflow) => mlflow.promote_if(&version, policy, primary_metric).await?,
-        };
+        let decision = self.promote_if(&version, policy, primary_metric).await?;
         version.is_champion = decision.promote;
         Ok(Registered { version, decision })
+    }
+
+    /// Makes the registered `candidate` champion if `policy` prefers it to the current champion
+    /// on `primary_metric` (higher is better); the champion is read and compared under the
+    /// registry's writer lock where it has one.
+    pub async fn promote_if(
+        &self,
+        candidate: &VersionInfo,
+        policy: PromotionPolicy,
+        primary_metric: &str,
+    ) -> Result<Decision, RegistryError> {
+        match &self.backend {
+            Backend::Local(local) => {
+                let (v, metric) = (candidate.version, primary_metric.to_string());
+                blocking(local, move |l| l.promote_if(v, policy, &metric)).await
+            }
+            Backend::Mlflow(mlflow) => mlflow.promote_if(candidate, policy, primary_metric).await,
+        }
+    }
+
+    /// The local registry's directory, or `None` for MLflow.
+    pub fn local_root(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Local(local) => Some(local.root()),
+            Backend::Mlflow(_) => None,
+        }
     }
 
     /// The version currently served, if any.

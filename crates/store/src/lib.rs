@@ -12,6 +12,7 @@
 mod connect;
 mod fetch_runs;
 mod migrations;
+mod records;
 mod songs;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use secrecy::SecretString;
 use songrec_catalog::Song;
 
 pub use migrations::MigrationState;
+pub use records::RecordRefresh;
 
 /// Where the catalogue lives.
 #[derive(Debug, Clone)]
@@ -89,6 +91,15 @@ pub enum StoreError {
     OutOfRange { field: &'static str, value: u64 },
     #[error("cannot write the export: {0}")]
     Io(#[from] std::io::Error),
+    /// Song records written by a build with another record format; opening the store with
+    /// `songrec` (or `songrec db migrate`) derives them again.
+    #[error(
+        "{songs} stored song records have another format version than this build's; \
+         run `songrec db migrate` to derive them again"
+    )]
+    SongRecordsOutdated { songs: u64 },
+    #[error("the stored record of song {song_id} cannot be read: {reason}")]
+    CorruptRecord { song_id: u64, reason: String },
 }
 
 /// Which database a [`Store`] talks to.
@@ -201,10 +212,29 @@ impl Store {
         songs::upsert(&self.pool, songs, Some(checked_at)).await
     }
 
-    /// Every song, ordered by id, in one streaming pass over a consistent snapshot.
+    /// Every song, ordered by id, in one streaming pass over a consistent snapshot of the song
+    /// records. Fails with [`StoreError::SongRecordsOutdated`] while records of another format
+    /// version remain (see [`Store::refresh_song_records`]).
     #[tracing::instrument(skip_all, fields(backend = %self.backend()))]
     pub async fn load_catalogue(&self) -> Result<Vec<Song>, StoreError> {
-        songs::load_catalogue(&self.pool).await
+        records::load_catalogue(&self.pool).await
+    }
+
+    /// How many songs have a record of another format version than this build's
+    /// ([`songrec_catalog::SONG_RECORD_VERSION`]), including those never derived.
+    pub async fn outdated_song_records(&self) -> Result<u64, StoreError> {
+        records::stale_count(&self.pool).await
+    }
+
+    /// Derives every outdated song record again from the song's raw JSON with `parse`, and
+    /// rewrites the song's columns from the new parse. Songs whose raw JSON `parse` refuses lose
+    /// their record (training leaves them out) until an import or fetch writes them again.
+    #[tracing::instrument(skip_all, fields(backend = %self.backend()))]
+    pub async fn refresh_song_records(
+        &self,
+        parse: &(dyn Fn(&str) -> Result<Song, String> + Sync),
+    ) -> Result<RecordRefresh, StoreError> {
+        records::refresh(&self.pool, parse).await
     }
 
     /// Writes every song's raw JSON object, one per line, ordered by id; returns how many.

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use songrec_catalog::{Album, Artist, Credit, CreditRole, Relationship, Song};
+use songrec_catalog::{CreditRole, Song};
 use sqlx::Row;
 use sqlx::types::Json;
 
+use crate::records::{self, current_version};
 use crate::{Backend, ImportedSong, Pool, StoreError, UpsertCounts, from_i64, on_pool, to_i64};
 
 /// Songs per write transaction: large enough to amortise the commit, small enough that a
@@ -50,6 +51,8 @@ struct SongRow<'a> {
     id: i64,
     song: &'a Song,
     raw: &'a str,
+    /// The song's record (see [`records`]).
+    record: Vec<u8>,
     hash: String,
     pageviews: Option<i64>,
     primary_artist_id: i64,
@@ -62,11 +65,13 @@ struct SongRow<'a> {
 impl<'a> SongRow<'a> {
     fn new(imported: &'a ImportedSong) -> Result<SongRow<'a>, StoreError> {
         let song = &imported.song;
+        let record = records::encode(song);
         Ok(SongRow {
             id: to_i64("song id", song.id)?,
             song,
             raw: &imported.raw,
-            hash: content_hash(song, &imported.raw),
+            hash: content_hash(&record, &imported.raw),
+            record,
             pageviews: song.pageviews.map(|v| to_i64("pageviews", v)).transpose()?,
             primary_artist_id: to_i64("artist id", song.primary_artist.id)?,
             album_id: song
@@ -81,12 +86,12 @@ impl<'a> SongRow<'a> {
     }
 }
 
-/// Identifies a song's stored content: its parsed form (so a parser change rewrites the derived
-/// columns) and its raw JSON (so new upstream fields are kept for re-processing).
-fn content_hash(song: &Song, raw: &str) -> String {
+/// Identifies a song's stored content: its parsed form, as its record (so a parser change
+/// rewrites the derived columns) and its raw JSON (so new upstream fields are kept for
+/// re-processing).
+fn content_hash(record: &[u8], raw: &str) -> String {
     let mut hasher = Sha256::new();
-    // Serialising a plain struct of strings and numbers cannot fail.
-    hasher.update(serde_json::to_vec(song).unwrap_or_default());
+    hasher.update(record);
     hasher.update(b"\n");
     hasher.update(raw.as_bytes());
     hex::encode(hasher.finalize())
@@ -113,6 +118,14 @@ fn relationship_groups(song: &Song) -> Vec<RelationshipGroup> {
     groups
 }
 
+/// What the database holds for a song id: its content hash and its record's version (`None`
+/// when the song has no record).
+#[derive(Debug, Clone, Default)]
+struct StoredSong {
+    hash: Option<String>,
+    record_version: Option<i32>,
+}
+
 /// What one batch must write, decided against the hashes already stored.
 struct BatchPlan<'a> {
     counts: UpsertCounts,
@@ -120,9 +133,12 @@ struct BatchPlan<'a> {
     writes: Vec<&'a SongRow<'a>>,
     /// Ids among `writes` that already have a row (their credits and relationships are replaced).
     replaced: Vec<i64>,
+    /// Unchanged songs whose record is missing or of another version: only the record is
+    /// written (they still count as unchanged).
+    records_only: Vec<&'a SongRow<'a>>,
 }
 
-fn plan_batch<'a>(rows: &'a [SongRow<'a>], stored: &HashMap<i64, Option<String>>) -> BatchPlan<'a> {
+fn plan_batch<'a>(rows: &'a [SongRow<'a>], stored: &HashMap<i64, StoredSong>) -> BatchPlan<'a> {
     let mut counts = UpsertCounts::default();
     let mut seen: HashMap<i64, &str> = HashMap::with_capacity(rows.len());
     let mut last: BTreeMap<i64, &SongRow> = BTreeMap::new();
@@ -130,7 +146,7 @@ fn plan_batch<'a>(rows: &'a [SongRow<'a>], stored: &HashMap<i64, Option<String>>
         let previous = seen
             .get(&row.id)
             .copied()
-            .or_else(|| stored.get(&row.id).map(|h| h.as_deref().unwrap_or("")));
+            .or_else(|| stored.get(&row.id).map(|s| s.hash.as_deref().unwrap_or("")));
         match previous {
             None => counts.inserted += 1,
             Some(h) if h == row.hash => counts.unchanged += 1,
@@ -141,9 +157,14 @@ fn plan_batch<'a>(rows: &'a [SongRow<'a>], stored: &HashMap<i64, Option<String>>
     }
     let mut writes = Vec::with_capacity(last.len());
     let mut replaced = Vec::new();
+    let mut records_only = Vec::new();
     for (id, row) in last {
         match stored.get(&id) {
-            Some(Some(h)) if *h == row.hash => {}
+            Some(s) if s.hash.as_deref() == Some(row.hash.as_str()) => {
+                if s.record_version != Some(current_version()) {
+                    records_only.push(row);
+                }
+            }
             Some(_) => {
                 replaced.push(id);
                 writes.push(row);
@@ -155,6 +176,7 @@ fn plan_batch<'a>(rows: &'a [SongRow<'a>], stored: &HashMap<i64, Option<String>>
         counts,
         writes,
         replaced,
+        records_only,
     }
 }
 
@@ -194,9 +216,12 @@ async fn upsert_batch(
         let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut stored: HashMap<i64, Option<String>> = HashMap::with_capacity(rows.len());
+        let mut stored: HashMap<i64, StoredSong> = HashMap::with_capacity(rows.len());
         {
-            let mut qb = sqlx::QueryBuilder::new("SELECT id, content_hash FROM songs WHERE id IN (");
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT s.id, s.content_hash, r.version FROM songs s \
+                 LEFT JOIN song_records r ON r.song_id = s.id WHERE s.id IN (",
+            );
             let mut list = qb.separated(", ");
             for id in &ids {
                 list.push_bind(*id);
@@ -204,7 +229,11 @@ async fn upsert_batch(
             qb.push(")");
             let mut stream = qb.build().fetch(&mut *tx);
             while let Some(row) = stream.try_next().await? {
-                stored.insert(row.try_get(0)?, row.try_get(1)?);
+                let song = StoredSong {
+                    hash: row.try_get(1)?,
+                    record_version: row.try_get(2)?,
+                };
+                stored.insert(row.try_get(0)?, song);
             }
         }
         // Stored songs are marked here, changed or not; new ones get the time on insert.
@@ -223,6 +252,19 @@ async fn upsert_batch(
         }
 
         let plan = plan_batch(rows, &stored);
+        let record_rows: Vec<&SongRow> =
+            plan.writes.iter().chain(&plan.records_only).copied().collect();
+        for chunk in record_rows.chunks(MAX_BIND_PARAMS / 3) {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO song_records (song_id, version, record) ");
+            qb.push_values(chunk, |mut b, row| {
+                b.push_bind(row.id).push_bind(current_version()).push_bind(row.record.as_slice());
+            });
+            qb.push(
+                " ON CONFLICT (song_id) DO UPDATE SET version = excluded.version, \
+                 record = excluded.record",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
         if plan.writes.is_empty() {
             tx.commit().await?;
             return Ok(plan.counts);
@@ -333,114 +375,6 @@ async fn upsert_batch(
     })
 }
 
-/// Finds the song a child row belongs to, walking forward: both streams are ordered by song id.
-fn advance_to<'a>(songs: &'a mut [Song], cursor: &mut usize, song_id: u64) -> Option<&'a mut Song> {
-    while *cursor < songs.len() && songs[*cursor].id < song_id {
-        *cursor += 1;
-    }
-    songs.get_mut(*cursor).filter(|s| s.id == song_id)
-}
-
-pub(crate) async fn load_catalogue(pool: &Pool) -> Result<Vec<Song>, StoreError> {
-    on_pool!(pool, p, backend => {
-        // One snapshot for the three reads, so a concurrent import is seen wholly or not at all.
-        let mut tx = match backend {
-            Backend::Sqlite => p.begin().await?,
-            Backend::Postgres => {
-                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?
-            }
-        };
-        let mut songs: Vec<Song> = Vec::new();
-        let mut legacy_rows = 0u64;
-        {
-            let mut stream = sqlx::query(
-                "SELECT id, title, primary_artist_id, artist, album_id, album, release_date, \
-                 release_year, language, pageviews, description, url, song_art_image_url \
-                 FROM songs ORDER BY id",
-            )
-            .fetch(&mut *tx);
-            while let Some(row) = stream.try_next().await? {
-                // Rows written by the original service lack the artist id; they are read again
-                // once a fetch rewrites them.
-                let Some(primary_artist_id) = row.try_get::<Option<i64>, _>(2)? else {
-                    legacy_rows += 1;
-                    continue;
-                };
-                let album_name: Option<String> = row.try_get(5)?;
-                songs.push(Song {
-                    id: from_i64(row.try_get(0)?),
-                    title: row.try_get(1)?,
-                    primary_artist: Artist {
-                        id: from_i64(primary_artist_id),
-                        name: row.try_get(3)?,
-                    },
-                    credits: Vec::new(),
-                    album: row.try_get::<Option<i64>, _>(4)?.map(|id| Album {
-                        id: from_i64(id),
-                        name: album_name.unwrap_or_default(),
-                    }),
-                    release_date: row.try_get(6)?,
-                    release_year: row.try_get(7)?,
-                    language: row.try_get(8)?,
-                    pageviews: row.try_get::<Option<i64>, _>(9)?.map(from_i64),
-                    relationships: Vec::new(),
-                    description: row.try_get(10)?,
-                    url: row.try_get(11)?,
-                    song_art_image_url: row.try_get(12)?,
-                    tags: Vec::new(),
-                    primary_tag: None,
-                    performances: Vec::new(),
-                });
-            }
-        }
-        if legacy_rows > 0 {
-            tracing::warn!(legacy_rows, "songs without a primary artist id were skipped");
-        }
-        {
-            let mut stream = sqlx::query(
-                "SELECT c.song_id, c.role, c.artist_id, a.name FROM credits c \
-                 JOIN artists a ON a.id = c.artist_id \
-                 WHERE c.role <> 'primary' ORDER BY c.song_id, c.position",
-            )
-            .fetch(&mut *tx);
-            let mut cursor = 0;
-            while let Some(row) = stream.try_next().await? {
-                let song_id = from_i64(row.try_get(0)?);
-                let role: &str = row.try_get(1)?;
-                let Some(role) = CreditRole::parse(role) else { continue };
-                if let Some(song) = advance_to(&mut songs, &mut cursor, song_id) {
-                    song.credits.push(Credit {
-                        role,
-                        artist: Artist {
-                            id: from_i64(row.try_get(2)?),
-                            name: row.try_get(3)?,
-                        },
-                    });
-                }
-            }
-        }
-        {
-            let mut stream = sqlx::query(
-                "SELECT song_id, kind, related_song_id FROM relationships \
-                 ORDER BY song_id, position",
-            )
-            .fetch(&mut *tx);
-            let mut cursor = 0;
-            while let Some(row) = stream.try_next().await? {
-                let song_id = from_i64(row.try_get(0)?);
-                if let Some(song) = advance_to(&mut songs, &mut cursor, song_id) {
-                    song.relationships.push(Relationship {
-                        kind: row.try_get(1)?,
-                        song_id: from_i64(row.try_get(2)?),
-                    });
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(songs)
-    })
-}
-
 pub(crate) async fn export_jsonl(
     pool: &Pool,
     out: &mut dyn std::io::Write,
@@ -528,6 +462,8 @@ async fn times_by_id(
 
 #[cfg(test)]
 mod tests {
+    use songrec_catalog::{Artist, Credit, Relationship};
+
     use super::*;
 
     fn song(id: u64) -> Song {
@@ -606,10 +542,11 @@ mod tests {
 
     #[test]
     fn the_hash_changes_with_the_raw_json_and_with_the_parsed_song() {
-        let a = content_hash(&song(1), "{}");
-        assert_eq!(a, content_hash(&song(1), "{}"));
-        assert_ne!(a, content_hash(&song(1), "{ }"));
-        assert_ne!(a, content_hash(&song(2), "{}"));
+        let record = |id| records::encode(&song(id));
+        let a = content_hash(&record(1), "{}");
+        assert_eq!(a, content_hash(&record(1), "{}"));
+        assert_ne!(a, content_hash(&record(1), "{ }"));
+        assert_ne!(a, content_hash(&record(2), "{}"));
     }
 
     #[test]
@@ -623,8 +560,20 @@ mod tests {
         ];
         let rows: Vec<SongRow> = input.iter().map(|s| SongRow::new(s).unwrap()).collect();
         let stored = HashMap::from([
-            (2, Some(rows[2].hash.clone())),
-            (3, Some("old".to_string())),
+            (
+                2,
+                StoredSong {
+                    hash: Some(rows[2].hash.clone()),
+                    record_version: Some(current_version()),
+                },
+            ),
+            (
+                3,
+                StoredSong {
+                    hash: Some("old".to_string()),
+                    record_version: Some(current_version()),
+                },
+            ),
         ]);
         let plan = plan_batch(&rows, &stored);
         assert_eq!(
@@ -638,6 +587,34 @@ mod tests {
         let written: Vec<(i64, &str)> = plan.writes.iter().map(|r| (r.id, r.raw)).collect();
         assert_eq!(written, vec![(1, "b"), (3, "y")]);
         assert_eq!(plan.replaced, vec![3]);
+        assert!(plan.records_only.is_empty());
+    }
+
+    #[test]
+    fn an_unchanged_song_with_an_outdated_record_gets_only_its_record_written() {
+        let input = [imported(1, "a"), imported(2, "b")];
+        let rows: Vec<SongRow> = input.iter().map(|s| SongRow::new(s).unwrap()).collect();
+        let stored = HashMap::from([
+            (
+                1,
+                StoredSong {
+                    hash: Some(rows[0].hash.clone()),
+                    record_version: Some(0),
+                },
+            ),
+            (
+                2,
+                StoredSong {
+                    hash: Some(rows[1].hash.clone()),
+                    record_version: None,
+                },
+            ),
+        ]);
+        let plan = plan_batch(&rows, &stored);
+        assert_eq!(plan.counts.unchanged, 2);
+        assert!(plan.writes.is_empty());
+        let ids: Vec<i64> = plan.records_only.iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![1, 2]);
     }
 
     #[test]

@@ -283,6 +283,54 @@ async fn export_writes_every_raw_object_once_in_id_order(db: TestDb) {
     assert_eq!(lines[2]["id"], 9);
 }
 
+/// Reads back what `imported` wrote as raw JSON: the song it stands for.
+fn parse_test_raw(raw: &str) -> Result<Song, String> {
+    let v: serde_json::Value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+    let id = v["id"].as_u64().ok_or("no id")?;
+    if id == 13 {
+        return Err("song 13 no longer parses".into());
+    }
+    Ok(song(id, v["pv"].as_u64()))
+}
+
+async fn outdated_song_records_are_derived_again_from_the_raw_json(db: TestDb) {
+    let songs = catalogue(1..=30);
+    db.store.upsert_songs(&songs).await.unwrap();
+    assert_eq!(db.store.outdated_song_records().await.unwrap(), 0);
+
+    // What a build with another record format (or the migration that created records) leaves.
+    db.execute("UPDATE song_records SET version = 0 WHERE song_id > 10")
+        .await;
+    assert_eq!(db.store.outdated_song_records().await.unwrap(), 20);
+    let err = db.store.load_catalogue().await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::SongRecordsOutdated { songs: 20 }),
+        "{err}"
+    );
+
+    let report = db
+        .store
+        .refresh_song_records(&parse_test_raw)
+        .await
+        .unwrap();
+    assert_eq!((report.derived, report.unparseable), (19, 1));
+    assert_eq!(db.store.outdated_song_records().await.unwrap(), 0);
+    let mut expected: Vec<Song> = songs.into_iter().map(|s| s.song).collect();
+    expected.retain(|s| s.id != 13);
+    assert_eq!(db.store.load_catalogue().await.unwrap(), expected);
+    // Nothing left to do, and the songs themselves are all still there.
+    let again = db
+        .store
+        .refresh_song_records(&parse_test_raw)
+        .await
+        .unwrap();
+    assert_eq!(again.derived + again.unparseable, 0);
+    assert_eq!(db.store.count_songs().await.unwrap(), 30);
+    // A later import of the song that failed gives it a record again.
+    db.store.upsert_songs(&catalogue([13])).await.unwrap();
+    assert_eq!(db.store.load_catalogue().await.unwrap().len(), 30);
+}
+
 async fn fetch_runs_are_recorded_newest_first(db: TestDb) {
     let first = db.store.start_fetch_run("Sia").await.unwrap();
     let second = db.store.start_fetch_run("Drake").await.unwrap();
@@ -472,6 +520,7 @@ store_suite!(
     a_fetched_unchanged_song_is_checked_without_being_rewritten,
     a_song_is_checked_at_the_later_of_its_last_write_and_its_last_fetch,
     export_writes_every_raw_object_once_in_id_order,
+    outdated_song_records_are_derived_again_from_the_raw_json,
     fetch_runs_are_recorded_newest_first,
     migrations_are_all_applied_once,
     the_original_browse_query_lists_songs_in_recommend_index_order,

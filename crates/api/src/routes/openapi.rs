@@ -1,43 +1,28 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document's frame; its paths and schemas come from the handlers registered in
+//! `routes::api_routes`.
 
-use axum::Json;
-use utoipa::OpenApi;
-
-use super::{ops, recommend, songs};
-use crate::error::ErrorBody;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "songrec",
-        description = "Song recommendations from the champion model. Every error is JSON `{\"error\": \"...\"}` with a real status."
+        description = "Song recommendations from the champion model. Every error is JSON `{\"error\": \"...\"}` with a real status; unknown or repeated query parameters are refused (400); bodies are limited to 64 KiB (413); under overload, requests other than /health, /ready and /metrics are answered 503 with Retry-After."
     ),
-    paths(
-        recommend::by_index,
-        recommend::by_song_id,
-        recommend::from_seeds_query,
-        recommend::from_seeds_body,
-        songs::browse,
-        songs::by_id,
-        ops::health,
-        ops::ready,
-        ops::model,
-        ops::metrics,
-    ),
-    components(schemas(
-        ErrorBody,
-        recommend::RecommendResponse,
-        recommend::SeedsResponse,
-        recommend::RecommendedSong,
-        recommend::SeedsRequest,
-        songs::SongSummary,
-        songs::SongPage,
-        ops::Status,
-        ops::ModelReport,
-    ))
+    modifiers(&BearerAuth)
 )]
 pub(crate) struct ApiDoc;
 
-pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The admin token scheme of `POST /admin/reload`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }

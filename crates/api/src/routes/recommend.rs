@@ -1,150 +1,327 @@
 //! Recommendations: by browse index (the original service's route), by song id, and from
-//! several seed songs at once.
+//! several seed songs at once, with filters.
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use songrec_model::{RecommendError, Recommendation};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use crate::Recommender;
-use crate::error::ApiError;
-use crate::params::{self, JsonBody, Params, Segment};
+use crate::error::{ApiError, ErrorBody};
+use crate::filters::Filters;
+use crate::items::{RecommendedSong, SongItem};
+use crate::params::{
+    self, JsonBody, MAX_AVOID, MAX_EXCLUDE, MAX_SEEDS, Query, QueryNames, Segment,
+};
 
 /// Recommendations for one song.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RecommendResponse {
+pub(crate) struct RecommendResponse<'m> {
     /// The Genius id of the song asked about.
     #[schema(example = 2471960)]
     pub requested_song_id: u64,
-    /// Exactly k ids, best first, never the requested song.
+    /// The recommended ids, best first, never the requested song: exactly k without filters,
+    /// up to k with them.
     pub recommended_song_ids: Vec<u64>,
     /// The same songs with their details, in the same order.
-    pub recommendations: Vec<RecommendedSong>,
+    pub recommendations: Vec<RecommendedSong<'m>>,
 }
 
 /// Recommendations for a set of seed songs.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SeedsResponse {
+pub(crate) struct SeedsResponse<'m> {
     /// The distinct seeds, in the order given.
     pub seed_song_ids: Vec<u64>,
-    /// Up to k ids, best first, none of them a seed.
+    /// Up to k ids, best first, none of them a seed or excluded.
     pub recommended_song_ids: Vec<u64>,
-    pub recommendations: Vec<RecommendedSong>,
+    pub recommendations: Vec<RecommendedSong<'m>>,
 }
 
-/// One recommended song.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RecommendedSong {
-    pub id: u64,
-    /// Its browse-order index (usable with `/recommend/{index}`).
-    pub index: usize,
-    pub title: String,
-    pub artist: String,
-    /// Cosine similarity to the requested song (for seeds: averaged over the seeds).
-    pub score: f32,
-    /// Why it is recommended, most telling first.
-    pub reasons: Vec<String>,
+/// Filters every recommendation route takes, as query parameters (and body fields for
+/// `POST /recommendations`).
+macro_rules! filter_fields {
+    ($(#[$m:meta])* pub(crate) struct $name:ident { $($(#[$fm:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$m])*
+        pub(crate) struct $name {
+            $($(#[$fm])* pub $field: $ty,)*
+            /// Number of recommendations (default 5).
+            #[param(minimum = 1, maximum = 100)]
+            #[schema(minimum = 1, maximum = 100)]
+            pub k: Option<u64>,
+            /// Leave out songs by the requested songs' primary artists.
+            pub exclude_artist: Option<bool>,
+            /// At most this many songs per primary artist.
+            #[param(minimum = 1, maximum = 100)]
+            #[schema(minimum = 1, maximum = 100)]
+            pub max_per_artist: Option<u64>,
+            /// Only songs in this language (a Genius language code: `en`, `es`, ...).
+            #[param(max_length = 16)]
+            #[schema(max_length = 16)]
+            pub language: Option<String>,
+            /// Only songs released in or after this year.
+            #[param(minimum = 0, maximum = 9999)]
+            #[schema(minimum = 0, maximum = 9999)]
+            pub min_year: Option<u64>,
+            /// Only songs released in or before this year.
+            #[param(minimum = 0, maximum = 9999)]
+            #[schema(minimum = 0, maximum = 9999)]
+            pub max_year: Option<u64>,
+            /// Only songs with at least this many pageviews.
+            #[param(minimum = 0)]
+            #[schema(minimum = 0)]
+            pub min_pageviews: Option<u64>,
+        }
+    };
 }
 
-/// Body of `POST /recommendations`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct SeedsRequest {
-    /// Genius song ids, 1 to 50 distinct.
-    pub seeds: Vec<u64>,
-    /// How many recommendations (1 to 100, default 5).
-    pub k: Option<usize>,
+const FILTER_NAMES: [&str; 7] = [
+    "k",
+    "exclude_artist",
+    "max_per_artist",
+    "language",
+    "min_year",
+    "max_year",
+    "min_pageviews",
+];
+
+filter_fields! {
+    /// Query of the single-song routes.
+    #[derive(Debug, Deserialize, IntoParams, ToSchema)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct RecommendQuery {}
 }
 
-/// Recommendations for the song at a browse-order index.
+impl QueryNames for RecommendQuery {
+    const NAMES: &'static [&'static str] = &FILTER_NAMES;
+}
+
+filter_fields! {
+    /// Query of `GET /recommendations`.
+    #[derive(Debug, Deserialize, IntoParams, ToSchema)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct SeedsQuery {
+        /// Comma-separated Genius song ids, 1 to 50.
+        #[param(example = "101,202", max_length = 1050, pattern = r"^[0-9]{1,19}(,[0-9]{1,19}){0,49}$")]
+        #[schema(max_length = 1050)]
+        seeds: String,
+        /// Comma-separated song ids (up to 50) whose neighbours are pushed down ("less like this").
+        #[param(max_length = 1050, pattern = r"^([0-9]{1,19}(,[0-9]{1,19}){0,49})?$")]
+        #[schema(max_length = 1050)]
+        avoid: Option<String>,
+        /// Comma-separated song ids (up to 100) never to recommend.
+        #[param(max_length = 2100, pattern = r"^([0-9]{1,19}(,[0-9]{1,19}){0,99})?$")]
+        #[schema(max_length = 2100)]
+        exclude: Option<String>,
+    }
+}
+
+impl QueryNames for SeedsQuery {
+    const NAMES: &'static [&'static str] = &[
+        "seeds",
+        "avoid",
+        "exclude",
+        "k",
+        "exclude_artist",
+        "max_per_artist",
+        "language",
+        "min_year",
+        "max_year",
+        "min_pageviews",
+    ];
+}
+
+filter_fields! {
+    /// Body of `POST /recommendations`.
+    #[derive(Debug, Deserialize, ToSchema, IntoParams)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct SeedsRequest {
+        /// Genius song ids to recommend from, 1 to 50.
+        #[schema(min_items = 1, max_items = 50)]
+        seeds: Vec<u64>,
+        /// Song ids whose neighbours are pushed down ("less like this"), up to 50.
+        #[serde(default)]
+        #[schema(max_items = 50)]
+        avoid: Vec<u64>,
+        /// Song ids never to recommend, up to 100.
+        #[serde(default)]
+        #[schema(max_items = 100)]
+        exclude: Vec<u64>,
+    }
+}
+
+/// The filters of a request, before the songs they concern are known.
+struct FilterArgs {
+    k: Option<u64>,
+    exclude_artist: Option<bool>,
+    max_per_artist: Option<u64>,
+    language: Option<String>,
+    min_year: Option<u64>,
+    max_year: Option<u64>,
+    min_pageviews: Option<u64>,
+}
+
+macro_rules! filter_args {
+    ($q:expr) => {
+        FilterArgs {
+            k: $q.k,
+            exclude_artist: $q.exclude_artist,
+            max_per_artist: $q.max_per_artist,
+            language: $q.language,
+            min_year: $q.min_year,
+            max_year: $q.max_year,
+            min_pageviews: $q.min_pageviews,
+        }
+    };
+}
+
+impl FilterArgs {
+    /// k and the filters, checked; `requested` are the songs asked about (their artists are
+    /// the ones `exclude_artist` leaves out).
+    fn check(
+        self,
+        model: &dyn Recommender,
+        requested: &[usize],
+        below_index: usize,
+    ) -> Result<(usize, Filters), ApiError> {
+        let k = params::check_k(self.k)?;
+        if k > model.max_k() {
+            return Err(k_too_large(k, model.max_k()));
+        }
+        let year = |name, v| params::check_range(name, v, 0, 0, 9999).map(|y| y as i32);
+        let mut filters = Filters::new(below_index);
+        filters.max_per_artist = match self.max_per_artist {
+            Some(m) => Some(params::check_range("max_per_artist", Some(m), 0, 1, 100)? as usize),
+            None => None,
+        };
+        if let Some(language) = self.language {
+            if language.is_empty() || language.len() > 16 {
+                return Err(ApiError::BadRequest(
+                    "language must be 1 to 16 characters".to_owned(),
+                ));
+            }
+            filters.language = Some(language.to_ascii_lowercase());
+        }
+        filters.min_year = self
+            .min_year
+            .map(|y| year("min_year", Some(y)))
+            .transpose()?;
+        filters.max_year = self
+            .max_year
+            .map(|y| year("max_year", Some(y)))
+            .transpose()?;
+        filters.min_pageviews = self.min_pageviews;
+        if self.exclude_artist == Some(true) {
+            filters.excluded_artists = requested
+                .iter()
+                .filter_map(|&i| model.song(i).map(|s| s.artist_id))
+                .collect();
+        }
+        filters.excluded_songs = requested.to_vec();
+        Ok((k, filters))
+    }
+}
+
+const RECOMMEND_400: &str = "Malformed index or id, k outside 1..=100 or above the model's max_k, \
+     a filter out of range, or an unknown or repeated query parameter";
+
+/// Recommendations for the song at a browse-order index: the original service's route, over
+/// its catalogue (songs with pageviews, which come first in browse order).
 #[utoipa::path(
     get,
     path = "/recommend/{index}",
     tag = "recommendations",
     params(
-        ("index" = usize, Path, description = "Position in the catalogue ordered by pageviews descending, ties by id, songs without pageviews last"),
-        ("k" = Option<usize>, Query, description = "Number of recommendations, 1 to 100 (default 5)")
+        ("index" = u64, Path, minimum = 0, description = "Position in the catalogue of songs with pageviews, ordered by pageviews descending, ties by id"),
+        RecommendQuery,
     ),
     responses(
-        (status = 200, description = "Exactly k recommendations, best first", body = RecommendResponse),
-        (status = 400, description = "Non-numeric index, or k outside 1..=100", body = crate::error::ErrorBody),
-        (status = 404, description = "No song at this index", body = crate::error::ErrorBody),
-        (status = 503, description = "No model loaded yet", body = crate::error::ErrorBody)
+        (status = 200, description = "Exactly k recommendations (up to k with filters), best first, all with pageviews", body = RecommendResponse),
+        (status = 400, description = RECOMMEND_400, body = ErrorBody),
+        (status = 404, description = "No song with pageviews at this index", body = ErrorBody),
+        (status = 503, description = "No model loaded yet, or the server is overloaded (see Retry-After)", body = ErrorBody)
     )
 )]
 pub(crate) async fn by_index(
     State(state): State<AppState>,
     Segment(raw_index): Segment,
-    params: Params,
-) -> Result<Json<RecommendResponse>, ApiError> {
+    Query(query): Query<RecommendQuery>,
+) -> Result<Response, ApiError> {
     let served = state.model()?;
+    let model = served.model.as_ref();
     let index = params::parse_index(&raw_index)?;
-    let k = params::parse_k(params.get("k"))?;
-    if index >= served.model.len() {
+    if index >= model.universe() {
         return Err(ApiError::UnknownIndex(raw_index));
     }
-    Ok(Json(recommend_for(served.model.as_ref(), index, k)?))
+    let (k, filters) = filter_args!(query).check(model, &[index], model.universe())?;
+    Ok(Json(recommend_for(model, index, k, &filters, true)).into_response())
 }
 
-/// Recommendations for a song given by its Genius id.
+/// Recommendations for a song given by its Genius id, over the whole catalogue.
 #[utoipa::path(
     get,
     path = "/songs/{id}/recommendations",
     tag = "recommendations",
     params(
-        ("id" = u64, Path, description = "Genius song id"),
-        ("k" = Option<usize>, Query, description = "Number of recommendations, 1 to 100 (default 5)")
+        ("id" = u64, Path, minimum = 0, description = "Genius song id"),
+        RecommendQuery,
     ),
     responses(
-        (status = 200, description = "Exactly k recommendations, best first", body = RecommendResponse),
-        (status = 400, description = "Non-numeric id, or k outside 1..=100", body = crate::error::ErrorBody),
-        (status = 404, description = "No song with this id", body = crate::error::ErrorBody),
-        (status = 503, description = "No model loaded yet", body = crate::error::ErrorBody)
+        (status = 200, description = "Exactly k recommendations (up to k with filters), best first", body = RecommendResponse),
+        (status = 400, description = RECOMMEND_400, body = ErrorBody),
+        (status = 404, description = "No song with this id", body = ErrorBody),
+        (status = 503, description = "No model loaded yet, or the server is overloaded (see Retry-After)", body = ErrorBody)
     )
 )]
 pub(crate) async fn by_song_id(
     State(state): State<AppState>,
     Segment(raw_id): Segment,
-    params: Params,
-) -> Result<Json<RecommendResponse>, ApiError> {
+    Query(query): Query<RecommendQuery>,
+) -> Result<Response, ApiError> {
     let served = state.model()?;
+    let model = served.model.as_ref();
     let id = params::parse_song_id(&raw_id)?;
-    let k = params::parse_k(params.get("k"))?;
-    let index = served.model.index_of(id).ok_or(ApiError::UnknownSong(id))?;
-    Ok(Json(recommend_for(served.model.as_ref(), index, k)?))
+    let index = model.index_of(id).ok_or(ApiError::UnknownSong(id))?;
+    let (k, filters) = filter_args!(query).check(model, &[index], model.len())?;
+    Ok(Json(recommend_for(model, index, k, &filters, false)).into_response())
 }
 
 /// Recommendations for several seed songs: each candidate's similarity is averaged over the
-/// seeds (0 for a seed it is not a neighbour of), and the seeds themselves are left out.
+/// seeds (0 for a seed it is not a neighbour of), minus its average over the `avoid` songs;
+/// seeds and excluded songs are left out.
 #[utoipa::path(
     get,
     path = "/recommendations",
     tag = "recommendations",
-    params(
-        ("seeds" = String, Query, description = "Comma-separated Genius song ids, 1 to 50", example = "101,202"),
-        ("k" = Option<usize>, Query, description = "Number of recommendations, 1 to 100 (default 5)")
-    ),
+    params(SeedsQuery),
     responses(
         (status = 200, description = "Up to k recommendations, best first", body = SeedsResponse),
-        (status = 400, description = "Missing or non-numeric seeds, or k outside 1..=100", body = crate::error::ErrorBody),
-        (status = 404, description = "A seed id is not in the catalogue", body = crate::error::ErrorBody),
-        (status = 503, description = "No model loaded yet", body = crate::error::ErrorBody)
+        (status = 400, description = "Missing, malformed or too many ids, k or a filter out of range, or an unknown or repeated query parameter", body = ErrorBody),
+        (status = 404, description = "A seed id is not in the catalogue", body = ErrorBody),
+        (status = 503, description = "No model loaded yet, or the server is overloaded (see Retry-After)", body = ErrorBody)
     )
 )]
 pub(crate) async fn from_seeds_query(
     State(state): State<AppState>,
-    params: Params,
-) -> Result<Json<SeedsResponse>, ApiError> {
+    Query(query): Query<SeedsQuery>,
+) -> Result<Response, ApiError> {
     let served = state.model()?;
-    let seeds = params::parse_seeds(params.get("seeds"))?;
-    let k = params::parse_k(params.get("k"))?;
-    Ok(Json(recommend_from_seeds(served.model.as_ref(), seeds, k)?))
+    let seeds = params::parse_id_list("seeds", &query.seeds, MAX_SEEDS)?;
+    let avoid = params::parse_id_list("avoid", query.avoid.as_deref().unwrap_or(""), MAX_AVOID)?;
+    let exclude = params::parse_id_list(
+        "exclude",
+        query.exclude.as_deref().unwrap_or(""),
+        MAX_EXCLUDE,
+    )?;
+    let args = filter_args!(query);
+    let answer = recommend_from_seeds(served.model.as_ref(), seeds, avoid, exclude, args)?;
+    Ok(Json(answer).into_response())
 }
 
-/// The same as `GET /recommendations`, with the seeds in a JSON body.
+/// The same as `GET /recommendations`, with the lists in a JSON body (at most 64 KiB).
 #[utoipa::path(
     post,
     path = "/recommendations",
@@ -152,53 +329,91 @@ pub(crate) async fn from_seeds_query(
     request_body = SeedsRequest,
     responses(
         (status = 200, description = "Up to k recommendations, best first", body = SeedsResponse),
-        (status = 400, description = "Bad JSON, no seeds, or k outside 1..=100", body = crate::error::ErrorBody),
-        (status = 404, description = "A seed id is not in the catalogue", body = crate::error::ErrorBody),
-        (status = 415, description = "The body is not JSON", body = crate::error::ErrorBody),
-        (status = 503, description = "No model loaded yet", body = crate::error::ErrorBody)
+        (status = 400, description = "Bad JSON, an unknown field, no seeds or too many ids, k or a filter out of range", body = ErrorBody),
+        (status = 404, description = "A seed id is not in the catalogue", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not declared as application/json", body = ErrorBody),
+        (status = 503, description = "No model loaded yet, or the server is overloaded (see Retry-After)", body = ErrorBody)
     )
 )]
 pub(crate) async fn from_seeds_body(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SeedsRequest>,
-) -> Result<Json<SeedsResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let served = state.model()?;
-    let seeds = params::check_seeds(request.seeds)?;
-    let k = params::parse_k(request.k.map(|k| k.to_string()).as_deref())?;
-    Ok(Json(recommend_from_seeds(served.model.as_ref(), seeds, k)?))
+    let seeds = params::check_ids("seeds", request.seeds, MAX_SEEDS)?;
+    let avoid = params::check_ids("avoid", request.avoid, MAX_AVOID)?;
+    let exclude = params::check_ids("exclude", request.exclude, MAX_EXCLUDE)?;
+    let args = FilterArgs {
+        k: request.k,
+        exclude_artist: request.exclude_artist,
+        max_per_artist: request.max_per_artist,
+        language: request.language,
+        min_year: request.min_year,
+        max_year: request.max_year,
+        min_pageviews: request.min_pageviews,
+    };
+    let answer = recommend_from_seeds(served.model.as_ref(), seeds, avoid, exclude, args)?;
+    Ok(Json(answer).into_response())
 }
 
-fn recommend_for(
-    model: &dyn Recommender,
+/// Reason given to songs added to reach k when the stored neighbours run out.
+const FILL_REASON: &str = "similar popularity";
+
+/// The song's best neighbours that pass `filters`. On the original route (`fill`) without
+/// narrowing filters, a list that the catalogue bound leaves short of k is completed with the
+/// songs nearest in popularity, scored 0 so the order stays monotone.
+fn recommend_for<'m>(
+    model: &'m dyn Recommender,
     index: usize,
     k: usize,
-) -> Result<RecommendResponse, ApiError> {
-    let requested = model
-        .song(index)
-        .ok_or_else(|| ApiError::UnknownIndex(index.to_string()))?;
-    let recommendations = model
-        .recommend(index, k)
-        .map_err(|e| recommend_error(e, model))?;
-    if recommendations.len() != k {
-        // The contract promises exactly k; a model that cannot keep it is asked too much.
-        return Err(k_too_large(k, recommendations.len()));
+    filters: &Filters,
+    fill: bool,
+) -> RecommendResponse<'m> {
+    let neighbours = model.neighbours(index);
+    let mut chosen = filters.select(
+        model,
+        neighbours
+            .iter()
+            .map(|n| (n.index, (n.score, n.reason_bits))),
+        k,
+    );
+    let mut filled = Vec::new();
+    if fill && !filters.narrows() && chosen.len() < k {
+        let nearest = (1..filters.below_index).flat_map(|d| {
+            [index.checked_sub(d), Some(index + d)]
+                .into_iter()
+                .flatten()
+                .filter(|&i| i < filters.below_index)
+        });
+        let taken: Vec<usize> = chosen.iter().map(|c| c.0).collect();
+        filled = nearest
+            .filter(|i| !taken.contains(i) && *i != index)
+            .take(k - chosen.len())
+            .collect();
     }
-    let recommendations: Vec<RecommendedSong> = recommendations
-        .into_iter()
-        .map(|r| RecommendedSong {
-            id: r.song.id,
-            index: r.index,
-            title: r.song.title.to_owned(),
-            artist: r.song.artist.to_owned(),
-            score: r.score,
-            reasons: r.reasons,
+    let mut recommendations: Vec<RecommendedSong<'m>> = chosen
+        .drain(..)
+        .filter_map(|(c, (score, bits))| {
+            Some(RecommendedSong {
+                song: SongItem::at(model, c)?,
+                score,
+                reasons: model.reasons(index, c, bits),
+            })
         })
         .collect();
-    Ok(RecommendResponse {
-        requested_song_id: requested.id,
-        recommended_song_ids: recommendations.iter().map(|r| r.id).collect(),
+    recommendations.extend(filled.into_iter().filter_map(|c| {
+        Some(RecommendedSong {
+            song: SongItem::at(model, c)?,
+            score: 0.0,
+            reasons: vec![FILL_REASON.to_owned()],
+        })
+    }));
+    RecommendResponse {
+        requested_song_id: model.song(index).map_or(0, |s| s.id),
+        recommended_song_ids: recommendations.iter().map(|r| r.song.id).collect(),
         recommendations,
-    })
+    }
 }
 
 /// How many reasons a merged recommendation keeps.
@@ -207,74 +422,82 @@ const MAX_MERGED_REASONS: usize = 4;
 fn recommend_from_seeds(
     model: &dyn Recommender,
     seeds: Vec<u64>,
-    k: usize,
-) -> Result<SeedsResponse, ApiError> {
-    if k > model.max_k() {
-        return Err(k_too_large(k, model.max_k()));
+    avoid: Vec<u64>,
+    exclude: Vec<u64>,
+    args: FilterArgs,
+) -> Result<SeedsResponse<'_>, ApiError> {
+    if seeds.is_empty() {
+        return Err(ApiError::BadRequest(
+            "seeds must list at least one song id".to_owned(),
+        ));
     }
     let seed_indices = seeds
         .iter()
         .map(|&id| model.index_of(id).ok_or(ApiError::UnknownSong(id)))
         .collect::<Result<Vec<_>, _>>()?;
+    // Songs to avoid or exclude that the model does not know change nothing.
+    let avoid_indices: Vec<usize> = avoid.iter().filter_map(|&id| model.index_of(id)).collect();
+    let (k, mut filters) = args.check(model, &seed_indices, model.len())?;
+    filters
+        .excluded_songs
+        .extend(exclude.iter().filter_map(|&id| model.index_of(id)));
 
     struct Candidate {
-        index: usize,
         score_sum: f32,
         reasons: Vec<String>,
     }
     let mut candidates: HashMap<usize, Candidate> = HashMap::new();
     for &seed in &seed_indices {
-        // Every precomputed neighbour: a song just outside one seed's top k may be close to all.
-        let neighbours: Vec<Recommendation<'_>> = model
-            .recommend(seed, model.max_k())
-            .map_err(|e| recommend_error(e, model))?;
+        // Every stored neighbour: a song just outside one seed's top k may be close to all.
         let seed_title = model.song(seed).map(|s| s.title).unwrap_or("");
-        for neighbour in neighbours {
-            if seed_indices.contains(&neighbour.index) {
-                continue;
-            }
-            let candidate = candidates
-                .entry(neighbour.index)
-                .or_insert_with(|| Candidate {
-                    index: neighbour.index,
-                    score_sum: 0.0,
-                    reasons: Vec::new(),
-                });
-            candidate.score_sum += neighbour.score;
+        for n in model.neighbours(seed) {
+            let candidate = candidates.entry(n.index).or_insert_with(|| Candidate {
+                score_sum: 0.0,
+                reasons: Vec::new(),
+            });
+            candidate.score_sum += n.score;
             if seed_indices.len() > 1 {
                 push_reason(&mut candidate.reasons, format!("like {seed_title}"));
             }
-            for reason in neighbour.reasons {
-                push_reason(&mut candidate.reasons, reason);
+            if candidate.reasons.len() < MAX_MERGED_REASONS {
+                for reason in model.reasons(seed, n.index, n.reason_bits) {
+                    push_reason(&mut candidate.reasons, reason);
+                }
             }
         }
     }
-
-    let mut ranked: Vec<Candidate> = candidates.into_values().collect();
-    ranked.sort_by(|a, b| {
-        b.score_sum
-            .total_cmp(&a.score_sum)
-            .then(a.index.cmp(&b.index))
-    });
-    ranked.truncate(k);
     let seed_count = seed_indices.len() as f32;
-    let recommendations: Vec<RecommendedSong> = ranked
+    let avoid_count = avoid_indices.len().max(1) as f32;
+    let mut penalties: HashMap<usize, f32> = HashMap::new();
+    for &avoided in &avoid_indices {
+        for n in model.neighbours(avoided) {
+            if candidates.contains_key(&n.index) {
+                *penalties.entry(n.index).or_insert(0.0) += n.score;
+            }
+        }
+    }
+    let mut ranked: Vec<(usize, f32, Vec<String>)> = candidates
         .into_iter()
-        .filter_map(|c| {
-            let song = model.song(c.index)?;
+        .map(|(index, c)| {
+            let penalty = penalties.get(&index).copied().unwrap_or(0.0) / avoid_count;
+            (index, c.score_sum / seed_count - penalty, c.reasons)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let recommendations: Vec<RecommendedSong<'_>> = filters
+        .select(model, ranked.into_iter().map(|(i, s, r)| (i, (s, r))), k)
+        .into_iter()
+        .filter_map(|(index, (score, reasons))| {
             Some(RecommendedSong {
-                id: song.id,
-                index: c.index,
-                title: song.title.to_owned(),
-                artist: song.artist.to_owned(),
-                score: c.score_sum / seed_count,
-                reasons: c.reasons,
+                song: SongItem::at(model, index)?,
+                score,
+                reasons,
             })
         })
         .collect();
     Ok(SeedsResponse {
         seed_song_ids: seeds,
-        recommended_song_ids: recommendations.iter().map(|r| r.id).collect(),
+        recommended_song_ids: recommendations.iter().map(|r| r.song.id).collect(),
         recommendations,
     })
 }
@@ -285,15 +508,37 @@ fn push_reason(reasons: &mut Vec<String>, reason: String) {
     }
 }
 
-fn recommend_error(e: RecommendError, model: &dyn Recommender) -> ApiError {
-    match e {
-        RecommendError::IndexOutOfRange { index, .. } => ApiError::UnknownIndex(index.to_string()),
-        RecommendError::KOutOfRange { k, max } => k_too_large(k, max.min(model.max_k())),
-    }
-}
-
 fn k_too_large(k: usize, max: usize) -> ApiError {
     ApiError::BadRequest(format!(
         "k={k} is more than this model can answer (at most {max})"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::IntoParams;
+    use utoipa::openapi::path::ParameterIn;
+
+    use super::*;
+
+    fn declared<T: IntoParams>() -> Vec<String> {
+        T::into_params(|| Some(ParameterIn::Query))
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    }
+
+    #[test]
+    fn the_accepted_query_names_are_the_declared_ones() {
+        let mut names: Vec<&str> = RecommendQuery::NAMES.to_vec();
+        let mut want = declared::<RecommendQuery>();
+        names.sort();
+        want.sort();
+        assert_eq!(names, want);
+        let mut names: Vec<&str> = SeedsQuery::NAMES.to_vec();
+        let mut want = declared::<SeedsQuery>();
+        names.sort();
+        want.sort();
+        assert_eq!(names, want);
+    }
 }

@@ -1,86 +1,176 @@
-//! Browsing and searching the served catalogue, most popular first.
+//! Browsing and searching the served catalogue, and one song with its credits.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
-use songrec_model::SongView;
-use utoipa::ToSchema;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use songrec_model::CreditView;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use crate::error::ApiError;
-use crate::params::{self, DEFAULT_LIMIT, MAX_LIMIT, Params, Segment};
+use crate::error::{ApiError, ErrorBody};
+use crate::items::SongItem;
+use crate::params::{self, NoQuery, Query, QueryNames, Segment};
+use crate::search::{MAX_QUERY_LEN, MAX_WORDS, Search, Sort};
 
-/// A song of the served catalogue.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SongSummary {
-    /// Browse-order index (usable with `/recommend/{index}`).
-    pub index: usize,
-    pub id: u64,
-    pub title: String,
-    pub artist: String,
-    pub pageviews: Option<u64>,
-}
+/// Songs per page when browsing without `limit`.
+const DEFAULT_LIMIT: u64 = 20;
+const MAX_LIMIT: u64 = 100;
+/// Deepest page start: past it, narrow the search instead.
+const MAX_OFFSET: u64 = 1_000_000;
 
 /// One page of songs.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SongPage {
+pub(crate) struct SongPage<'m> {
     /// Songs matching the query (all songs without one).
     pub total: usize,
     pub offset: usize,
     pub limit: usize,
-    pub songs: Vec<SongSummary>,
+    pub songs: Vec<SongItem<'m>>,
 }
 
-impl SongSummary {
-    fn new(index: usize, song: SongView<'_>) -> SongSummary {
-        SongSummary {
-            index,
-            id: song.id,
-            title: song.title.to_owned(),
-            artist: song.artist.to_owned(),
-            pageviews: song.pageviews,
-        }
-    }
+/// Query of `GET /songs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct BrowseQuery {
+    /// Words to find in the title or artist, case and accents ignored (at most 10 words).
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Only songs whose primary artist's name contains this, case and accents ignored.
+    #[param(max_length = 200)]
+    artist: Option<String>,
+    /// Only songs in this language (a Genius language code: `en`, `es`, ...).
+    #[param(max_length = 16)]
+    language: Option<String>,
+    /// `pageviews` (most viewed first, the default), `title` (A to Z) or `release_date`
+    /// (newest first).
+    #[param(inline)]
+    sort: Option<SortParam>,
+    /// Matches to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000)]
+    offset: Option<u64>,
+    /// Songs per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u64>,
+}
+
+impl QueryNames for BrowseQuery {
+    const NAMES: &'static [&'static str] = &["q", "artist", "language", "sort", "offset", "limit"];
+}
+
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SortParam {
+    Pageviews,
+    Title,
+    ReleaseDate,
 }
 
 /// Songs in browse order (pageviews descending), optionally those whose title or artist
-/// contain every word of `q` (case and accents ignored).
+/// contain every word of `q`, by an artist, in a language, or in another order.
 #[utoipa::path(
     get,
     path = "/songs",
     tag = "songs",
-    params(
-        ("q" = Option<String>, Query, description = "Words to find in the title or artist"),
-        ("offset" = Option<usize>, Query, description = "Matches to skip (default 0)"),
-        ("limit" = Option<usize>, Query, description = "Songs per page, 1 to 100 (default 20)")
-    ),
+    params(BrowseQuery),
     responses(
-        (status = 200, description = "A page of songs, most popular first", body = SongPage),
-        (status = 400, description = "Non-numeric offset, or limit outside 1..=100", body = crate::error::ErrorBody),
-        (status = 503, description = "No model loaded yet", body = crate::error::ErrorBody)
+        (status = 200, description = "A page of songs", body = SongPage),
+        (status = 400, description = "Too long a query or too many words, offset or limit out of range, an unknown sort, or an unknown or repeated query parameter", body = ErrorBody),
+        (status = 503, description = "No model loaded yet, or the server is overloaded (see Retry-After)", body = ErrorBody)
     )
 )]
 pub(crate) async fn browse(
     State(state): State<AppState>,
-    params: Params,
-) -> Result<Json<SongPage>, ApiError> {
+    Query(query): Query<BrowseQuery>,
+) -> Result<Response, ApiError> {
     let served = state.model()?;
-    let offset = params::parse_bounded("offset", params.get("offset"), 0, 0, usize::MAX)?;
-    let limit = params::parse_bounded("limit", params.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)?;
-    let page = served
-        .search
-        .search(params.get("q").unwrap_or(""), offset, limit);
-    let songs = page
-        .indices
-        .into_iter()
-        .filter_map(|index| Some(SongSummary::new(index, served.model.song(index)?)))
-        .collect();
-    Ok(Json(SongPage {
-        total: page.total,
-        offset,
-        limit,
-        songs,
-    }))
+    let offset = params::check_range("offset", query.offset, 0, 0, MAX_OFFSET)? as usize;
+    let limit = params::check_range("limit", query.limit, DEFAULT_LIMIT, 1, MAX_LIMIT)? as usize;
+    let q = query.q.unwrap_or_default();
+    for (name, value) in [("q", Some(&q)), ("artist", query.artist.as_ref())] {
+        if value.is_some_and(|v| v.len() > MAX_QUERY_LEN) {
+            return Err(ApiError::BadRequest(format!(
+                "{name} is longer than {MAX_QUERY_LEN} bytes"
+            )));
+        }
+    }
+    if q.split_whitespace().nth(MAX_WORDS).is_some() {
+        return Err(ApiError::BadRequest(format!(
+            "q has more than {MAX_WORDS} words"
+        )));
+    }
+    if query.language.as_ref().is_some_and(|l| l.len() > 16) {
+        return Err(ApiError::BadRequest(
+            "language is longer than 16 bytes".to_owned(),
+        ));
+    }
+    let sort = match query.sort.unwrap_or(SortParam::Pageviews) {
+        SortParam::Pageviews => Sort::Pageviews,
+        SortParam::Title => Sort::Title,
+        SortParam::ReleaseDate => Sort::ReleaseDate,
+    };
+    // A scan of the whole catalogue: off the async worker threads.
+    let page = tokio::task::spawn_blocking(move || {
+        let model = served.model.as_ref();
+        let request = Search {
+            q: &q,
+            artist: query.artist.as_deref(),
+            language: query.language.as_deref().filter(|l| !l.is_empty()),
+            sort,
+            offset,
+            limit,
+        };
+        let page = served.search.search(model, &request);
+        let songs = page
+            .indices
+            .iter()
+            .filter_map(|&index| SongItem::at(model, index))
+            .collect();
+        Json(SongPage {
+            total: page.total,
+            offset,
+            limit,
+            songs,
+        })
+        .into_response()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(page)
+}
+
+/// One song with its credits and tags.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SongDetails<'m> {
+    #[serde(flatten)]
+    pub song: SongItem<'m>,
+    /// Whether `/recommend/{index}` serves this song (it has pageviews).
+    pub recommend_index: bool,
+    /// Every credited artist, primary first, with their roles (`primary`, `featured`,
+    /// `producer`, `writer`).
+    pub credits: Vec<Credit<'m>>,
+    pub tags: Vec<&'m str>,
+}
+
+/// An artist credited on a song.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Credit<'m> {
+    pub artist_id: u64,
+    pub name: &'m str,
+    pub roles: Vec<&'static str>,
+}
+
+impl<'m> From<CreditView<'m>> for Credit<'m> {
+    fn from(c: CreditView<'m>) -> Self {
+        Credit {
+            artist_id: c.artist_id,
+            name: c.name,
+            roles: c.roles,
+        }
+    }
 }
 
 /// One song by its Genius id.
@@ -88,21 +178,29 @@ pub(crate) async fn browse(
     get,
     path = "/songs/{id}",
     tag = "songs",
-    params(("id" = u64, Path, description = "Genius song id")),
+    params(("id" = u64, Path, minimum = 0, description = "Genius song id"), NoQuery),
     responses(
-        (status = 200, description = "The song", body = SongSummary),
-        (status = 400, description = "Non-numeric id", body = crate::error::ErrorBody),
-        (status = 404, description = "No song with this id", body = crate::error::ErrorBody),
-        (status = 503, description = "No model loaded yet", body = crate::error::ErrorBody)
+        (status = 200, description = "The song", body = SongDetails),
+        (status = 400, description = "Malformed id, or a query parameter", body = ErrorBody),
+        (status = 404, description = "No song with this id", body = ErrorBody),
+        (status = 503, description = "No model loaded yet, or the server is overloaded (see Retry-After)", body = ErrorBody)
     )
 )]
 pub(crate) async fn by_id(
     State(state): State<AppState>,
     Segment(raw_id): Segment,
-) -> Result<Json<SongSummary>, ApiError> {
-    let served = state.model()?;
+    Query(NoQuery {}): Query<NoQuery>,
+) -> Result<Response, ApiError> {
+    let served: Arc<_> = state.model()?;
+    let model = served.model.as_ref();
     let id = params::parse_song_id(&raw_id)?;
-    let index = served.model.index_of(id).ok_or(ApiError::UnknownSong(id))?;
-    let song = served.model.song(index).ok_or(ApiError::UnknownSong(id))?;
-    Ok(Json(SongSummary::new(index, song)))
+    let index = model.index_of(id).ok_or(ApiError::UnknownSong(id))?;
+    let song = SongItem::at(model, index).ok_or(ApiError::UnknownSong(id))?;
+    Ok(Json(SongDetails {
+        song,
+        recommend_index: index < model.universe(),
+        credits: model.credits(index).into_iter().map(Credit::from).collect(),
+        tags: model.tags(index),
+    })
+    .into_response())
 }

@@ -110,6 +110,7 @@ impl Served {
         let config = ServeConfig {
             registry,
             reload_interval: Duration::from_millis(10),
+            options: songrec_api::ServeOptions::default(),
         };
         let server = tokio::spawn(songrec_api::run(listener, config, async move {
             let _ = rx.await;
@@ -197,7 +198,9 @@ async fn the_champion_from_the_registry_is_served_in_browse_order() {
 
     let mut order: Vec<(Option<u64>, u64)> = songs.iter().map(|s| (s.pageviews, s.id)).collect();
     order.sort_by(|a, b| browse_order(*a, *b));
-    for index in [0usize, 1, 50, songs.len() - 1] {
+    let universe = order.iter().filter(|o| o.0.is_some()).count();
+    assert!(universe < songs.len());
+    for index in [0usize, 1, 50, universe - 1] {
         let (status, body) = served.get(&format!("/recommend/{index}?k=5")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["requested_song_id"], order[index].1, "index {index}");
@@ -213,15 +216,32 @@ async fn the_champion_from_the_registry_is_served_in_browse_order() {
         // The order is the model's (it spreads a discography out), so scores need not fall
         // monotonically; each is a cosine similarity.
         assert!(
-            scores.iter().all(|s| *s > 0.0 && *s <= 1.0 + 1e-6),
+            scores.iter().all(|s| *s >= 0.0 && *s <= 1.0 + 1e-6),
             "{scores:?}"
         );
+        // The original route serves the original catalogue: songs with pageviews only.
+        for r in body["recommendations"].as_array().unwrap() {
+            assert!(r["pageviews"].as_u64().is_some(), "{r}");
+        }
     }
+    // A song without pageviews has no index there, but is served by id.
+    assert_error(&served.get(&format!("/recommend/{universe}")).await, 404);
+    let (status, body) = served
+        .get(&format!(
+            "/songs/{}/recommendations?k=5",
+            order[songs.len() - 1].1
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body).len(), 5);
     let (status, by_id) = served
         .get(&format!("/songs/{}/recommendations?k=5", order[3].1))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(by_id, served.get("/recommend/3?k=5").await.1);
+    assert_eq!(
+        by_id["requested_song_id"],
+        served.get("/recommend/3?k=5").await.1["requested_song_id"]
+    );
 
     assert_error(
         &served.get(&format!("/recommend/{}", songs.len())).await,

@@ -2,5 +2,6 @@
 
 mod contract;
 mod end_to_end;
+mod guards;
 mod reload;
 mod support;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use songrec_api::{BoxError, ModelSource, Recommender, SourceFuture};
-use songrec_model::{ModelInfo, RecommendError, Recommendation, SongInfo, SongView};
+use songrec_model::{ModelInfo, Neighbour, RecommendError, Recommendation, SongInfo, SongView};
 use songrec_registry::VersionInfo;
 use tokio::sync::{oneshot, watch};
 
@@ -186,6 +186,27 @@ impl Recommender for FakeModel {
             .collect())
     }
 
+    fn neighbours(&self, index: usize) -> Vec<Neighbour> {
+        if let Some(gate) = &self.gate {
+            tokio::task::block_in_place(|| gate.pass());
+        }
+        if index >= self.songs.len() {
+            return Vec::new();
+        }
+        // The rank travels as the reason bits, so that reasons can name it.
+        (0..self.spec.max_k)
+            .map(|rank| Neighbour {
+                index: neighbour(&self.spec, index, rank),
+                score: score(rank),
+                reason_bits: rank as u8,
+            })
+            .collect()
+    }
+
+    fn reasons(&self, q: usize, _c: usize, bits: u8) -> Vec<String> {
+        vec![format!("rank {bits} of song {q}")]
+    }
+
     fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -289,6 +310,21 @@ impl ModelSource for FakeSource {
             }
         };
         Box::pin(async move { result })
+    }
+
+    fn versions(&self) -> SourceFuture<'_, Vec<VersionInfo>> {
+        let state = self.state.lock().unwrap();
+        let mut numbers: Vec<u64> = state.artifacts.keys().copied().collect();
+        numbers.sort_unstable();
+        let champion = state.champion;
+        let versions = numbers
+            .into_iter()
+            .map(|n| VersionInfo {
+                is_champion: Some(n) == champion,
+                ..version(n)
+            })
+            .collect();
+        Box::pin(async move { Ok(versions) })
     }
 
     fn load(&self, version: &VersionInfo) -> SourceFuture<'_, Box<dyn Recommender>> {

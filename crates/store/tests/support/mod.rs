@@ -36,6 +36,20 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs one statement directly, outside the store (to stage what another build left).
+    pub async fn execute(&self, sql: &str) {
+        let url = self.config.url.expose_secret();
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
 fn decode<R: Row>(rows: Vec<R>) -> Vec<(i64, i64, String, String)>
 where
     usize: sqlx::ColumnIndex<R>,
