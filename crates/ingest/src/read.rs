@@ -12,6 +12,11 @@ use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde_json::Value;
 use songrec_store::ImportedSong;
 
+/// Longest JSON Lines line kept. A song object is tens of kilobytes; a longer line is rejected
+/// and skipped to its end without being held, so one broken or hostile line cannot exhaust
+/// memory.
+const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Where a record was in its input, for rejection messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -125,36 +130,75 @@ pub(crate) fn read_input(mut input: impl BufRead, sink: &mut dyn Sink) -> Result
         Some(b'[') => read_array(input, sink),
         Some(_) => {
             let mut first_line = Vec::new();
-            input.read_until(b'\n', &mut first_line)?;
+            let (_, cut) = read_line_capped(&mut input, &mut first_line)?;
             match serde_json::from_slice::<serde::de::IgnoredAny>(&first_line) {
-                Err(e) if e.is_eof() => {
+                Err(e) if e.is_eof() && !cut => {
                     read_documents(std::io::Cursor::new(first_line).chain(input), sink)
                 }
-                _ => read_lines(1 + blank_lines, first_line, input, sink),
+                _ => read_lines(1 + blank_lines, (first_line, cut), input, sink),
             }
         }
     }
 }
 
+/// JSON Lines from `first` (a line and whether it was cut at [`MAX_LINE_BYTES`]) on.
 fn read_lines(
     first_number: u64,
-    first_line: Vec<u8>,
+    first: (Vec<u8>, bool),
     mut input: impl BufRead,
     sink: &mut dyn Sink,
 ) -> Result<(), ReadError> {
-    let mut line = first_line;
+    let (mut line, mut cut) = first;
     let mut number = first_number;
     loop {
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim();
-        if !text.is_empty() {
-            sink.push(Place::Line(number), Raw::Line(text.to_string()))?;
+        let place = Place::Line(number);
+        if cut {
+            let reason = format!("line longer than {MAX_LINE_BYTES} bytes; skipped");
+            sink.push(place, Raw::Invalid(reason))?;
+        } else {
+            match std::str::from_utf8(&line) {
+                Ok(text) if text.trim().is_empty() => {}
+                Ok(text) => sink.push(place, Raw::Line(text.trim().to_string()))?,
+                Err(e) => {
+                    let reason = format!("not valid UTF-8 (at byte {})", e.valid_up_to());
+                    sink.push(place, Raw::Invalid(reason))?;
+                }
+            }
         }
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
+        let (read, was_cut) = read_line_capped(&mut input, &mut line)?;
+        if read == 0 {
             return Ok(());
         }
+        cut = was_cut;
         number += 1;
+    }
+}
+
+/// Reads one line (up to and with its `\n`) into `line`, keeping at most [`MAX_LINE_BYTES`] of
+/// it and skipping the rest. Returns the bytes the line took (0 at the end of the input) and
+/// whether it was cut.
+fn read_line_capped(
+    input: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(usize, bool)> {
+    line.clear();
+    let mut took = 0;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((took, took > line.len()));
+        }
+        let (n, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..n.min(room)]);
+        input.consume(n);
+        took += n;
+        if done {
+            return Ok((took, took > line.len()));
+        }
     }
 }
 
@@ -381,6 +425,31 @@ mod tests {
         let input = format!("[{SONG}, {SONG}, {{\"id\": ");
         let records = read(&input);
         assert_eq!(counts(&records), (3, 1));
+    }
+
+    #[test]
+    fn a_long_line_is_rejected_without_being_held_and_invalid_utf8_is_rejected_with_its_line() {
+        let mut input = format!("{SONG}\n").into_bytes();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        input.extend_from_slice(b"\n{\"id\": 9, \"title\": \"caf\xe9\"}\n");
+        input.extend_from_slice(format!("{SONG}\n").as_bytes());
+        struct Collect(Vec<(Place, Result<ImportedSong, String>)>);
+        impl Sink for Collect {
+            fn push(&mut self, place: Place, raw: Raw) -> Result<(), Stop> {
+                self.0.extend(parse_record(place, raw));
+                Ok(())
+            }
+        }
+        let mut sink = Collect(Vec::new());
+        assert!(read_input(input.as_slice(), &mut sink).is_ok());
+        assert_eq!(counts(&sink.0), (4, 2));
+        assert_eq!(sink.0[1].0, Place::Line(2));
+        assert_eq!(sink.0[2].0, Place::Line(3));
+        let mut line = Vec::new();
+        let mut long = std::io::Cursor::new(input[SONG.len() + 1..].to_vec());
+        let (took, cut) = read_line_capped(&mut long, &mut line).unwrap();
+        assert_eq!((took, cut), (MAX_LINE_BYTES + 11, true));
+        assert_eq!(line.len(), MAX_LINE_BYTES);
     }
 
     #[test]
