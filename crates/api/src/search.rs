@@ -39,6 +39,11 @@ pub(crate) struct Search<'a> {
     pub q: &'a str,
     pub artist: Option<&'a str>,
     pub language: Option<&'a str>,
+    /// Release year bounds, inclusive; songs without a year are left out when either is set.
+    pub min_year: Option<i32>,
+    pub max_year: Option<i32>,
+    /// Songs without pageviews are left out when this is set.
+    pub min_pageviews: Option<u64>,
     pub sort: Sort,
     pub offset: usize,
     pub limit: usize,
@@ -112,6 +117,9 @@ impl SearchIndex {
         words.dedup();
         let artist = request.artist.map(normalise);
         let artist = artist.as_deref().map(str::trim).filter(|a| !a.is_empty());
+        let numeric = request.min_year.is_some()
+            || request.max_year.is_some()
+            || request.min_pageviews.is_some();
         let matches = |entry: usize, skip_first: bool| {
             let line = self.line(entry);
             let skip = usize::from(skip_first);
@@ -122,6 +130,20 @@ impl SearchIndex {
                         .song(entry)
                         .and_then(|s| s.language)
                         .is_some_and(|sl| sl.eq_ignore_ascii_case(l))
+                })
+                && (!numeric || {
+                    let song = model.song(entry);
+                    let year = song.and_then(|s| s.release_year);
+                    let views = song.and_then(|s| s.pageviews);
+                    request
+                        .min_year
+                        .is_none_or(|m| year.is_some_and(|y| y >= m))
+                        && request
+                            .max_year
+                            .is_none_or(|m| year.is_some_and(|y| y <= m))
+                        && request
+                            .min_pageviews
+                            .is_none_or(|m| views.is_some_and(|v| v >= m))
                 })
         };
         let mut page = SearchPage {
@@ -134,7 +156,8 @@ impl SearchIndex {
             }
             page.total += 1;
         };
-        let filtered = !words.is_empty() || artist.is_some() || request.language.is_some();
+        let filtered =
+            !words.is_empty() || artist.is_some() || request.language.is_some() || numeric;
         match (request.sort, words.first()) {
             (Sort::Pageviews, Some(&scan_word)) => {
                 let mut last_entry = None;
@@ -277,6 +300,9 @@ mod tests {
             q,
             artist,
             language: None,
+            min_year: None,
+            max_year: None,
+            min_pageviews: None,
             sort,
             offset: 0,
             limit: 10,
@@ -327,6 +353,9 @@ mod tests {
             q: "x",
             artist: None,
             language: None,
+            min_year: None,
+            max_year: None,
+            min_pageviews: None,
             sort: Sort::Pageviews,
             offset: 1,
             limit: 2,

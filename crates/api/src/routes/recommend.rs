@@ -71,8 +71,8 @@ macro_rules! filter_fields {
             #[schema(minimum = 0, maximum = 9999)]
             pub max_year: Option<u64>,
             /// Only songs with at least this many pageviews.
-            #[param(minimum = 0)]
-            #[schema(minimum = 0)]
+            #[param(minimum = 0, maximum = 1e15)]
+            #[schema(minimum = 0, maximum = 1e15)]
             pub min_pageviews: Option<u64>,
         }
     };
@@ -213,7 +213,10 @@ impl FilterArgs {
             .max_year
             .map(|y| year("max_year", Some(y)))
             .transpose()?;
-        filters.min_pageviews = self.min_pageviews;
+        filters.min_pageviews = self
+            .min_pageviews
+            .map(|p| params::check_range("min_pageviews", Some(p), 0, 0, MAX_PAGEVIEWS))
+            .transpose()?;
         if self.exclude_artist == Some(true) {
             filters.excluded_artists = requested
                 .iter()
@@ -224,6 +227,9 @@ impl FilterArgs {
         Ok((k, filters))
     }
 }
+
+/// Largest `min_pageviews` (well past any song's).
+const MAX_PAGEVIEWS: u64 = 1_000_000_000_000_000;
 
 const RECOMMEND_400: &str = "Malformed index or id, k outside 1..=100 or above the model's max_k, \
      a filter out of range, or an unknown or repeated query parameter";

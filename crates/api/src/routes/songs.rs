@@ -48,6 +48,15 @@ pub(crate) struct BrowseQuery {
     /// (newest first).
     #[param(inline)]
     sort: Option<SortParam>,
+    /// Only songs released in this year or later.
+    #[param(minimum = 0, maximum = 9999)]
+    min_year: Option<i32>,
+    /// Only songs released in this year or earlier.
+    #[param(minimum = 0, maximum = 9999)]
+    max_year: Option<i32>,
+    /// Only songs with at least this many pageviews.
+    #[param(minimum = 0)]
+    min_pageviews: Option<u64>,
     /// Matches to skip (default 0).
     #[param(minimum = 0, maximum = 1000000)]
     offset: Option<u64>,
@@ -57,7 +66,17 @@ pub(crate) struct BrowseQuery {
 }
 
 impl QueryNames for BrowseQuery {
-    const NAMES: &'static [&'static str] = &["q", "artist", "language", "sort", "offset", "limit"];
+    const NAMES: &'static [&'static str] = &[
+        "q",
+        "artist",
+        "language",
+        "sort",
+        "min_year",
+        "max_year",
+        "min_pageviews",
+        "offset",
+        "limit",
+    ];
 }
 
 /// The order of a listing.
@@ -119,6 +138,9 @@ pub(crate) async fn browse(
             q: &q,
             artist: query.artist.as_deref(),
             language: query.language.as_deref().filter(|l| !l.is_empty()),
+            min_year: query.min_year,
+            max_year: query.max_year,
+            min_pageviews: query.min_pageviews,
             sort,
             offset,
             limit,

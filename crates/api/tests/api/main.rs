@@ -3,5 +3,6 @@
 mod contract;
 mod end_to_end;
 mod guards;
+mod parsing;
 mod reload;
 mod support;

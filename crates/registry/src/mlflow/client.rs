@@ -18,6 +18,11 @@ use crate::RegistryError;
 /// How long one JSON call may take; artifact transfers only bound the connection.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest JSON answer read from MLflow. songrec's calls return one run, one model version or
+/// one page of versions (kilobytes); more than this is not MLflow answering normally.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+/// Most of an error body read, for its message.
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 /// Read-only calls are retried this many times on a connection error or a 5xx answer, with the
 /// delays below, so that a server restarting under a polling server does not cause a failure.
 const READ_RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
@@ -232,6 +237,17 @@ impl Client {
         }
     }
 
+    fn body_error(&self, operation: &str, e: BodyError) -> RegistryError {
+        match e {
+            BodyError::Read(e) => self.unreachable(operation, e),
+            BodyError::TooLarge(limit) => RegistryError::Mlflow {
+                operation: operation.to_string(),
+                code: "BAD_RESPONSE".into(),
+                message: format!("answer larger than {limit} bytes; refused"),
+            },
+        }
+    }
+
     /// A JSON call to `api/2.0/mlflow/<endpoint>`: GET with `query`, or POST with `body`.
     pub async fn call<T: DeserializeOwned>(
         &self,
@@ -254,16 +270,15 @@ impl Client {
             let outcome = match builder.send().await {
                 Ok(response) => {
                     let status = response.status();
-                    let text = response
-                        .text()
+                    let text = read_capped(response, MAX_BODY_BYTES)
                         .await
-                        .map_err(|e| self.unreachable(endpoint, e));
+                        .map_err(|e| self.body_error(endpoint, e));
                     text.map(|t| (status, t))
                 }
                 Err(e) => Err(self.unreachable(endpoint, e)),
             };
             let retryable = match &outcome {
-                Err(_) => true,
+                Err(e) => matches!(e, RegistryError::MlflowUnreachable { .. }),
                 Ok((status, _)) => status.is_server_error(),
             };
             if idempotent && retryable && attempt < READ_RETRY_DELAYS.len() {
@@ -353,7 +368,9 @@ impl Client {
             .map_err(|e| self.unreachable(&operation, e))?;
         let status = response.status();
         if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
+            let text = read_capped(response, MAX_ERROR_BODY_BYTES)
+                .await
+                .unwrap_or_default();
             return Err(api_error(&operation, status, &text));
         }
         Ok(())
@@ -378,7 +395,9 @@ impl Client {
             .map_err(|e| self.unreachable(&operation, e))?;
         let status = response.status();
         if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
+            let text = read_capped(response, MAX_ERROR_BODY_BYTES)
+                .await
+                .unwrap_or_default();
             return Err(api_error(&operation, status, &text));
         }
         let mut file = tokio::fs::File::create(target)
@@ -400,6 +419,28 @@ impl Client {
             .map_err(crate::files::io_error(target))?;
         Ok(hex::encode(hasher.finalize()))
     }
+}
+
+enum BodyError {
+    Read(reqwest::Error),
+    TooLarge(usize),
+}
+
+/// The body as text, refused as soon as it grows past `limit` bytes (by `Content-Length`, or
+/// while streaming when there is none), so a broken or hostile server cannot exhaust memory.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// `{"key": k, "value": v}` pairs, the shape MLflow wants for params and tags.
@@ -486,6 +527,42 @@ mod tests {
             client.url("api/2.0/mlflow/runs/get").unwrap().as_str(),
             "http://mlflow.example:5000/base/api/2.0/mlflow/runs/get"
         );
+    }
+
+    /// A server that answers every request with 200 and `bytes` bytes of JSON-ish text,
+    /// streamed without a `Content-Length`.
+    async fn server_sending(bytes: usize) -> Url {
+        let app = axum::Router::new().fallback(move || async move {
+            let chunks = (0..bytes.div_ceil(1 << 16))
+                .map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 1 << 16])));
+            axum::body::Body::from_stream(futures::stream::iter(chunks))
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Url::parse(&url).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_is_refused_without_being_read_whole_or_retried() {
+        let uri = server_sending(MAX_BODY_BYTES + (1 << 16)).await;
+        let client = Client::new(&uri, MlflowAuth::None).unwrap();
+        let err = client
+            .get::<Value>("registered-models/get", &[("name", "m")])
+            .await
+            .unwrap_err();
+        match err {
+            RegistryError::Mlflow { code, message, .. } => {
+                assert_eq!(code, "BAD_RESPONSE");
+                assert!(message.contains("larger than"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Under the cap, the same whitespace is read and parsed as an empty answer.
+        let uri = server_sending(1 << 16).await;
+        let client = Client::new(&uri, MlflowAuth::None).unwrap();
+        let ok: Value = client.get("registered-models/get", &[]).await.unwrap();
+        assert_eq!(ok, json!({}));
     }
 
     #[test]

@@ -147,7 +147,9 @@ function initials(text) {
 /** A generated cover: two hues from the song's id and title, its initials, a record groove. */
 export function placeholder(seed, label, text, className = "art") {
   const h = hash(String(seed));
-  const node = el("div", { className: `${className} placeholder`, attrs: { role: "img", "aria-label": label } },
+  // Without a label the cover is decoration (the text beside it names the song or artist).
+  const attrs = label ? { role: "img", "aria-label": label } : { "aria-hidden": "true" };
+  const node = el("div", { className: `${className} placeholder`, attrs },
     el("span", { className: "initials", attrs: { "aria-hidden": "true" }, textContent: initials(text) }));
   node.style.setProperty("--h1", String(h % 360));
   node.style.setProperty("--h2", String((h >>> 9) % 360));

@@ -193,7 +193,7 @@ export function mount(ctx) {
     if (cycles.status === "fulfilled") {
       const list = cyclesOf(cycles.value);
       part(pipeline, list.length
-        ? el("div", { className: "table-wrap" }, el("table", { className: "cycles" },
+        ? el("div", { className: "table-wrap", tabIndex: 0, attrs: { role: "region", "aria-label": "Pipeline cycles" } }, el("table", { className: "cycles" },
           el("thead", {}, el("tr", {}, el("th", { scope: "col", textContent: "Started" }), el("th", { scope: "col", textContent: "Status" }), el("th", { scope: "col", textContent: "What happened" }))),
           el("tbody", {}, ...list.map(cycleRow))))
         : emptyState("No pipeline cycle has run yet.", "songrec run (or the Airflow DAG) records one per fetch → train → promote cycle."));
@@ -204,7 +204,7 @@ export function mount(ctx) {
   }
 
   function versionTable(versions, primary) {
-    return el("div", { className: "table-wrap" }, el("table", { className: "versions" },
+    return el("div", { className: "table-wrap", tabIndex: 0, attrs: { role: "region", "aria-label": "Model versions" } }, el("table", { className: "versions" },
       el("thead", {}, el("tr", {}, el("th", { scope: "col", textContent: "Version" }), el("th", { scope: "col", textContent: "Registered" }), el("th", { scope: "col", textContent: primary }))),
       el("tbody", {}, ...versions.slice().reverse().slice(0, 10).map((v) => el("tr", { className: v.champion ? "is-champion" : "" },
         el("td", {}, `v${v.version}`, v.champion ? el("span", { className: "pill", textContent: "champion" }) : null),

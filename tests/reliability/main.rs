@@ -1,0 +1,15 @@
+//! Reliability and security through the real binary: secrets never printed, TLS to PostgreSQL,
+//! MLflow behind authentication, and faults (database gone mid-run, disk full, SIGKILL) after
+//! which nothing is lost or half-written. Service-backed tests start their own throwaway servers
+//! (PostgreSQL clusters, an MLflow server with its basic-auth app) and skip when they cannot,
+//! unless `SONGREC_REQUIRE_SERVICES=1`, in which case they fail.
+
+#[path = "../../crates/genius/tests/support/fake_genius.rs"]
+mod fake_genius;
+
+mod cluster;
+mod faults;
+mod mlflow_auth;
+mod postgres_tls;
+mod secrets;
+mod support;
