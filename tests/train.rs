@@ -177,3 +177,94 @@ fn training_an_empty_store_says_what_to_do() {
         "{stderr}"
     );
 }
+
+/// Four artists, three songs each: artists 1 and 2 always work with producer 901, artists 3
+/// and 4 with producer 902, and nothing else links them.
+fn two_pairs_catalogue(dir: &Path) -> std::path::PathBuf {
+    let mut lines = String::new();
+    for artist in 1..=4u64 {
+        let producer = if artist <= 2 { 901 } else { 902 };
+        for n in 0..3u64 {
+            let id = artist * 100 + n;
+            lines.push_str(
+                &serde_json::json!({
+                    "id": id, "title": format!("Song {id}"),
+                    "primary_artist": {"id": artist, "name": format!("Artist {artist}")},
+                    "producer_artists": [{"id": producer, "name": format!("Producer {producer}")}],
+                    "stats": {"pageviews": 1000 + id},
+                })
+                .to_string(),
+            );
+            lines.push('\n');
+        }
+    }
+    let path = dir.join("pairs.jsonl");
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
+#[test]
+fn eval_labels_scores_other_artists_recommendations_against_the_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let songs = two_pairs_catalogue(dir.path());
+    let out = songrec(&data, &["import", songs.to_str().unwrap()]);
+    assert!(out.status.success());
+    json(&data, &["train", "--json", "--k", "3"]);
+    let label_line = |artist: u64, label: &str| {
+        (0..3)
+            .map(|n| format!("{}\t{artist}\t{label}\n", artist * 100 + n))
+            .collect::<String>()
+    };
+    // Each song's other-artist neighbours are the producer partner's songs: with labels that
+    // follow the producers every one agrees; with labels across the pairs none does.
+    let along = dir.path().join("along.tsv");
+    let across = dir.path().join("across.tsv");
+    std::fs::write(
+        &along,
+        format!(
+            "song_id\tartist_id\tgenre\n{}{}{}{}",
+            label_line(1, "rock"),
+            label_line(2, "rock"),
+            label_line(3, "pop"),
+            label_line(4, "pop")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &across,
+        format!(
+            "{}{}{}{}",
+            label_line(1, "rock"),
+            label_line(2, "pop"),
+            label_line(3, "rock"),
+            label_line(4, "pop")
+        ),
+    )
+    .unwrap();
+    let report = json(
+        &data,
+        &["eval", "--labels", along.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(report["queries"], 12);
+    assert_eq!(report["labels"], 2);
+    assert_eq!(report["label_agreement_other_artists_at_10"], 1.0);
+    assert_eq!(report["coverage_at_10"], 1.0);
+    let share = report["same_artist_share_at_10"].as_f64().unwrap();
+    assert!(share <= 2.0 / 3.0, "{report}");
+    let report = json(
+        &data,
+        &["eval", "--labels", across.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(report["label_agreement_other_artists_at_10"], 0.0);
+
+    let out = songrec(&data, &["eval", "--labels", songs.to_str().unwrap()]);
+    assert!(!out.status.success(), "a JSONL file is not a labels file");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expected song_id, artist_id, label"),
+        "{stderr}"
+    );
+    let out = songrec(&data, &["eval"]);
+    assert!(!out.status.success(), "--truth or --labels is required");
+}

@@ -1,21 +1,26 @@
 //! `songrec eval`: scores a model's top-10 lists against a generated catalogue's ground truth
-//! (scene precision counting only other artists' songs).
+//! (scene precision counting only other artists' songs), or against per-song labels such as
+//! genres (label agreement counting only other artists' songs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
-use songrec_model::{Model, SceneReport};
+use songrec_model::{LabelReport, Model, SceneReport, TruthRow};
 
 use super::Settings;
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("against").required(true).args(["truth", "labels"])))]
 pub struct Args {
     /// Ground truth TSV from `songrec generate --truth`: song_id, scene_id, artist_id, with a
     /// header line.
     #[arg(long)]
-    truth: PathBuf,
+    truth: Option<PathBuf>,
+    /// Labels TSV: song_id, artist_id, label (a genre, say), header line allowed.
+    #[arg(long)]
+    labels: Option<PathBuf>,
     /// Evaluate this registered version instead of the champion.
     #[arg(long, conflicts_with = "model")]
     version: Option<u64>,
@@ -34,7 +39,53 @@ struct EvalOutput {
     features: Option<String>,
     songs: usize,
     #[serde(flatten)]
-    report: SceneReport,
+    report: Report,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Report {
+    Scene(SceneReport),
+    Labels(LabelReport),
+}
+
+impl Report {
+    fn queries(&self) -> usize {
+        match self {
+            Report::Scene(r) => r.queries,
+            Report::Labels(r) => r.queries,
+        }
+    }
+
+    /// Metric names and values, in the order they are printed.
+    fn lines(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            Report::Scene(r) => vec![
+                (
+                    "scene_precision_other_artists_at_10",
+                    r.scene_precision_other_artists_at_10,
+                ),
+                ("scene_precision_at_10", r.scene_precision_at_10),
+                ("same_artist_share_at_10", r.same_artist_share_at_10),
+                ("coverage_at_10", r.coverage_at_10),
+            ],
+            Report::Labels(r) => vec![
+                (
+                    "label_agreement_other_artists_at_10",
+                    r.label_agreement_other_artists_at_10,
+                ),
+                ("label_agreement_at_10", r.label_agreement_at_10),
+                ("same_artist_share_at_10", r.same_artist_share_at_10),
+                ("coverage_at_10", r.coverage_at_10),
+            ],
+        }
+    }
+}
+
+/// What the lists are scored against.
+enum Reference {
+    Truth(std::collections::HashMap<u64, TruthRow>),
+    Labels(std::collections::HashMap<u64, TruthRow>, usize),
 }
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
@@ -60,47 +111,49 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             (Some(version), path)
         }
     };
-    let truth_text = std::fs::read_to_string(&args.truth)
-        .with_context(|| format!("cannot read truth file {}", args.truth.display()))?;
+    let (file, what) = match (&args.truth, &args.labels) {
+        (Some(truth), _) => (truth.clone(), "truth"),
+        (None, Some(labels)) => (labels.clone(), "labels"),
+        (None, None) => anyhow::bail!("give --truth FILE or --labels FILE"),
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {what} file {}", file.display()))?;
     let output = tokio::task::spawn_blocking(move || -> anyhow::Result<EvalOutput> {
-        let truth = songrec_model::parse_truth(&truth_text).map_err(anyhow::Error::msg)?;
+        let reference = if what == "truth" {
+            Reference::Truth(songrec_model::parse_truth(&text).map_err(anyhow::Error::msg)?)
+        } else {
+            let (rows, distinct) = songrec_model::parse_labels(&text)
+                .map_err(|e| anyhow::anyhow!("labels file {}: {e}", file.display()))?;
+            Reference::Labels(rows, distinct)
+        };
         let model = Model::load(&path)?;
-        Ok(evaluate(&model, &truth, version))
+        Ok(evaluate(&model, &reference, version))
     })
     .await
     .context("the evaluation task failed")??;
-    if output.report.queries == 0 {
-        anyhow::bail!("none of the model's songs is in the truth file");
+    if output.report.queries() == 0 {
+        anyhow::bail!("none of the model's songs is in the {what} file");
     }
     if args.json {
         println!("{}", serde_json::to_string(&output)?);
     } else {
-        let r = &output.report;
-        let what = output
+        let version = output
             .version
             .map_or_else(|| "model file".to_string(), |v| format!("version {v}"));
         println!(
-            "{what} ({} features, {} songs), {} queries scored against the truth:",
+            "{version} ({} features, {} songs), {} queries scored against the {what}:",
             output.features.as_deref().unwrap_or("?"),
             output.songs,
-            r.queries
+            output.report.queries()
         );
-        println!(
-            "  scene_precision_other_artists_at_10 {:.4}",
-            r.scene_precision_other_artists_at_10
-        );
-        println!("  scene_precision_at_10 {:.4}", r.scene_precision_at_10);
-        println!("  same_artist_share_at_10 {:.4}", r.same_artist_share_at_10);
-        println!("  coverage_at_10 {:.4}", r.coverage_at_10);
+        for (name, value) in output.report.lines() {
+            println!("  {name} {value:.4}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn evaluate(
-    model: &Model,
-    truth: &std::collections::HashMap<u64, songrec_model::TruthRow>,
-    version: Option<u64>,
-) -> EvalOutput {
+fn evaluate(model: &Model, reference: &Reference, version: Option<u64>) -> EvalOutput {
     let ids: Vec<u64> = (0..model.len())
         .map(|i| model.song(i).map_or(0, |s| s.id))
         .collect();
@@ -115,6 +168,13 @@ fn evaluate(
         version,
         features: model.info().params.get("features").cloned(),
         songs: model.len(),
-        report: songrec_model::scene_report(&ids, &tops, truth),
+        report: match reference {
+            Reference::Truth(truth) => {
+                Report::Scene(songrec_model::scene_report(&ids, &tops, truth))
+            }
+            Reference::Labels(labels, distinct) => {
+                Report::Labels(songrec_model::label_report(&ids, &tops, labels, *distinct))
+            }
+        },
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// reordered or retyped): on its next start the store re-derives every record from the raw JSON
 /// it keeps, once. The encoding is not self-describing, so fields must not use
 /// `skip_serializing_if`, `flatten` or untagged enums.
-pub const SONG_RECORD_VERSION: u32 = 1;
+pub const SONG_RECORD_VERSION: u32 = 2;
 
 /// A Genius artist, identified by its Genius id. Names are free text and never split.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,6 +77,178 @@ pub struct Relationship {
     pub song_id: u64,
 }
 
+/// One `custom_performances` credit: the role as Genius labels it ("Label", "Mixing Engineer",
+/// "Guitar", ...) and the artist (a person, a band, a label or a studio) credited in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Performance {
+    pub role: String,
+    pub artist: Artist,
+}
+
+/// What kind of contribution a `custom_performances` role is. Genius roles are free text
+/// ("Mixing Engineer", "Assistant Mixing Engineer", "Mixed At", ...); these families group
+/// them so that each can be weighed once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleFamily {
+    /// Record label, imprint, distributor, phonographic copyright holder.
+    Label,
+    /// Music publisher, copyright (composition), performance rights, licensing.
+    Publisher,
+    /// Recording, mixing and mastering engineers, and the studios named as such.
+    Engineer,
+    /// Co-, additional, executive and vocal producers, programmers, arrangers, composers.
+    Production,
+    /// Session musicians: instruments, programming of drums, scratches.
+    Musician,
+    /// Vocals, background and additional vocals, choirs.
+    Vocals,
+    /// Video, artwork, photography, design.
+    Visual,
+    /// Anything else (management, A&R, ...).
+    Other,
+}
+
+impl RoleFamily {
+    pub const ALL: [RoleFamily; 8] = [
+        RoleFamily::Label,
+        RoleFamily::Publisher,
+        RoleFamily::Engineer,
+        RoleFamily::Production,
+        RoleFamily::Musician,
+        RoleFamily::Vocals,
+        RoleFamily::Visual,
+        RoleFamily::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleFamily::Label => "label",
+            RoleFamily::Publisher => "publisher",
+            RoleFamily::Engineer => "engineer",
+            RoleFamily::Production => "production",
+            RoleFamily::Musician => "musician",
+            RoleFamily::Vocals => "vocals",
+            RoleFamily::Visual => "visual",
+            RoleFamily::Other => "other",
+        }
+    }
+
+    /// The family of a role as Genius labels it, by the words it contains (case ignored).
+    pub fn of(role: &str) -> RoleFamily {
+        let r = role.to_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
+        if has(&[
+            "video",
+            "art direction",
+            "artwork",
+            "photograph",
+            "design",
+            "illustrat",
+        ]) {
+            RoleFamily::Visual
+        } else if has(&[
+            "publish",
+            "performance rights",
+            "licens",
+            "copyright ©",
+            "copyright©",
+        ]) || r.trim() == "copyright"
+        {
+            RoleFamily::Publisher
+        } else if has(&[
+            "label",
+            "imprint",
+            "distribut",
+            "phonographic",
+            "℗",
+            "released by",
+            "marketed",
+            "manufactured",
+        ]) {
+            RoleFamily::Label
+        } else if has(&[
+            "engineer", "mix", "master", "record", "studio", "editor", "editing",
+        ]) {
+            RoleFamily::Engineer
+        } else if has(&[
+            "produc",
+            "programm",
+            "arrang",
+            "compos",
+            "lyricist",
+            "music by",
+            "beats",
+            "songwriter",
+            "writer",
+        ]) {
+            RoleFamily::Production
+        } else if has(&["vocal", "choir", "singer", "rap", "voice", "chorus", "hook"]) {
+            RoleFamily::Vocals
+        } else if has(&[
+            "guitar",
+            "drum",
+            "bass",
+            "key",
+            "piano",
+            "organ",
+            "synth",
+            "percussion",
+            "trumpet",
+            "sax",
+            "violin",
+            "cello",
+            "viola",
+            "string",
+            "horn",
+            "flute",
+            "trombone",
+            "harmonica",
+            "talkbox",
+            "conga",
+            "mellotron",
+            "rhodes",
+            "clap",
+            "scratch",
+            "instrument",
+            "moog",
+            "clarinet",
+            "harp",
+            "banjo",
+            "mandolin",
+            "ukulele",
+            "tuba",
+            "bongo",
+            "tambourine",
+            "vibraphone",
+            "marimba",
+            "sitar",
+            "accordion",
+            "turntabl",
+            "dj",
+            "orchestra",
+            "brass",
+            "woodwind",
+            "oboe",
+            "bassoon",
+            "timpani",
+            "glockenspiel",
+            "celesta",
+            "pedal steel",
+            "whistl",
+            "cowbell",
+            "shaker",
+            "808",
+            "sampler",
+            "theremin",
+        ]) {
+            RoleFamily::Musician
+        } else {
+            RoleFamily::Other
+        }
+    }
+}
+
 /// A song as songrec knows it: everything the model may use and the API may show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Song {
@@ -97,6 +269,16 @@ pub struct Song {
     pub description: Option<String>,
     pub url: Option<String>,
     pub song_art_image_url: Option<String>,
+    /// Genre tags as Genius names them ("Rock", "Britpop", "In English"), the primary tag
+    /// first, each once. Empty for objects saved before Genius returned tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The primary genre tag, when Genius names one.
+    #[serde(default)]
+    pub primary_tag: Option<String>,
+    /// Every `custom_performances` credit (label, engineers, musicians, ...), in Genius's order.
+    #[serde(default)]
+    pub performances: Vec<Performance>,
 }
 
 impl Song {
@@ -127,6 +309,36 @@ pub fn browse_order(a: (Option<u64>, u64), b: (Option<u64>, u64)) -> std::cmp::O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn genius_roles_fall_into_their_families() {
+        let cases = [
+            ("Label", RoleFamily::Label),
+            ("Label`", RoleFamily::Label),
+            ("Phonographic Copyright ℗", RoleFamily::Label),
+            ("Distributor", RoleFamily::Label),
+            ("Publisher", RoleFamily::Publisher),
+            ("Copyright ©", RoleFamily::Publisher),
+            ("Performance Rights", RoleFamily::Publisher),
+            ("Mixing Engineer", RoleFamily::Engineer),
+            ("Mastered at", RoleFamily::Engineer),
+            ("Vocal Engineer", RoleFamily::Engineer),
+            ("Co-Producer", RoleFamily::Production),
+            ("Vocal Producer", RoleFamily::Production),
+            ("Drum Programmer", RoleFamily::Production),
+            ("Guitar", RoleFamily::Musician),
+            ("Bass Guitar", RoleFamily::Musician),
+            ("Scratches", RoleFamily::Musician),
+            ("Background Vocals", RoleFamily::Vocals),
+            ("Video Director", RoleFamily::Visual),
+            ("Artwork", RoleFamily::Visual),
+            ("A&R", RoleFamily::Other),
+            ("Management", RoleFamily::Other),
+        ];
+        for (role, family) in cases {
+            assert_eq!(RoleFamily::of(role), family, "{role}");
+        }
+    }
 
     #[test]
     fn browse_order_puts_most_viewed_first_ties_by_id_and_missing_last() {

@@ -104,6 +104,27 @@ impl SongRelationship {
     }
 }
 
+/// A genre tag (`{"id", "name", "primary", "url"}`), in `tags` and `primary_tag`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TagRef {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub primary: Option<bool>,
+}
+
+/// One `custom_performances` entry: a role label ("Label", "Mixing Engineer", "Guitar") and
+/// the artists credited in it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CustomPerformance {
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub artists: Vec<ArtistRef>,
+}
+
 /// A full song object (`response.song` of `GET /songs/:id`); summaries parse too.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Song {
@@ -138,6 +159,12 @@ pub struct Song {
     pub song_art_image_url: Option<String>,
     #[serde(default)]
     pub song_art_image_thumbnail_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub tags: Vec<TagRef>,
+    #[serde(default, deserialize_with = "lenient_option")]
+    pub primary_tag: Option<TagRef>,
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub custom_performances: Vec<CustomPerformance>,
 }
 
 /// A song as listed in search hits and artist catalogues: no album, credits or description.
@@ -241,6 +268,74 @@ where
         .collect())
 }
 
+/// A value that does not parse is treated as absent rather than failing the whole object.
+fn lenient_option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value: Option<serde_json::Value> = Option::deserialize(deserializer)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// Most genre tags kept per song; real songs carry a handful.
+pub const MAX_TAGS: usize = 50;
+/// Most `custom_performances` credits kept per song; real songs carry up to a few hundred.
+pub const MAX_PERFORMANCES: usize = 1000;
+/// Longest tag name or role label kept, in characters; longer ones are cut.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+fn clean_label(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.chars().take(MAX_LABEL_CHARS).collect())
+}
+
+/// Tag names, the primary one first, each once (case ignored), at most [`MAX_TAGS`].
+fn tag_names(tags: &[TagRef], primary_tag: Option<&TagRef>) -> (Vec<String>, Option<String>) {
+    let primary = primary_tag
+        .or_else(|| tags.iter().find(|t| t.primary == Some(true)))
+        .and_then(|t| t.name.as_deref())
+        .and_then(clean_label);
+    let mut names: Vec<String> = Vec::new();
+    let others = tags
+        .iter()
+        .filter_map(|t| t.name.as_deref().and_then(clean_label));
+    for name in primary.clone().into_iter().chain(others) {
+        if names.len() == MAX_TAGS {
+            break;
+        }
+        if !names
+            .iter()
+            .any(|n| n.to_lowercase() == name.to_lowercase())
+        {
+            names.push(name);
+        }
+    }
+    (names, primary)
+}
+
+fn performances(list: &[CustomPerformance]) -> Vec<catalog::Performance> {
+    let mut out: Vec<catalog::Performance> = Vec::new();
+    for entry in list {
+        let Some(role) = entry.label.as_deref().and_then(clean_label) else {
+            continue;
+        };
+        for a in entry.artists.iter().filter_map(artist) {
+            if out.len() == MAX_PERFORMANCES {
+                return out;
+            }
+            let performance = catalog::Performance {
+                role: role.clone(),
+                artist: a,
+            };
+            if !out.contains(&performance) {
+                out.push(performance);
+            }
+        }
+    }
+    out
+}
+
 /// Why a song object cannot become a catalogue song.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseSongError {
@@ -319,6 +414,7 @@ impl Song {
             .and_then(Text::to_plain)
             .map(|d| d.trim().to_string())
             .filter(|d| !d.is_empty() && d != "?");
+        let (tags, primary_tag) = tag_names(&self.tags, self.primary_tag.as_ref());
         Ok(catalog::Song {
             id,
             title,
@@ -335,6 +431,9 @@ impl Song {
             song_art_image_url: self
                 .song_art_image_url
                 .or(self.song_art_image_thumbnail_url),
+            tags,
+            primary_tag,
+            performances: performances(&self.custom_performances),
         })
     }
 }

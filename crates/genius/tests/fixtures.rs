@@ -30,6 +30,7 @@ fn every_fixture_is_covered_by_a_test_here() {
         "song_3039923_humble_song_object.json",
         "song_378195_chandelier_2018_legacy.json",
         "song_378195_chandelier_2021.json",
+        "song_dev_strokes_plain_with_tags.json",
     ];
     let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)
@@ -190,4 +191,88 @@ fn error_bodies_parse_as_meta_without_response() {
             ParseSongError::MissingId
         );
     }
+}
+
+#[test]
+fn custom_performances_parse_on_a_dom_description_song_without_tags() {
+    let magic =
+        parse_song_value(serde_json::from_str(&fixture("song_2872960_24k_magic.json")).unwrap())
+            .unwrap();
+    assert!(magic.tags.is_empty());
+    assert_eq!(magic.primary_tag, None);
+    assert!(
+        magic.description.is_some(),
+        "the dom description is flattened"
+    );
+    let credited = |role: &str| -> Vec<&str> {
+        magic
+            .performances
+            .iter()
+            .filter(|p| p.role == role)
+            .map(|p| p.artist.name.as_str())
+            .collect()
+    };
+    assert_eq!(credited("Label"), ["Atlantic Records"]);
+    assert_eq!(credited("Mixing Engineer"), ["Șerban Ghenea", "John Hanes"]);
+    assert_eq!(credited("Background Vocals").len(), 4);
+    // Ten roles, fifteen credits (three roles name two artists, one names four).
+    assert_eq!(magic.performances.len(), 15);
+    use songrec_catalog::RoleFamily;
+    assert_eq!(RoleFamily::of("Label"), RoleFamily::Label);
+    assert_eq!(RoleFamily::of("Mastering Engineer"), RoleFamily::Engineer);
+}
+
+#[test]
+fn tags_and_custom_performances_parse_on_a_plain_description_song() {
+    let song = parse_song_value(
+        serde_json::from_str(&fixture("song_dev_strokes_plain_with_tags.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(song.primary_artist.name, "The Strokes");
+    assert!(song.description.as_deref().unwrap().contains("Strokes"));
+    // The primary tag first; "indie rock" repeats "Indie Rock" and is dropped.
+    assert_eq!(
+        song.tags,
+        ["Rock", "Indie Rock", "Garage Rock", "In English"]
+    );
+    assert_eq!(song.primary_tag.as_deref(), Some("Rock"));
+    let labels: Vec<&str> = song
+        .performances
+        .iter()
+        .filter(|p| p.role == "Label")
+        .map(|p| p.artist.name.as_str())
+        .collect();
+    assert_eq!(labels, ["Cult Records", "RCA Records"]);
+    assert!(
+        song.performances
+            .iter()
+            .any(|p| p.role == "Guitar" && p.artist.name == "Albert Hammond Jr.")
+    );
+}
+
+#[test]
+fn odd_tags_and_performances_are_skipped_without_losing_the_song() {
+    let song = parse_song_value(serde_json::json!({
+        "id": 1, "title": "T", "primary_artist": {"id": 2, "name": "A"},
+        "description": {"plain": "?"},
+        "tags": [{"name": "  "}, {"id": 4}, "Rock", {"name": "Pop", "primary": true}],
+        "primary_tag": "not an object",
+        "custom_performances": [
+            {"label": "Label", "artists": [{"name": "no id"}, {"id": 9, "name": "L"}, 7]},
+            {"label": "", "artists": [{"id": 10, "name": "X"}]},
+            {"artists": [{"id": 11, "name": "Y"}]},
+            "junk"
+        ]
+    }))
+    .unwrap();
+    assert_eq!(song.tags, ["Pop"]);
+    assert_eq!(song.primary_tag.as_deref(), Some("Pop"));
+    assert_eq!(song.performances.len(), 1);
+    assert_eq!(song.performances[0].artist.id, 9);
+    let bare = parse_song_value(serde_json::json!({
+        "id": 1, "title": "T", "primary_artist": {"id": 2, "name": "A"},
+        "tags": null, "primary_tag": null, "custom_performances": null
+    }))
+    .unwrap();
+    assert!(bare.tags.is_empty() && bare.performances.is_empty());
 }

@@ -1,10 +1,19 @@
 //! Ingestion: from Genius song JSON to store rows, one path for `songrec import`, `songrec fetch`
 //! and the tests.
 //!
-//! - [`parse_song_json`]: one song object's text to a [`Song`], as every song is parsed before
-//!   the store keeps it (and again when the store re-derives its song records).
+//! - [`import_paths`]: files and directories of song JSON (JSON Lines, arrays, API envelopes,
+//!   lyricsgenius `Lyrics_<Artist>.json` artist files) into the store, parsed on all cores while
+//!   the store writes; rejected records are reported with their place and the rest is imported.
+//! - [`parse_song_json`]: one song object's text to a [`Song`], as the store re-derives its song
+//!   records.
 //! - [`open_store`]: opens the store, applies migrations and brings its song records up to this
 //!   build's [`songrec_catalog::SONG_RECORD_VERSION`].
+
+mod import;
+mod read;
+
+pub use import::{ImportObserver, ImportReport, import_paths, input_files};
+pub use read::{ArtistPlace, Place};
 
 use songrec_catalog::Song;
 use songrec_store::{Store, StoreConfig, StoreError};

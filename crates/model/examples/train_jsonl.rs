@@ -191,5 +191,8 @@ fn parse_song(v: &serde_json::Value) -> Option<songrec_catalog::Song> {
         description: text(v.pointer("/description/plain")).filter(|d| d != "?"),
         url: text(v.get("url")),
         song_art_image_url: None,
+        tags: Vec::new(),
+        primary_tag: None,
+        performances: Vec::new(),
     })
 }

@@ -30,9 +30,14 @@ impl Links {
             .map(|s| {
                 let mut links: Vec<Link> = std::iter::once(Link::Artist(s.primary_artist.id))
                     .chain(s.credits.iter().map(|c| Link::Artist(c.artist.id)))
-                    .chain(s.relationships.iter().map(|r| Link::Related(r.song_id)))
+                    .chain(
+                        s.relationships
+                            .iter()
+                            .filter(|r| !crate::features::is_version_relationship(&r.kind))
+                            .map(|r| Link::Related(r.song_id)),
+                    )
                     .collect();
-                if !s.relationships.is_empty() {
+                if links.iter().any(|l| matches!(l, Link::Related(_))) {
                     links.push(Link::Related(s.id));
                 }
                 links.sort_unstable();
@@ -216,6 +221,78 @@ pub fn parse_truth(text: &str) -> Result<HashMap<u64, TruthRow>, String> {
     Ok(rows)
 }
 
+/// Agreement of a model's top-10 lists with per-song labels (a genre, say).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelReport {
+    /// Songs of the model found in the labels file and queried.
+    pub queries: usize,
+    /// Distinct labels in the file.
+    pub labels: usize,
+    /// Recommended songs by other artists that carry the query's label, over all recommended
+    /// labelled songs by other artists.
+    pub label_agreement_other_artists_at_10: f64,
+    /// Recommended labelled songs that carry the query's label, any artist.
+    pub label_agreement_at_10: f64,
+    /// Recommended labelled songs by the query's own artist.
+    pub same_artist_share_at_10: f64,
+    /// Share of the model's songs that appear in at least one top list.
+    pub coverage_at_10: f64,
+}
+
+/// Largest labels file read, in lines: a catalogue's worth and then some.
+pub const MAX_LABEL_LINES: usize = 20_000_000;
+
+/// Parses a labels TSV (`song_id<TAB>artist_id<TAB>label`; a first line that does not start
+/// with a number is a header). Labels are compared as trimmed text; each becomes a number in
+/// the rows returned, with the number of distinct labels.
+pub fn parse_labels(text: &str) -> Result<(HashMap<u64, TruthRow>, usize), String> {
+    let mut rows = HashMap::new();
+    let mut labels: HashMap<&str, u64> = HashMap::new();
+    for (number, line) in text.lines().enumerate() {
+        if number >= MAX_LABEL_LINES {
+            return Err(format!("more than {MAX_LABEL_LINES} lines"));
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        let song = fields.first().and_then(|f| f.trim().parse::<u64>().ok());
+        if number == 0 && song.is_none() {
+            continue;
+        }
+        let bad = || format!("line {}: expected song_id, artist_id, label", number + 1);
+        let (Some(song), Some(artist), Some(label)) = (
+            song,
+            fields.get(1).and_then(|f| f.trim().parse::<u64>().ok()),
+            fields.get(2).map(|l| l.trim()).filter(|l| !l.is_empty()),
+        ) else {
+            return Err(bad());
+        };
+        let next = labels.len() as u64;
+        let scene = *labels.entry(label).or_insert(next);
+        rows.insert(song, TruthRow { scene, artist });
+    }
+    Ok((rows, labels.len()))
+}
+
+/// [`scene_report`] read as label agreement: `labels` from [`parse_labels`].
+pub fn label_report(
+    ids: &[u64],
+    tops: &[&[u32]],
+    labels: &HashMap<u64, TruthRow>,
+    distinct_labels: usize,
+) -> LabelReport {
+    let r = scene_report(ids, tops, labels);
+    LabelReport {
+        queries: r.queries,
+        labels: distinct_labels,
+        label_agreement_other_artists_at_10: r.scene_precision_other_artists_at_10,
+        label_agreement_at_10: r.scene_precision_at_10,
+        same_artist_share_at_10: r.same_artist_share_at_10,
+        coverage_at_10: r.coverage_at_10,
+    }
+}
+
 /// Scores each song's top list (`tops[i]` for song `ids[i]`) against the truth; songs missing
 /// from the truth are skipped.
 pub fn scene_report(ids: &[u64], tops: &[&[u32]], truth: &HashMap<u64, TruthRow>) -> SceneReport {
@@ -331,6 +408,9 @@ mod tests {
             description: None,
             url: None,
             song_art_image_url: None,
+            tags: Vec::new(),
+            primary_tag: None,
+            performances: Vec::new(),
         }
     }
 
@@ -354,6 +434,33 @@ mod tests {
         let sampled = links.sample_hidden(&refs, 10, 7);
         assert_eq!(sampled.len(), 3);
         assert!(sampled.iter().all(|(q, link)| *q < 3 && *link == hidden));
+    }
+
+    #[test]
+    fn label_agreement_counts_other_artists_songs_carrying_the_querys_label() {
+        let (labels, distinct) = parse_labels(
+            "song_id\tartist_id\tgenre\n1\t10\trock\n2\t10\trock\n3\t20\trock\n4\t30\tpop\n",
+        )
+        .unwrap();
+        assert_eq!(distinct, 2);
+        let ids = [1, 2, 3, 4, 5];
+        // 1 -> [2 own artist, 3 rock, 4 pop, 5 unlabelled]; 4 -> [3 rock]
+        let tops: Vec<&[u32]> = vec![&[1, 2, 3, 4], &[], &[], &[2], &[]];
+        let report = label_report(&ids, &tops, &labels, distinct);
+        assert_eq!(report.queries, 4);
+        assert_eq!(report.label_agreement_other_artists_at_10, 1.0 / 3.0);
+        assert_eq!(report.label_agreement_at_10, 2.0 / 4.0);
+        assert_eq!(report.same_artist_share_at_10, 1.0 / 4.0);
+        assert_eq!(report.coverage_at_10, 4.0 / 5.0);
+    }
+
+    #[test]
+    fn a_labels_file_needs_no_header_and_refuses_short_lines() {
+        let (rows, distinct) = parse_labels("7\t1\thip hop\n8\t2\tr&b/soul\n").unwrap();
+        assert_eq!((rows.len(), distinct), (2, 2));
+        assert!(parse_labels("h\n7\t1\n").is_err());
+        assert!(parse_labels("h\n7\tx\trock\n").is_err());
+        assert!(parse_labels("h\n7\t1\t \n").is_err());
     }
 
     #[test]

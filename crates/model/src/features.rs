@@ -18,8 +18,27 @@ pub(crate) enum Kind {
     /// A song taking part in a relationship (the song itself and the songs it links to).
     Song = 2,
     Term = 3,
-    /// An artist among the primary artist's usual collaborators.
+    /// An entry of the primary artist's profile: a usual collaborator, label, crew member or
+    /// genre tag of the artist's songs (see [`profile_key`]).
     Circle = 4,
+    /// A `custom_performances` label, imprint or publisher.
+    Label = 5,
+    /// A `custom_performances` person or studio: engineers, session musicians, vocalists, ...
+    Crew = 6,
+    /// A genre tag, by lower-cased name.
+    Tag = 7,
+}
+
+/// Number of [`Kind`]s.
+pub(crate) const KINDS: usize = 8;
+
+/// Profile entries of other kinds than collaborators are keyed apart from artist ids (which
+/// Genius keeps far below 2^48).
+pub(crate) fn profile_key(kind: Kind, value: u64) -> u64 {
+    match kind {
+        Kind::Artist => value,
+        other => ((other as u64) << 56) | (value & ((1 << 56) - 1)),
+    }
 }
 
 /// Roles an artist token plays on one song (bits), used for reasons.
@@ -30,6 +49,11 @@ pub(crate) mod role {
     pub const WRITER: u8 = 8;
     /// The artist is one of the primary artist's usual collaborators, not credited here.
     pub const CIRCLE: u8 = 16;
+    /// In the model file's credits only: a `custom_performances` label or publisher.
+    pub const LABEL: u8 = 32;
+    /// In the model file's credits only: a `custom_performances` engineer, musician, vocalist
+    /// or producer (crew).
+    pub const CREW: u8 = 64;
 }
 
 /// Why a neighbour was chosen (bits of the stored reason code).
@@ -46,12 +70,60 @@ pub mod reason {
     pub const FALLBACK: u8 = 128;
 }
 
+/// Relationship kinds that make the two songs versions of one song (a live recording, a remix,
+/// a translation, an edit): such songs are never recommended for each other and carry no
+/// relationship token.
+pub fn is_version_relationship(kind: &str) -> bool {
+    matches!(
+        kind,
+        "performed_live_as"
+            | "live_version_of"
+            | "remixed_by"
+            | "remix_of"
+            | "translation_of"
+            | "translations"
+            | "edit_of"
+            | "edited_as"
+            | "edits"
+    )
+}
+
+/// The weight of a relationship token of `kind`, `None` for versions.
+fn relationship_weight(params: &TrainParams, kind: &str) -> Option<f32> {
+    let w = &params.weights;
+    if is_version_relationship(kind) {
+        return None;
+    }
+    Some(match kind {
+        "samples" | "sampled_in" => w.rel_sample,
+        "interpolates" | "interpolated_by" => w.rel_interpolation,
+        "cover_of" | "covered_by" => w.rel_cover,
+        _ => w.relationship,
+    })
+}
+
+/// The token value of a genre tag: its lower-cased name, hashed.
+pub(crate) fn tag_value(name: &str) -> u64 {
+    fnv1a(name.trim().to_lowercase().as_bytes())
+}
+
+/// Kind and weight of a `custom_performances` credit in `role`.
+fn performance_kind(params: &TrainParams, role: &str) -> (Kind, f32) {
+    use songrec_catalog::RoleFamily;
+    let family = RoleFamily::of(role);
+    let kind = match family {
+        RoleFamily::Label | RoleFamily::Publisher => Kind::Label,
+        _ => Kind::Crew,
+    };
+    (kind, params.weights.family(family))
+}
+
 /// The reason bit for a shared token, given its kind and the roles on both songs.
 pub(crate) fn reason_bit(kind: Kind, a: u8, b: u8) -> u8 {
     match kind {
         Kind::Album => reason::ALBUM,
         Kind::Song => reason::RELATED,
-        Kind::Term | Kind::Circle => reason::SCENE,
+        Kind::Term | Kind::Circle | Kind::Label | Kind::Crew | Kind::Tag => reason::SCENE,
         Kind::Artist => {
             let direct = role::PRIMARY | role::FEATURED | role::PRODUCER | role::WRITER;
             if a & direct == 0 || b & direct == 0 {
@@ -109,7 +181,7 @@ pub(crate) struct Vectors {
     /// Token id of each hideable fact, for the held-out evaluation.
     pub vocabulary: HashMap<(Kind, u64), u32>,
     /// Per song its artist's circle (`NONE` without one). Circles are stored once per artist,
-    /// unnormalised; a song's circle weights are these times its `inv_norm`.
+    /// unit vectors scaled by `artist_similarity`; a song's circle weights are these times its `inv_norm`
     pub circle_of: Vec<u32>,
     pub circle_offsets: Vec<usize>,
     pub circle_tokens: Vec<u32>,
@@ -199,29 +271,109 @@ fn role_weight(params: &TrainParams, role: CreditRole) -> (u8, f32) {
     }
 }
 
-/// Each primary artist's most frequent collaborators, with their share of the top count.
+/// Each primary artist's profile: its most frequent collaborators, with their share of the top
+/// count (at most `circle_size`), then the labels, crew and genre tags of its songs, with their
+/// weight averaged over the artist's songs (at most `profile_size`). Keys are
+/// [`profile_key`]s.
 fn artist_circles(songs: &[&Song], params: &TrainParams) -> HashMap<u64, Vec<(u64, f32)>> {
-    let mut counts: HashMap<u64, HashMap<u64, u32>> = HashMap::new();
+    #[derive(Default)]
+    struct Tally {
+        songs: u32,
+        collaborators: HashMap<u64, u32>,
+        profile: HashMap<u64, f32>,
+        terms: HashMap<u64, u32>,
+    }
+    let w = &params.weights;
+    let mut tallies: HashMap<u64, Tally> = HashMap::new();
     for song in songs {
         let primary = song.primary_artist.id;
-        let entry = counts.entry(primary).or_default();
+        let tally = tallies.entry(primary).or_default();
+        tally.songs += 1;
         for credit in &song.credits {
             if credit.artist.id != primary {
-                *entry.entry(credit.artist.id).or_default() += 1;
+                *tally.collaborators.entry(credit.artist.id).or_default() += 1;
             }
         }
+        if params.profile_terms > 0
+            && w.artist_terms > 0.0
+            && let Some(text) = &song.description
+        {
+            for term in description_terms(text) {
+                *tally.terms.entry(term).or_default() += 1;
+            }
+        }
+        if params.profile_size == 0 {
+            continue;
+        }
+        // One count per song and entry: the strongest role it plays there.
+        let mut entries: Vec<(u64, f32)> = Vec::new();
+        for p in &song.performances {
+            let (kind, weight) = performance_kind(params, &p.role);
+            if p.artist.id != primary && weight > 0.0 {
+                entries.push((profile_key(kind, p.artist.id), weight));
+            }
+        }
+        for (i, tag) in song.tags.iter().enumerate() {
+            let primary_tag = i == 0 && song.primary_tag.as_deref() == Some(tag.as_str());
+            let weight = if primary_tag { w.primary_tag } else { w.tag };
+            if weight > 0.0 {
+                entries.push((profile_key(Kind::Tag, tag_value(tag)), weight));
+            }
+        }
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        entries.dedup_by_key(|e| e.0);
+        for (key, weight) in entries {
+            *tally.profile.entry(key).or_default() += weight;
+        }
     }
-    counts
+    // Description words are chosen per artist by how characteristic they are: the share of
+    // the artist's songs using the word times how rare the word is among artists.
+    let mut artists_using: HashMap<u64, u32> = HashMap::new();
+    for tally in tallies.values() {
+        for term in tally.terms.keys() {
+            *artists_using.entry(*term).or_default() += 1;
+        }
+    }
+    let artists = tallies.len() as f32;
+    tallies
         .into_iter()
-        .map(|(artist, collaborators)| {
-            let mut list: Vec<(u64, u32)> = collaborators.into_iter().collect();
+        .map(|(artist, tally)| {
+            let mut list: Vec<(u64, u32)> = tally.collaborators.into_iter().collect();
             list.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             list.truncate(params.circle_size);
             let top = list.first().map_or(1, |c| c.1) as f32;
-            let circle = list
+            let mut circle: Vec<(u64, f32)> = list
                 .into_iter()
-                .map(|(id, count)| (id, count as f32 / top))
+                .map(|(id, count)| (id, w.artist_circle * count as f32 / top))
+                .filter(|e| e.1 > 0.0)
                 .collect();
+            let mut profile: Vec<(u64, f32)> = tally
+                .profile
+                .into_iter()
+                .map(|(key, sum)| (key, sum / tally.songs as f32))
+                .collect();
+            profile.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            profile.truncate(params.profile_size);
+            circle.extend(profile);
+            let mut terms: Vec<(u64, f32, f32)> = tally
+                .terms
+                .into_iter()
+                // A word of one artist alone links it to nobody.
+                .filter(|&(term, count)| count >= 2 && artists_using[&term] >= 3)
+                .map(|(term, count)| {
+                    let share = count as f32 / tally.songs as f32;
+                    let rarity = ((1.0 + artists) / (1.0 + artists_using[&term] as f32)).ln();
+                    (term, share, share * rarity)
+                })
+                .filter(|t| t.2 > 0.0)
+                .collect();
+            terms.sort_unstable_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+            terms.truncate(params.profile_terms);
+            circle.extend(
+                terms.into_iter().map(|(term, share, _)| {
+                    (profile_key(Kind::Term, term), share * w.artist_terms)
+                }),
+            );
             (artist, circle)
         })
         .collect()
@@ -239,11 +391,27 @@ fn raw_features(song: &Song, params: &TrainParams) -> Vec<Raw> {
     if let Some(album) = &song.album {
         raw.push((Kind::Album, album.id, 0, w.album));
     }
-    if !song.relationships.is_empty() {
-        raw.push((Kind::Song, song.id, 0, w.relationship));
-        for rel in &song.relationships {
-            raw.push((Kind::Song, rel.song_id, 0, w.relationship));
+    // The song itself takes part in its links with the weight of the strongest one.
+    let mut own: f32 = 0.0;
+    for rel in &song.relationships {
+        if let Some(weight) = relationship_weight(params, &rel.kind) {
+            raw.push((Kind::Song, rel.song_id, 0, weight));
+            own = own.max(weight);
         }
+    }
+    if own > 0.0 {
+        raw.push((Kind::Song, song.id, 0, own));
+    }
+    for p in &song.performances {
+        let (kind, weight) = performance_kind(params, &p.role);
+        if p.artist.id != song.primary_artist.id {
+            raw.push((kind, p.artist.id, 0, weight));
+        }
+    }
+    for (i, tag) in song.tags.iter().enumerate() {
+        let primary = i == 0 && song.primary_tag.as_deref() == Some(tag.as_str());
+        let weight = if primary { w.primary_tag } else { w.tag };
+        raw.push((Kind::Tag, tag_value(tag), 0, weight));
     }
     if let Some(text) = &song.description {
         for term in description_terms(text) {
@@ -269,8 +437,7 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
     let raws: Vec<Vec<Raw>> = songs.par_iter().map(|s| raw_features(s, params)).collect();
 
     // Circles belong to artists: numbered by first appearance, shared by the artist's songs.
-    let mut circle_by_artist: HashMap<u64, Vec<(u64, f32)>> = if params.weights.artist_circle > 0.0
-    {
+    let mut circle_by_artist: HashMap<u64, Vec<(u64, f32)>> = if params.artist_similarity > 0.0 {
         artist_circles(songs, params)
     } else {
         HashMap::new()
@@ -323,7 +490,7 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
         .map(|(circle, &songs)| {
             circle
                 .iter()
-                .map(|(artist, _)| intern(Kind::Circle, *artist, songs))
+                .map(|(key, _)| intern(Kind::Circle, *key, songs))
                 .collect()
         })
         .collect();
@@ -352,10 +519,21 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
             .iter()
             .zip(token_ids)
             .filter(|(_, t)| idf[**t as usize] > 0.0)
-            .map(|((_, share), t)| (*t, params.weights.artist_circle * share * idf[*t as usize]))
+            .map(|((_, share), t)| (*t, share * idf[*t as usize]))
             .collect();
         entries.sort_unstable_by_key(|e| e.0);
-        circle_norm2.push(entries.iter().map(|e| e.1 * e.1).sum::<f32>());
+        // Profiles are unit vectors scaled to the blend's share: two songs' profile part is
+        // `artist_similarity` times the cosine of their artists' profiles.
+        let norm = entries.iter().map(|e| e.1 * e.1).sum::<f32>().sqrt();
+        let scale = if norm > 0.0 {
+            (params.artist_similarity as f32).sqrt() / norm
+        } else {
+            0.0
+        };
+        for e in &mut entries {
+            e.1 *= scale;
+        }
+        circle_norm2.push(if norm > 0.0 { 1.0 } else { 0.0 });
         circle_tokens.extend(entries.iter().map(|e| e.0));
         circle_weights.extend(entries.iter().map(|e| e.1));
         circle_offsets.push(circle_tokens.len());
@@ -377,18 +555,25 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
                 .map(|(r, id)| (*id, r.3 * idf[*id as usize], r.2))
                 .collect();
             entries.sort_unstable_by_key(|e| e.0);
-            let circle_part = circle_norm2.get(circle as usize).copied().unwrap_or(0.0);
-            let norm = (entries.iter().map(|e| e.1 * e.1).sum::<f32>()
-                + circle_part
+            // The song's own part (tokens and context) takes the rest of the unit norm; a song
+            // without a profile, or a profile without anything of its own, takes all of it.
+            let has_profile = circle_norm2.get(circle as usize).copied().unwrap_or(0.0) > 0.0;
+            let own = (entries.iter().map(|e| e.1 * e.1).sum::<f32>()
                 + ctx.iter().map(|c| c.1 * c.1).sum::<f32>())
             .sqrt();
-            let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            let blend = params.artist_similarity.clamp(0.0, 1.0) as f32;
+            let (scale, circle_scale) = match (own > 0.0, has_profile) {
+                (true, true) => ((1.0 - blend).sqrt() / own, 1.0),
+                (true, false) => (1.0 / own, 0.0),
+                (false, true) => (0.0, 1.0 / blend.sqrt()),
+                (false, false) => (0.0, 0.0),
+            };
             (
                 entries.iter().map(|e| e.0).collect(),
                 entries.iter().map(|e| e.1 * scale).collect(),
                 entries.iter().map(|e| e.2).collect(),
                 ctx.map(|c| c.1 * scale),
-                scale,
+                circle_scale,
             )
         })
         .collect();

@@ -15,6 +15,7 @@
 //! - `search`: neighbour search (exact, or approximate past a size), cold-start fallback;
 //! - `original`: the replaced system's model, for comparison;
 //! - `evaluate`: held-out and catalogue metrics;
+//! - `versions`: which songs are versions of one song (live, remix, translation, re-release);
 //! - `file`: the model file format.
 
 mod column;
@@ -26,6 +27,7 @@ mod params;
 mod search;
 mod table;
 mod train;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,13 +37,13 @@ use serde::{Deserialize, Serialize};
 use crate::column::NO_STRING;
 
 pub use evaluate::{
-    PRIMARY_METRIC, SceneReport, TruthRow, coverage, parse_truth, popularity_bias,
-    same_artist_share, scene_report,
+    LabelReport, MAX_LABEL_LINES, PRIMARY_METRIC, SceneReport, TruthRow, coverage, label_report,
+    parse_labels, parse_truth, popularity_bias, same_artist_share, scene_report,
 };
-pub use features::reason;
+pub use features::{is_version_relationship, reason};
 pub use file::FORMAT_VERSION;
 pub use params::{FeatureSet, FeatureWeights, MAX_K, TrainParams};
-pub use train::train;
+pub use train::{heldout_hit_rate, train};
 
 /// What training hands the model about each song: everything the API shows about it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -79,7 +81,7 @@ impl SongInfo {
             pageviews: song.pageviews,
             url: song.url.clone(),
             art_url: song.song_art_image_url.clone(),
-            tags: Vec::new(),
+            tags: song.tags.clone(),
         }
     }
 }
@@ -275,6 +277,11 @@ impl Model {
     /// Writes the model file atomically and returns its SHA-256 (hex).
     pub fn save(&self, path: &Path) -> Result<String, ModelError> {
         file::save(self, path)
+    }
+
+    /// Records one more metric (computed outside training) with the model.
+    pub fn set_metric(&mut self, name: &str, value: f64) {
+        self.info.metrics.insert(name.to_string(), value);
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -486,7 +493,7 @@ impl Model {
             out.push(kind.unwrap_or_else(|| "related songs".to_string()));
         }
         if bits & reason::SCENE != 0 {
-            out.push("same circle of collaborators".to_string());
+            out.extend(self.scene_reasons(q, c));
         }
         if bits & reason::FALLBACK != 0 {
             out.push(if self.original_features {
@@ -494,6 +501,31 @@ impl Model {
             } else {
                 "few shared credits: same language and era, similar popularity".to_string()
             });
+        }
+        out
+    }
+
+    /// What two songs of one scene share: a label, a crew member, a genre tag, and whose
+    /// artist the other is when the artists differ.
+    fn scene_reasons(&self, q: usize, c: usize) -> Vec<String> {
+        use features::role;
+        let mut out = Vec::new();
+        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::LABEL != 0) {
+            out.push(format!("same label: {name}"));
+        }
+        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::CREW != 0) {
+            out.push(format!("same crew: {name}"));
+        }
+        let theirs: Vec<String> = self.tags(c).map(str::to_lowercase).collect();
+        if let Some(tag) = self.tags(q).find(|t| theirs.contains(&t.to_lowercase())) {
+            out.push(format!("tagged {tag}"));
+        }
+        match (self.song(q), self.song(c)) {
+            (Some(a), Some(b)) if a.artist_id != b.artist_id => {
+                out.push(format!("similar artist: {}", b.artist));
+            }
+            _ if out.is_empty() => out.push("same circle of collaborators".to_string()),
+            _ => {}
         }
         out
     }

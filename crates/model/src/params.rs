@@ -57,11 +57,32 @@ pub struct FeatureWeights {
     pub producer: f32,
     pub writer: f32,
     pub album: f32,
+    /// A direct link of a kind without its own weight below.
     pub relationship: f32,
+    /// Sampling or being sampled: weak evidence of one scene (anyone samples anything).
+    pub rel_sample: f32,
+    /// Interpolating or being interpolated.
+    pub rel_interpolation: f32,
+    /// Covering or being covered: the same song in another artist's hands.
+    pub rel_cover: f32,
     pub description: f32,
+    /// A genre tag; the primary tag weighs `primary_tag` instead.
+    pub tag: f32,
+    pub primary_tag: f32,
+    /// `custom_performances` credits, by role family.
+    pub label: f32,
+    pub publisher: f32,
+    pub engineer: f32,
+    pub production: f32,
+    pub musician: f32,
+    pub vocals: f32,
+    pub visual: f32,
+    pub other_role: f32,
     /// The primary artist's usual collaborators, pooled over all their songs: artists belong to
     /// one scene, so this carries a song's scene even when its own credits are thin.
     pub artist_circle: f32,
+    /// The words most characteristic of the primary artist's descriptions, in its profile.
+    pub artist_terms: f32,
     pub language: f32,
     pub era: f32,
     pub popularity: f32,
@@ -76,11 +97,42 @@ impl Default for FeatureWeights {
             writer: 0.8,
             album: 0.6,
             relationship: 1.2,
+            rel_sample: 0.3,
+            rel_interpolation: 0.8,
+            rel_cover: 1.2,
             description: 0.4,
+            tag: 0.6,
+            primary_tag: 1.2,
+            label: 0.8,
+            publisher: 0.3,
+            engineer: 0.6,
+            production: 0.8,
+            musician: 0.5,
+            vocals: 0.6,
+            visual: 0.2,
+            other_role: 0.2,
             artist_circle: 1.0,
+            artist_terms: 1.0,
             language: 0.4,
             era: 0.3,
             popularity: 0.15,
+        }
+    }
+}
+
+impl FeatureWeights {
+    /// The weight of a `custom_performances` credit in `family`.
+    pub fn family(&self, family: songrec_catalog::RoleFamily) -> f32 {
+        use songrec_catalog::RoleFamily as F;
+        match family {
+            F::Label => self.label,
+            F::Publisher => self.publisher,
+            F::Engineer => self.engineer,
+            F::Production => self.production,
+            F::Musician => self.musician,
+            F::Vocals => self.vocals,
+            F::Visual => self.visual,
+            F::Other => self.other_role,
         }
     }
 }
@@ -97,6 +149,14 @@ pub struct TrainParams {
     pub description_max_df: f64,
     /// Collaborators kept per artist circle (the most frequent ones).
     pub circle_size: usize,
+    /// Labels, crew and tags kept per artist profile besides the circle (the most frequent).
+    pub profile_size: usize,
+    /// Share of a song's similarity that comes from its artist's profile (collaborators, labels,
+    /// crew, tags, characteristic words) compared with the other song's artist's: the cosine
+    /// is `(1 - s)` times the songs' own cosine plus `s` times their artists' (0: songs only).
+    pub artist_similarity: f64,
+    /// Description words kept per artist profile (the most characteristic ones).
+    pub profile_terms: usize,
     /// Catalogues up to this size get exact neighbour search; larger ones the approximate path.
     pub exact_max_songs: usize,
     /// On the approximate path, features shared by more songs than this do not generate
@@ -110,6 +170,9 @@ pub struct TrainParams {
     /// song's own primary artist, so the list does not collapse onto one discography (1: no
     /// limit). The artist's other songs fill in when other artists run out.
     pub same_artist_share: f64,
+    /// How much lower than the champion's (scored on the same catalogue and sample) a new
+    /// version's held-out hit rate may be and still replace a champion trained on fewer songs.
+    pub promotion_tolerance: f64,
 }
 
 impl Default for TrainParams {
@@ -121,11 +184,15 @@ impl Default for TrainParams {
             weights: FeatureWeights::default(),
             description_max_df: 0.01,
             circle_size: 12,
+            profile_size: 12,
+            profile_terms: 50,
+            artist_similarity: 0.5,
             exact_max_songs: 200_000,
             candidate_max_df: 2_000,
             recall_sample: 500,
             eval_sample: 2_000,
             same_artist_share: 0.5,
+            promotion_tolerance: 0.01,
         }
     }
 }
@@ -163,11 +230,15 @@ impl TrainParams {
                 "features",
                 "description_max_df",
                 "circle_size",
+                "profile_size",
+                "profile_terms",
+                "artist_similarity",
                 "exact_max_songs",
                 "candidate_max_df",
                 "recall_sample",
                 "eval_sample",
                 "same_artist_share",
+                "promotion_tolerance",
             ])
             .collect()
     }
@@ -181,8 +252,22 @@ impl TrainParams {
             ("w_writer", &mut w.writer),
             ("w_album", &mut w.album),
             ("w_relationship", &mut w.relationship),
+            ("w_rel_sample", &mut w.rel_sample),
+            ("w_rel_interpolation", &mut w.rel_interpolation),
+            ("w_rel_cover", &mut w.rel_cover),
             ("w_description", &mut w.description),
+            ("w_tag", &mut w.tag),
+            ("w_primary_tag", &mut w.primary_tag),
+            ("w_label", &mut w.label),
+            ("w_publisher", &mut w.publisher),
+            ("w_engineer", &mut w.engineer),
+            ("w_production", &mut w.production),
+            ("w_musician", &mut w.musician),
+            ("w_vocals", &mut w.vocals),
+            ("w_visual", &mut w.visual),
+            ("w_other_role", &mut w.other_role),
             ("w_artist_circle", &mut w.artist_circle),
+            ("w_artist_terms", &mut w.artist_terms),
             ("w_language", &mut w.language),
             ("w_era", &mut w.era),
             ("w_popularity", &mut w.popularity),
@@ -220,6 +305,17 @@ impl TrainParams {
                 self.description_max_df = v;
             }
             "circle_size" => self.circle_size = parse(name, value)?,
+            "profile_size" => self.profile_size = parse(name, value)?,
+            "profile_terms" => self.profile_terms = parse(name, value)?,
+            "artist_similarity" => {
+                let v: f64 = parse(name, value)?;
+                if !(0.0..1.0).contains(&v) {
+                    return Err(ModelError::Params(format!(
+                        "artist_similarity must be in [0, 1), got {value}"
+                    )));
+                }
+                self.artist_similarity = v;
+            }
             "exact_max_songs" => self.exact_max_songs = parse(name, value)?,
             "candidate_max_df" => {
                 self.candidate_max_df = parse(name, value)?;
@@ -237,6 +333,15 @@ impl TrainParams {
                     )));
                 }
                 self.same_artist_share = v;
+            }
+            "promotion_tolerance" => {
+                let v: f64 = parse(name, value)?;
+                if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                    return Err(ModelError::Params(format!(
+                        "promotion_tolerance must be in [0, 1], got {value}"
+                    )));
+                }
+                self.promotion_tolerance = v;
             }
             other => {
                 return Err(ModelError::Params(format!(
@@ -272,11 +377,15 @@ impl TrainParams {
             ("features", self.features.to_string()),
             ("description_max_df", self.description_max_df.to_string()),
             ("circle_size", self.circle_size.to_string()),
+            ("profile_size", self.profile_size.to_string()),
+            ("profile_terms", self.profile_terms.to_string()),
+            ("artist_similarity", self.artist_similarity.to_string()),
             ("exact_max_songs", self.exact_max_songs.to_string()),
             ("candidate_max_df", self.candidate_max_df.to_string()),
             ("recall_sample", self.recall_sample.to_string()),
             ("eval_sample", self.eval_sample.to_string()),
             ("same_artist_share", self.same_artist_share.to_string()),
+            ("promotion_tolerance", self.promotion_tolerance.to_string()),
         ];
         map.extend(scalars.map(|(n, v)| (n.to_string(), v)));
         map

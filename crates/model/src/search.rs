@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::features::{CONTEXT_SLOTS, Kind, NONE, Vectors, reason, reason_bit};
+use crate::features::{CONTEXT_SLOTS, KINDS, Kind, NONE, Vectors, reason, reason_bit};
 
 /// One neighbour: song index, cosine score, reason bits.
 pub(crate) type Hit = (u32, f32, u8);
@@ -24,8 +24,12 @@ pub(crate) struct Searcher<'v> {
     fallback: Fallback,
     /// Per token, its largest posting weight: bounds what a skipped token can add.
     max_weight: Vec<f32>,
+    /// Per song its version group (see [`crate::versions`]); empty when every song is its own.
+    version_group: Vec<u32>,
+    /// Per song whether another song shares its version group.
+    has_versions: Vec<bool>,
     /// `reason_bit` for every kind and pair of role sets, looked up in the inner loop.
-    reason_table: [[[u8; 32]; 32]; 5],
+    reason_table: [[[u8; 32]; 32]; KINDS],
 }
 
 /// Per-thread accumulators, reused across queries.
@@ -113,8 +117,30 @@ impl<'v> Searcher<'v> {
                         .fold(0.0f32, |m, &w| m.max(w))
                 })
                 .collect(),
+            version_group: Vec::new(),
+            has_versions: Vec::new(),
             reason_table: reason_table(),
         }
+    }
+
+    /// Songs of one version group (a song and its live, remixed, translated or re-released
+    /// versions) are never recommended for each other, and a list holds one of each group.
+    pub fn with_versions(mut self, version_group: Vec<u32>) -> Searcher<'v> {
+        let mut sizes: HashMap<u32, u32> = HashMap::new();
+        for &g in &version_group {
+            *sizes.entry(g).or_default() += 1;
+        }
+        self.has_versions = version_group.iter().map(|g| sizes[g] > 1).collect();
+        self.version_group = version_group;
+        self
+    }
+
+    fn same_song(&self, a: usize, b: usize) -> bool {
+        a == b || (!self.version_group.is_empty() && self.version_group[a] == self.version_group[b])
+    }
+
+    fn group_of(&self, song: usize) -> u32 {
+        self.version_group.get(song).copied().unwrap_or(song as u32)
     }
 
     /// The `k` best neighbours of one query, best first.
@@ -319,7 +345,7 @@ impl<'v> Searcher<'v> {
         let mut wanted = k;
         for &c in touched.iter() {
             let c = c as usize;
-            if c == query.index {
+            if self.same_song(query.index, c) {
                 continue;
             }
             let mut score = scores[c];
@@ -334,6 +360,9 @@ impl<'v> Searcher<'v> {
                 + self.skipped_circle_part(query, circle_left, c, circle_dots);
             hits.push((c as u32, score, bit));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
+                wanted += 1;
+            }
+            if self.has_versions.get(c).copied().unwrap_or(false) {
                 wanted += 1;
             }
         }
@@ -359,7 +388,7 @@ impl<'v> Searcher<'v> {
         }
         for &c in circle_order.iter() {
             let c = c as usize;
-            if c == query.index || scores[c] > 0.0 {
+            if scores[c] > 0.0 || self.same_song(query.index, c) {
                 continue;
             }
             let circle_part = query.inv_norm * circle_scores[c];
@@ -374,6 +403,9 @@ impl<'v> Searcher<'v> {
                 circle_part + self.context_dot(query.index, c) + self.skipped_part(&skipped, c);
             hits.push((c as u32, score, reason::SCENE));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
+                wanted += 1;
+            }
+            if self.has_versions.get(c).copied().unwrap_or(false) {
                 wanted += 1;
             }
             best.push(Reverse(score.max(0.0).to_bits()));
@@ -394,84 +426,81 @@ impl<'v> Searcher<'v> {
             hits.truncate(wanted);
         }
         hits.sort_unstable_by(better);
-        let mut chosen = self.limit_same_artist(query.index, hits, k);
-        if chosen.len() < k {
-            self.fill_from_fallback(query.index, k, &mut chosen);
-        }
-        chosen
+        self.assemble(query.index, hits, k)
     }
 
     fn same_artist(&self, a: usize, b: usize) -> bool {
         self.primary_artist[a] == self.primary_artist[b]
     }
 
-    /// Keeps score order except where the query's own artist would exceed its share of a
-    /// prefix; such songs wait for the next place they are allowed.
-    fn limit_same_artist(&self, q: usize, mut hits: Vec<Hit>, k: usize) -> Vec<Hit> {
-        if self.same_artist_share >= 1.0 {
-            hits.truncate(k);
-            return hits;
-        }
+    /// The final list from hits in score order: one song per version group; the query's own
+    /// artist never above its share of any prefix (such songs wait for the next place they are
+    /// allowed); then songs of the same language and era (then language, then anyone), nearest
+    /// in popularity; the artist's waiting songs come last, only when nothing else is left.
+    fn assemble(&self, q: usize, hits: Vec<Hit>, k: usize) -> Vec<Hit> {
+        let capped = self.same_artist_share < 1.0;
         let allowed = |len: usize| (self.same_artist_share * len as f64).ceil() as usize;
-        let mut chosen = Vec::with_capacity(k);
+        let mut chosen: Vec<Hit> = Vec::with_capacity(k);
+        let mut groups: std::collections::HashSet<u32> = std::collections::HashSet::new();
+        groups.insert(self.group_of(q));
         let mut deferred = std::collections::VecDeque::new();
         let mut same = 0;
+        let place = |hit: Hit,
+                     chosen: &mut Vec<Hit>,
+                     deferred: &mut std::collections::VecDeque<Hit>,
+                     same: &mut usize| {
+            if !capped || !self.same_artist(q, hit.0 as usize) {
+                chosen.push(hit);
+            } else if *same < allowed(chosen.len() + 1) {
+                chosen.push(hit);
+                *same += 1;
+                return;
+            } else {
+                deferred.push_back(hit);
+                return;
+            }
+            while chosen.len() < k && !deferred.is_empty() && *same < allowed(chosen.len() + 1) {
+                if let Some(d) = deferred.pop_front() {
+                    chosen.push(d);
+                    *same += 1;
+                }
+            }
+        };
         for hit in hits {
             if chosen.len() == k {
                 break;
             }
-            if !self.same_artist(q, hit.0 as usize) {
-                chosen.push(hit);
-            } else if same < allowed(chosen.len() + 1) {
-                chosen.push(hit);
-                same += 1;
-                continue;
-            } else {
-                deferred.push_back(hit);
-                continue;
+            if groups.insert(self.group_of(hit.0 as usize)) {
+                place(hit, &mut chosen, &mut deferred, &mut same);
             }
-            while chosen.len() < k && !deferred.is_empty() && same < allowed(chosen.len() + 1) {
-                if let Some(d) = deferred.pop_front() {
-                    chosen.push(d);
-                    same += 1;
+        }
+        if chosen.len() < k {
+            'groups: for group in self.fallback.groups_for(q, self.vectors) {
+                for c in self.fallback.nearest_in_popularity(group, q) {
+                    if chosen.len() == k {
+                        break 'groups;
+                    }
+                    if !groups.insert(self.group_of(c as usize)) {
+                        continue;
+                    }
+                    let hit = (c, self.context_dot(q, c as usize), reason::FALLBACK);
+                    place(hit, &mut chosen, &mut deferred, &mut same);
                 }
             }
         }
+        // The cap cannot hold when other artists run out: the artist's songs close the list.
         while chosen.len() < k {
             match deferred.pop_front() {
                 Some(d) => chosen.push(d),
                 None => break,
             }
         }
+        chosen.truncate(k);
         chosen
     }
 
     fn context_dot(&self, a: usize, b: usize) -> f32 {
         self.vectors.context[a].dot(&self.vectors.context[b])
-    }
-
-    /// Adds songs of the same language and era (then language, then anyone), nearest in
-    /// popularity first, until there are `k`.
-    fn fill_from_fallback(&self, q: usize, k: usize, chosen: &mut Vec<Hit>) {
-        let mut taken: std::collections::HashSet<u32> = chosen.iter().map(|h| h.0).collect();
-        taken.insert(q as u32);
-        let start = chosen.len();
-        for group in self.fallback.groups_for(q, self.vectors) {
-            for c in self.fallback.nearest_in_popularity(group, q) {
-                if chosen.len() == k {
-                    break;
-                }
-                if taken.contains(&c) {
-                    continue;
-                }
-                taken.insert(c);
-                chosen.push((c, self.context_dot(q, c as usize), reason::FALLBACK));
-            }
-            if chosen.len() == k {
-                break;
-            }
-        }
-        chosen[start..].sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     }
 }
 
@@ -550,14 +579,17 @@ impl Fallback {
     }
 }
 
-fn reason_table() -> [[[u8; 32]; 32]; 5] {
-    let mut table = [[[0u8; 32]; 32]; 5];
+fn reason_table() -> [[[u8; 32]; 32]; KINDS] {
+    let mut table = [[[0u8; 32]; 32]; KINDS];
     for kind in [
         Kind::Artist,
         Kind::Album,
         Kind::Song,
         Kind::Term,
         Kind::Circle,
+        Kind::Label,
+        Kind::Crew,
+        Kind::Tag,
     ] {
         for a in 0..32u8 {
             for b in 0..32u8 {
@@ -616,6 +648,9 @@ mod tests {
                         description: None,
                         url: None,
                         song_art_image_url: None,
+                        tags: Vec::new(),
+                        primary_tag: None,
+                        performances: Vec::new(),
                     });
                 }
             }

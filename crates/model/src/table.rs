@@ -125,11 +125,13 @@ pub(crate) fn range(offsets: &[u32], i: usize) -> Option<Range<usize>> {
     (start <= end).then_some(start..end)
 }
 
-const ROLE_NAMES: [(u8, &str); 4] = [
+const ROLE_NAMES: [(u8, &str); 6] = [
     (role::PRIMARY, "primary"),
     (role::FEATURED, "featured"),
     (role::PRODUCER, "producer"),
     (role::WRITER, "writer"),
+    (role::LABEL, "label"),
+    (role::CREW, "crew"),
 ];
 
 pub(crate) fn role_names(bits: u8) -> Vec<&'static str> {

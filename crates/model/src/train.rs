@@ -11,6 +11,7 @@ use crate::features::{self, Kind, role};
 use crate::original::OriginalModel;
 use crate::params::{FeatureSet, TrainParams};
 use crate::search::{Hit, Query, Scratch, Searcher};
+use crate::versions;
 use crate::{Explanations, Model, ModelError, ModelInfo, PRIMARY_METRIC, SongInfo, Trained};
 
 /// Top-list length that the evaluation metrics look at.
@@ -37,6 +38,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     let pageviews: Vec<Option<u64>> = ordered.iter().map(|s| s.pageviews).collect();
     let artists: Vec<u64> = ordered.iter().map(|s| s.primary_artist.id).collect();
     let links = Links::new(&ordered);
+    let groups = versions::version_groups(&ordered);
     let hidden = links.sample_hidden(&ordered, params.eval_sample, params.seed);
     let mut metrics = BTreeMap::new();
 
@@ -58,7 +60,8 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
                 &pageviews,
                 (!exact).then_some(params.candidate_max_df),
                 params.same_artist_share,
-            );
+            )
+            .with_versions(groups.clone());
             let t = Instant::now();
             search_all(
                 &vectors,
@@ -71,17 +74,18 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
             timings.insert("search".to_string(), t.elapsed().as_secs_f64());
 
             let t = Instant::now();
+            let traces = Traces::new(&ordered);
             heldout_tops = hidden
                 .par_iter()
                 .map_init(
                     || Scratch::new(n),
-                    |scratch, &(q, link)| heldout_query(&searcher, q, ordered[q].id, link, scratch),
+                    |scratch, &(q, link)| heldout_query(&searcher, &traces, q, link, scratch),
                 )
                 .collect();
             if !exact {
                 let recall = approximate_recall(
                     &vectors,
-                    &searcher,
+                    &groups,
                     &artists,
                     &pageviews,
                     &neighbours,
@@ -174,6 +178,69 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     Ok(Trained { model, timings })
 }
 
+/// The held-out hit rate@10 that `params` reach on `songs`, without building neighbour lists:
+/// the same sample of hidden facts (it depends on the catalogue and `params.seed` only) and the
+/// same queries as [`train`] evaluates. Scoring a champion's parameters this way on the
+/// catalogue a candidate was trained on compares the two like with like.
+pub fn heldout_hit_rate(songs: &[Song], params: &TrainParams) -> Result<f64, ModelError> {
+    let ordered = browse_ordered(songs);
+    let n = ordered.len();
+    if n < 2 {
+        return Err(ModelError::Training(format!(
+            "the catalogue holds {n} distinct song(s); at least 2 are needed"
+        )));
+    }
+    let pageviews: Vec<Option<u64>> = ordered.iter().map(|s| s.pageviews).collect();
+    let artists: Vec<u64> = ordered.iter().map(|s| s.primary_artist.id).collect();
+    let links = Links::new(&ordered);
+    let hidden = links.sample_hidden(&ordered, params.eval_sample, params.seed);
+    let tops: Vec<Vec<u32>> = match params.features {
+        FeatureSet::Full => {
+            let vectors = features::build(&ordered, params);
+            let exact = n <= params.exact_max_songs;
+            let searcher = Searcher::new(
+                &vectors,
+                artists.clone(),
+                &pageviews,
+                (!exact).then_some(params.candidate_max_df),
+                params.same_artist_share,
+            )
+            .with_versions(versions::version_groups(&ordered));
+            let traces = Traces::new(&ordered);
+            hidden
+                .par_iter()
+                .map_init(
+                    || Scratch::new(n),
+                    |scratch, &(q, link)| heldout_query(&searcher, &traces, q, link, scratch),
+                )
+                .collect()
+        }
+        FeatureSet::Original => {
+            let names: Vec<&str> = ordered
+                .iter()
+                .map(|s| s.primary_artist.name.as_str())
+                .collect();
+            let model = OriginalModel::new(&pageviews, &names);
+            hidden
+                .par_iter()
+                .map(|&(q, _)| {
+                    model
+                        .search(q, EVAL_K.min(n - 1))
+                        .into_iter()
+                        .map(|h| h.0)
+                        .collect()
+                })
+                .collect()
+        }
+    };
+    let heldout: Vec<(usize, Link, Vec<u32>)> = hidden
+        .iter()
+        .zip(tops)
+        .map(|(&(q, link), top)| (q, link, top))
+        .collect();
+    Ok(evaluate::hit_rate(&links, &artists, &heldout))
+}
+
 /// Distinct songs (first of each id) in browse order.
 fn browse_ordered(songs: &[Song]) -> Vec<&Song> {
     let mut ordered: Vec<&Song> = songs.iter().collect();
@@ -251,38 +318,106 @@ fn search_all(
     }
 }
 
-/// The query's top 10 with one link removed from its vector.
+/// What a hidden fact leaves in a query besides itself: the words of names and titles in the
+/// description, and the album it shares with other songs carrying the fact.
+struct Traces<'s> {
+    songs: &'s [&'s Song],
+    index: HashMap<u64, usize>,
+    by_album: HashMap<u64, Vec<usize>>,
+}
+
+impl<'s> Traces<'s> {
+    fn new(songs: &'s [&'s Song]) -> Traces<'s> {
+        let mut by_album: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, s) in songs.iter().enumerate() {
+            if let Some(album) = &s.album {
+                by_album.entry(album.id).or_default().push(i);
+            }
+        }
+        Traces {
+            songs,
+            index: songs.iter().enumerate().map(|(i, s)| (s.id, i)).collect(),
+            by_album,
+        }
+    }
+
+    /// The name under which `artist` is credited on song `q`.
+    fn artist_name(&self, q: usize, artist: u64) -> Option<&'s str> {
+        let song = self.songs[q];
+        std::iter::once(&song.primary_artist)
+            .chain(song.credits.iter().map(|c| &c.artist))
+            .chain(song.performances.iter().map(|p| &p.artist))
+            .find(|a| a.id == artist)
+            .map(|a| a.name.as_str())
+    }
+
+    /// Every token of the query that the hidden `link` accounts for, and its circle entries.
+    fn hidden_tokens(&self, v: &features::Vectors, q: usize, link: Link) -> (Vec<u32>, Vec<u32>) {
+        let song = self.songs[q];
+        let mut keys: Vec<(Kind, u64)> = Vec::new();
+        let mut circle: Vec<(Kind, u64)> = Vec::new();
+        let mut words = String::new();
+        match link {
+            Link::Artist(a) => {
+                for kind in [Kind::Artist, Kind::Label, Kind::Crew] {
+                    keys.push((kind, a));
+                    circle.push((Kind::Circle, features::profile_key(kind, a)));
+                }
+                words.push_str(self.artist_name(q, a).unwrap_or_default());
+            }
+            Link::Related(x) => {
+                // The song's own relationship token would still connect it to the partner.
+                keys.extend([(Kind::Song, x), (Kind::Song, song.id)]);
+                if let Some(&other) = self.index.get(&x) {
+                    words.push_str(&self.songs[other].title);
+                }
+            }
+        }
+        if !words.is_empty() {
+            keys.extend(
+                features::description_terms(&words)
+                    .into_iter()
+                    .map(|t| (Kind::Term, t)),
+            );
+        }
+        // The album gives the fact away when another song on it carries the fact too.
+        if let Some(album) = &song.album {
+            let mates = self.by_album.get(&album.id).map_or(&[][..], Vec::as_slice);
+            let links = Links::new(&mates.iter().map(|&i| self.songs[i]).collect::<Vec<_>>());
+            if (0..mates.len()).any(|m| mates[m] != q && links.has(m, link)) {
+                keys.push((Kind::Album, album.id));
+            }
+        }
+        let ids = |keys: Vec<(Kind, u64)>| -> Vec<u32> {
+            keys.into_iter()
+                .filter_map(|key| v.vocabulary.get(&key).copied())
+                .collect()
+        };
+        (ids(keys), ids(circle))
+    }
+}
+
+/// The query's top 10 with one link, and every trace of it, removed from its vector.
 fn heldout_query(
     searcher: &Searcher<'_>,
+    traces: &Traces<'_>,
     q: usize,
-    q_id: u64,
     link: Link,
     scratch: &mut Scratch,
 ) -> Vec<u32> {
     let v = searcher.vectors;
     let (tokens, weights, roles) = v.song(q);
-    let removed: Vec<u32> = match link {
-        Link::Artist(a) => vec![(Kind::Artist, a)],
-        // The song's own relationship token would still connect it to the hidden partner.
-        Link::Related(x) => vec![(Kind::Song, x), (Kind::Song, q_id)],
-    }
-    .into_iter()
-    .filter_map(|key| v.vocabulary.get(&key).copied())
-    .collect();
+    let (removed, hidden_circle) = traces.hidden_tokens(v, q, link);
     let keep: Vec<usize> = (0..tokens.len())
         .filter(|&i| !removed.contains(&tokens[i]))
         .collect();
     let t: Vec<u32> = keep.iter().map(|&i| tokens[i]).collect();
     let w: Vec<f32> = keep.iter().map(|&i| weights[i]).collect();
     let r: Vec<u8> = keep.iter().map(|&i| roles[i]).collect();
-    // A hidden credit leaves the artist's circle too, as far as this query is concerned.
-    let hidden_circle = match link {
-        Link::Artist(a) => v.vocabulary.get(&(Kind::Circle, a)).copied(),
-        Link::Related(_) => None,
-    };
+    // A hidden credit leaves the artist's circle and profile too, as far as this query goes.
     let (circle_tokens, circle_weights) = v.circle(q);
     let circle_keep: Vec<usize> = (0..circle_tokens.len())
-        .filter(|&i| Some(circle_tokens[i]) != hidden_circle)
+        .filter(|&i| !hidden_circle.contains(&circle_tokens[i]))
         .collect();
     let ct: Vec<u32> = circle_keep.iter().map(|&i| circle_tokens[i]).collect();
     let cw: Vec<f32> = circle_keep.iter().map(|&i| circle_weights[i]).collect();
@@ -305,7 +440,7 @@ fn heldout_query(
 /// Recall@10 of the stored (approximate) neighbours against exact search, on a sample.
 fn approximate_recall(
     vectors: &features::Vectors,
-    _approximate: &Searcher<'_>,
+    groups: &[u32],
     artists: &[u64],
     pageviews: &[Option<u64>],
     neighbours: &[u32],
@@ -319,7 +454,8 @@ fn approximate_recall(
         pageviews,
         None,
         params.same_artist_share,
-    );
+    )
+    .with_versions(groups.to_vec());
     let sample: Vec<usize> = {
         let mut order: Vec<(u64, usize)> = (0..n)
             .map(|i| (splitmix64(params.seed.wrapping_add(0x5eed) ^ i as u64), i))
@@ -380,7 +516,18 @@ fn explanations(ordered: &[&Song]) -> Explanations {
                 (bit, &c.artist)
             }),
         );
-        for (bit, artist) in all {
+        // Labels and crew, so that reasons can name them; visual and other roles say little.
+        let performances = song.performances.iter().filter_map(|p| {
+            use songrec_catalog::RoleFamily as F;
+            match F::of(&p.role) {
+                F::Label | F::Publisher => Some((role::LABEL, &p.artist)),
+                F::Engineer | F::Production | F::Musician | F::Vocals => {
+                    Some((role::CREW, &p.artist))
+                }
+                F::Visual | F::Other => None,
+            }
+        });
+        for (bit, artist) in all.chain(performances) {
             let next = e.names.len() as u32;
             let id = *name_ids.entry(artist.id).or_insert(next);
             if id == next {

@@ -30,6 +30,9 @@ fn song(id: u64, primary: u64) -> Song {
         description: None,
         url: None,
         song_art_image_url: None,
+        tags: Vec::new(),
+        primary_tag: None,
+        performances: Vec::new(),
     }
 }
 

@@ -308,13 +308,16 @@ impl Pipeline {
                 }
             }
         }
-        let trained = match train::train_model(store, &self.work_dir, &self.train.params).await {
-            Ok(trained) => trained,
-            Err(e) => {
-                report.steps.push(timer.failed(&e));
-                return Flow::Stop("training failed".into());
-            }
-        };
+        let champion =
+            train::champion_to_rescore(&self.registry, &self.train.params, self.train.policy).await;
+        let trained =
+            match train::train_model(store, &self.work_dir, &self.train.params, champion).await {
+                Ok(trained) => trained,
+                Err(e) => {
+                    report.steps.push(timer.failed(&e));
+                    return Flow::Stop("training failed".into());
+                }
+            };
         let evaluation = trained.timings.get("evaluation").copied().unwrap_or(0.0);
         let train_step = timer
             .succeeded(format!("trained on {} songs", trained.songs))

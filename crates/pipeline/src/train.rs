@@ -52,12 +52,49 @@ impl Drop for TrainedFile {
 /// Fewest songs a model can be trained on (a song needs another to be its neighbour).
 pub const MIN_SONGS: usize = 2;
 
+/// Under the `auto` policy, the champion's training parameters made to draw the candidate's
+/// held-out sample (same seed and sample size), so that training can score them on the
+/// candidate's catalogue: the promotion then compares like with like. `None` without a
+/// champion, under another policy, or when this build cannot read the champion's parameters
+/// (it is then compared as recorded).
+pub(crate) async fn champion_to_rescore(
+    registry: &Registry,
+    candidate: &TrainParams,
+    policy: PromotionPolicy,
+) -> Option<TrainParams> {
+    if policy != PromotionPolicy::Auto {
+        return None;
+    }
+    let champion = match registry.champion().await {
+        Ok(champion) => champion?,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the champion to score it again");
+            return None;
+        }
+    };
+    let mut params = TrainParams::default();
+    let given = champion
+        .params
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()));
+    if let Err(e) = params.apply(given) {
+        tracing::warn!(error = %e, version = champion.version, "cannot score the champion again");
+        return None;
+    }
+    params.seed = candidate.seed;
+    params.eval_sample = candidate.eval_sample;
+    Some(params)
+}
+
 /// Loads the stored catalogue, trains and evaluates a model, and saves it under `work_dir`.
+/// With `champion` parameters, also scores them on the same catalogue and held-out sample
+/// (metric `champion_heldout_hit_rate_at_10`).
 #[tracing::instrument(skip_all, fields(features = %params.features, k = params.k))]
 pub(crate) async fn train_model(
     store: &Store,
     work_dir: &Path,
     params: &TrainParams,
+    champion: Option<TrainParams>,
 ) -> Result<TrainedFile, StepError> {
     let started = Instant::now();
     let songs = store
@@ -86,7 +123,18 @@ pub(crate) async fn train_model(
     let (params, target) = (params.clone(), path.clone());
     // Training is CPU-bound (rayon); keep it off the async workers.
     let trained = tokio::task::spawn_blocking(move || {
-        let trained = songrec_model::train(&songs, &params)?;
+        let mut trained = songrec_model::train(&songs, &params)?;
+        if let Some(champion) = champion {
+            let t = Instant::now();
+            let score = songrec_model::heldout_hit_rate(&songs, &champion)?;
+            trained
+                .timings
+                .insert("rescore_champion".into(), t.elapsed().as_secs_f64());
+            trained.model.set_metric(
+                &format!("{}{PRIMARY_METRIC}", songrec_registry::CHAMPION_PREFIX),
+                score,
+            );
+        }
         drop(songs);
         let saved = Instant::now();
         let checksum = trained.model.save(&target)?;

@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 
 pub use files::sha256_file;
 pub use mlflow::{CHAMPION_ALIAS, MlflowAuth, MlflowConfig};
-pub use policy::{Decision, PromotionPolicy, UnknownPolicy};
+pub use policy::{
+    CHAMPION_PREFIX, Contender, DEFAULT_TOLERANCE, Decision, PromotionPolicy, TOLERANCE_PARAM,
+    UnknownPolicy, tolerance,
+};
 
 use local::{LocalRegistry, OwnedNewVersion};
 use mlflow::MlflowRegistry;

@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::files::{copy_hashing, io_error, is_sha256_hex, sha256_file, sync_dir, unique_suffix};
+use crate::policy::Contender;
 use crate::{Decision, ModelFile, PromotionPolicy, RegistryError, VersionInfo};
 
 const VERSIONS_DIR: &str = "versions";
@@ -387,8 +388,15 @@ impl LocalRegistry {
         };
         let decision = policy.decide(
             primary_metric,
-            &candidate.metrics,
-            champion.as_ref().map(|c| &c.metrics),
+            Contender {
+                metrics: &candidate.metrics,
+                songs: candidate.songs,
+            },
+            champion.as_ref().map(|c| Contender {
+                metrics: &c.metrics,
+                songs: c.songs,
+            }),
+            crate::policy::tolerance(&candidate.params),
         );
         if decision.promote {
             self.promote_locked(version)?;

@@ -24,22 +24,51 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// Default of [`TOLERANCE_PARAM`]: differences in the primary metric this small are noise.
+pub const DEFAULT_TOLERANCE: f64 = 0.01;
+/// The training parameter holding the promotion tolerance.
+pub const TOLERANCE_PARAM: &str = "promotion_tolerance";
+/// Prefix of the candidate's metric holding the champion's parameters scored on the candidate's
+/// catalogue and held-out sample (`champion_heldout_hit_rate_at_10`): like compared with like.
+pub const CHAMPION_PREFIX: &str = "champion_";
+
+/// One side of a promotion contest: a version's metrics and the songs it was trained on.
+#[derive(Debug, Clone, Copy)]
+pub struct Contender<'a> {
+    pub metrics: &'a BTreeMap<String, f64>,
+    pub songs: u64,
+}
+
+/// The tolerance a candidate's parameters ask for ([`DEFAULT_TOLERANCE`] when absent or invalid).
+pub fn tolerance(params: &BTreeMap<String, String>) -> f64 {
+    params
+        .get(TOLERANCE_PARAM)
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .unwrap_or(DEFAULT_TOLERANCE)
+}
+
 impl PromotionPolicy {
     /// The names accepted by [`FromStr`], for help texts.
     pub const NAMES: [&'static str; 3] = ["auto", "always", "never"];
 
-    /// Decides whether a candidate with `candidate` metrics replaces a champion with
-    /// `champion` metrics (`None` when there is no champion yet), comparing `primary_metric`
-    /// where higher is better.
+    /// Decides whether a candidate replaces the champion (`None` when there is none yet),
+    /// comparing `primary_metric` where higher is better.
     ///
-    /// Under `Auto` a candidate without a finite primary metric is never promoted over an existing
-    /// champion, and a champion without one loses to any candidate that has it, so a metric that
-    /// a training run failed to compute can never win by accident.
+    /// Under `Auto` the candidate is compared with the champion's parameters scored on the
+    /// candidate's catalogue and held-out sample when the candidate carries that score
+    /// (`champion_<metric>`), else with the champion's recorded score. It is promoted when it is
+    /// at least as good; when it is worse by at most `tolerance` it is promoted only if the
+    /// champion was trained on fewer songs (so new songs always become servable, and noise never
+    /// freezes the champion on an old catalogue); otherwise the champion is kept. A candidate
+    /// without a finite metric never wins; a champion without one loses to any candidate that
+    /// has it. The reason names both scores.
     pub fn decide(
         self,
         primary_metric: &str,
-        candidate: &BTreeMap<String, f64>,
-        champion: Option<&BTreeMap<String, f64>>,
+        candidate: Contender<'_>,
+        champion: Option<Contender<'_>>,
+        tolerance: f64,
     ) -> Decision {
         let decision = |promote: bool, reason: String| Decision { promote, reason };
         match self {
@@ -49,13 +78,24 @@ impl PromotionPolicy {
                 let Some(champion) = champion else {
                     return decision(true, "first model: no champion yet".into());
                 };
-                let finite = |metrics: &BTreeMap<String, f64>| {
-                    metrics
-                        .get(primary_metric)
-                        .copied()
-                        .filter(|v| v.is_finite())
+                let finite = |metrics: &BTreeMap<String, f64>, name: &str| {
+                    metrics.get(name).copied().filter(|v| v.is_finite())
                 };
-                match (finite(candidate), finite(champion)) {
+                let rescored = finite(
+                    candidate.metrics,
+                    &format!("{CHAMPION_PREFIX}{primary_metric}"),
+                );
+                let (old, how) = match rescored {
+                    Some(v) => (
+                        Some(v),
+                        "champion's parameters on the same catalogue and sample",
+                    ),
+                    None => (
+                        finite(champion.metrics, primary_metric),
+                        "champion as recorded",
+                    ),
+                };
+                match (finite(candidate.metrics, primary_metric), old) {
                     (None, _) => decision(
                         false,
                         format!("candidate has no valid {primary_metric}; champion kept"),
@@ -66,11 +106,27 @@ impl PromotionPolicy {
                     ),
                     (Some(new), Some(old)) if new >= old => decision(
                         true,
-                        format!("{primary_metric} {new:.4} >= champion's {old:.4}"),
+                        format!("{primary_metric} {new:.4} >= {old:.4} ({how})"),
                     ),
+                    (Some(new), Some(old))
+                        if new >= old - tolerance && champion.songs < candidate.songs =>
+                    {
+                        decision(
+                            true,
+                            format!(
+                                "{primary_metric} {new:.4} within {tolerance} of {old:.4} ({how}) \
+                                 and the champion was trained on fewer songs ({} < {})",
+                                champion.songs, candidate.songs
+                            ),
+                        )
+                    }
                     (Some(new), Some(old)) => decision(
                         false,
-                        format!("{primary_metric} {new:.4} < champion's {old:.4}; champion kept"),
+                        format!(
+                            "{primary_metric} {new:.4} < {old:.4} ({how}, tolerance {tolerance}, \
+                             champion on {} songs, candidate on {}); champion kept",
+                            champion.songs, candidate.songs
+                        ),
                     ),
                 }
             }
@@ -114,46 +170,110 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 
+    fn side(metrics: &BTreeMap<String, f64>, songs: u64) -> Contender<'_> {
+        Contender { metrics, songs }
+    }
+
+    const TOL: f64 = 0.01;
+
     #[test]
     fn auto_promotes_the_first_model() {
-        let d = PromotionPolicy::Auto.decide("hit", &metrics(&[("hit", 0.1)]), None);
+        let m = metrics(&[("hit", 0.1)]);
+        let d = PromotionPolicy::Auto.decide("hit", side(&m, 10), None, TOL);
         assert!(d.promote, "{d:?}");
     }
 
     #[test]
-    fn auto_promotes_an_equal_or_better_model_and_keeps_a_worse_one() {
+    fn on_one_catalogue_an_equal_or_better_model_wins_and_a_worse_one_within_tolerance_does_not() {
         let champion = metrics(&[("hit", 0.5)]);
         let auto = PromotionPolicy::Auto;
-        assert!(
-            auto.decide("hit", &metrics(&[("hit", 0.5)]), Some(&champion))
-                .promote
-        );
-        assert!(
-            auto.decide("hit", &metrics(&[("hit", 0.6)]), Some(&champion))
-                .promote
-        );
-        let worse = auto.decide("hit", &metrics(&[("hit", 0.49)]), Some(&champion));
+        let decide = |score: f64| {
+            let m = metrics(&[("hit", score)]);
+            auto.decide("hit", side(&m, 100), Some(side(&champion, 100)), TOL)
+        };
+        assert!(decide(0.5).promote, "equal");
+        assert!(decide(0.6).promote, "better");
+        let within = decide(0.495);
+        assert!(!within.promote, "worse within tolerance: {within:?}");
+        let worse = decide(0.3);
         assert!(!worse.promote);
-        assert!(
-            worse.reason.contains("0.4900 < champion's 0.5000"),
-            "{}",
-            worse.reason
+        assert!(worse.reason.contains("0.3000 < 0.5000"), "{}", worse.reason);
+    }
+
+    #[test]
+    fn a_champion_trained_on_fewer_songs_gives_way_to_a_candidate_within_tolerance() {
+        let champion = metrics(&[("hit", 0.5)]);
+        let auto = PromotionPolicy::Auto;
+        let within = metrics(&[("hit", 0.492)]);
+        let d = auto.decide("hit", side(&within, 120), Some(side(&champion, 100)), TOL);
+        assert!(d.promote, "{d:?}");
+        assert!(d.reason.contains("fewer songs (100 < 120)"), "{}", d.reason);
+        let worse = metrics(&[("hit", 0.45)]);
+        let d = auto.decide(
+            "hit",
+            side(&worse, 120),
+            Some(side(&worse_champion(), 100)),
+            TOL,
         );
+        assert!(
+            !d.promote,
+            "beyond tolerance even on a grown catalogue: {d:?}"
+        );
+    }
+
+    fn worse_champion() -> BTreeMap<String, f64> {
+        metrics(&[("hit", 0.5)])
+    }
+
+    #[test]
+    fn the_champion_rescored_on_the_candidates_sample_is_what_the_candidate_is_compared_with() {
+        // Recorded on an easier old catalogue the champion scored 0.9; its parameters score
+        // 0.40 on today's catalogue and sample, where the candidate scores 0.42.
+        let champion = metrics(&[("hit", 0.9)]);
+        let candidate = metrics(&[("hit", 0.42), ("champion_hit", 0.40)]);
+        let d = PromotionPolicy::Auto.decide(
+            "hit",
+            side(&candidate, 100),
+            Some(side(&champion, 100)),
+            TOL,
+        );
+        assert!(d.promote, "{d:?}");
+        assert!(
+            d.reason.contains("0.4200 >= 0.4000") && d.reason.contains("same catalogue"),
+            "{}",
+            d.reason
+        );
+        let candidate = metrics(&[("hit", 0.30), ("champion_hit", 0.40)]);
+        let d = PromotionPolicy::Auto.decide(
+            "hit",
+            side(&candidate, 100),
+            Some(side(&champion, 100)),
+            TOL,
+        );
+        assert!(!d.promote);
+        assert!(d.reason.contains("0.3000 < 0.4000"), "{}", d.reason);
     }
 
     #[test]
     fn auto_never_promotes_a_candidate_with_a_missing_or_nan_metric() {
         let champion = metrics(&[("hit", 0.5)]);
         let auto = PromotionPolicy::Auto;
-        assert!(!auto.decide("hit", &metrics(&[]), Some(&champion)).promote);
+        let none = metrics(&[]);
+        let nan = metrics(&[("hit", f64::NAN)]);
         assert!(
             !auto
-                .decide("hit", &metrics(&[("hit", f64::NAN)]), Some(&champion))
+                .decide("hit", side(&none, 9), Some(side(&champion, 1)), TOL)
+                .promote
+        );
+        assert!(
+            !auto
+                .decide("hit", side(&nan, 9), Some(side(&champion, 1)), TOL)
                 .promote
         );
         let champion_without = metrics(&[("other", 1.0)]);
+        let zero = metrics(&[("hit", 0.0)]);
         assert!(
-            auto.decide("hit", &metrics(&[("hit", 0.0)]), Some(&champion_without))
+            auto.decide("hit", side(&zero, 1), Some(side(&champion_without, 1)), TOL)
                 .promote
         );
     }
@@ -164,10 +284,24 @@ mod tests {
         let worse = metrics(&[("hit", 0.1)]);
         assert!(
             PromotionPolicy::Always
-                .decide("hit", &worse, Some(&champion))
+                .decide("hit", side(&worse, 1), Some(side(&champion, 1)), TOL)
                 .promote
         );
-        assert!(!PromotionPolicy::Never.decide("hit", &worse, None).promote);
+        assert!(
+            !PromotionPolicy::Never
+                .decide("hit", side(&worse, 1), None, TOL)
+                .promote
+        );
+    }
+
+    #[test]
+    fn the_tolerance_comes_from_the_parameters_with_a_default() {
+        let mut params = BTreeMap::new();
+        assert_eq!(tolerance(&params), DEFAULT_TOLERANCE);
+        params.insert(TOLERANCE_PARAM.to_string(), "0.05".to_string());
+        assert_eq!(tolerance(&params), 0.05);
+        params.insert(TOLERANCE_PARAM.to_string(), "-1".to_string());
+        assert_eq!(tolerance(&params), DEFAULT_TOLERANCE);
     }
 
     #[test]

@@ -161,6 +161,9 @@ mod tests {
             description: None,
             url: None,
             song_art_image_url: None,
+            tags: Vec::new(),
+            primary_tag: None,
+            performances: Vec::new(),
         }
     }
 
@@ -191,6 +194,9 @@ mod tests {
             description: Some("d".repeat(10_000)),
             url: Some("u".into()),
             song_art_image_url: Some("i".into()),
+            tags: Vec::new(),
+            primary_tag: None,
+            performances: Vec::new(),
             ..minimal()
         };
         for song in [minimal(), full] {

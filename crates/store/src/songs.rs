@@ -512,6 +512,9 @@ mod tests {
             description: None,
             url: None,
             song_art_image_url: None,
+            tags: Vec::new(),
+            primary_tag: None,
+            performances: Vec::new(),
         }
     }
 

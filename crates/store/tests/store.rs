@@ -65,6 +65,9 @@ fn song(id: u64, pageviews: Option<u64>) -> Song {
         description: (!id.is_multiple_of(2)).then(|| format!("About song {id}.\nSecond line.")),
         url: Some(format!("https://genius.com/song-{id}")),
         song_art_image_url: None,
+        tags: Vec::new(),
+        primary_tag: None,
+        performances: Vec::new(),
     }
 }
 

@@ -46,6 +46,9 @@ fn catalogue() -> Vec<Song> {
             description: None,
             url: None,
             song_art_image_url: None,
+            tags: Vec::new(),
+            primary_tag: None,
+            performances: Vec::new(),
         });
     }
     songs

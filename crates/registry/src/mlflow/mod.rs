@@ -748,8 +748,15 @@ impl MlflowRegistry {
         let champion = self.champion().await?;
         let decision = policy.decide(
             primary_metric,
-            &candidate.metrics,
-            champion.as_ref().map(|c| &c.metrics),
+            crate::policy::Contender {
+                metrics: &candidate.metrics,
+                songs: candidate.songs,
+            },
+            champion.as_ref().map(|c| crate::policy::Contender {
+                metrics: &c.metrics,
+                songs: c.songs,
+            }),
+            crate::policy::tolerance(&candidate.params),
         );
         if decision.promote {
             self.promote(candidate.version).await?;
