@@ -134,8 +134,9 @@ impl Drop for Server {
     }
 }
 
-/// Song ids in the browse order (pageviews descending, ties by id, no pageviews last).
-fn browse_order_of(jsonl: &Path) -> Vec<u64> {
+/// Song ids in the browse order (pageviews descending, ties by id, no pageviews last), and how
+/// many have pageviews: the original's universe, which `/recommend/{index}` indexes.
+fn browse_order_of(jsonl: &Path) -> (Vec<u64>, usize) {
     let text = std::fs::read_to_string(jsonl).expect("read catalogue");
     let mut songs: Vec<(Option<u64>, u64)> = text
         .lines()
@@ -148,7 +149,11 @@ fn browse_order_of(jsonl: &Path) -> Vec<u64> {
         })
         .collect();
     songs.sort_by(|a, b| songrec_catalog::browse_order(*a, *b));
-    songs.into_iter().map(|(_, id)| id).collect()
+    let with_pageviews = songs.iter().filter(|(views, _)| views.is_some()).count();
+    (
+        songs.into_iter().map(|(_, id)| id).collect(),
+        with_pageviews,
+    )
 }
 
 #[tokio::test]
@@ -167,8 +172,12 @@ async fn generated_catalogue_is_imported_trained_and_served_per_the_http_contrac
         "--truth",
         truth.to_str().unwrap(),
     ]);
-    let order = browse_order_of(&catalogue);
+    let (order, with_pageviews) = browse_order_of(&catalogue);
     assert_eq!(order.len(), 1500);
+    assert!(
+        (1..1500).contains(&with_pageviews),
+        "the catalogue has songs with and without pageviews"
+    );
 
     let summary = world.songrec_ok(&["import", catalogue.to_str().unwrap()]);
     assert_eq!(
@@ -212,10 +221,16 @@ async fn generated_catalogue_is_imported_trained_and_served_per_the_http_contrac
     assert!(!ids.contains(&order[0]), "never the requested song");
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 5, "no duplicates");
+    let viewed: std::collections::HashSet<u64> = order[..with_pageviews].iter().copied().collect();
+    assert!(
+        ids.iter().all(|id| viewed.contains(id)),
+        "the original's route recommends only songs with pageviews: {ids:?}"
+    );
 
-    let (status, body) = server.get("/recommend/1499").await;
+    let last = with_pageviews - 1;
+    let (status, body) = server.get(&format!("/recommend/{last}")).await;
     assert_eq!(status, 200);
-    assert_eq!(body["requested_song_id"], order[1499]);
+    assert_eq!(body["requested_song_id"], order[last]);
     assert_eq!(
         body["recommended_song_ids"].as_array().unwrap().len(),
         5,
@@ -235,6 +250,11 @@ async fn generated_catalogue_is_imported_trained_and_served_per_the_http_contrac
         assert!(item["score"].as_f64().is_some());
     }
 
+    let (status, _) = server.get(&format!("/recommend/{with_pageviews}")).await;
+    assert_eq!(
+        status, 404,
+        "songs without pageviews are not on the original's route"
+    );
     for (path, expected) in [
         ("/recommend/1500", 404),
         ("/recommend/99999999", 404),
