@@ -21,7 +21,7 @@ pub struct TrainOptions {
 }
 
 /// A trained and registered model version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrainOutcome {
     pub version: u64,
     pub songs: u64,
@@ -52,6 +52,12 @@ impl Drop for TrainedFile {
 /// Fewest songs a model can be trained on (a song needs another to be its neighbour).
 pub const MIN_SONGS: usize = 2;
 
+/// The champion's parameters to score on the candidate's catalogue, and its version.
+pub(crate) struct Rescore {
+    params: TrainParams,
+    version: u64,
+}
+
 /// Under the `auto` policy, the champion's training parameters made to draw the candidate's
 /// held-out sample (same seed and sample size), so that training can score them on the
 /// candidate's catalogue: the promotion then compares like with like. `None` without a
@@ -61,7 +67,7 @@ pub(crate) async fn champion_to_rescore(
     registry: &Registry,
     candidate: &TrainParams,
     policy: PromotionPolicy,
-) -> Option<TrainParams> {
+) -> Option<Rescore> {
     if policy != PromotionPolicy::Auto {
         return None;
     }
@@ -83,18 +89,21 @@ pub(crate) async fn champion_to_rescore(
     }
     params.seed = candidate.seed;
     params.eval_sample = candidate.eval_sample;
-    Some(params)
+    Some(Rescore {
+        params,
+        version: champion.version,
+    })
 }
 
 /// Loads the stored catalogue, trains and evaluates a model, and saves it under `work_dir`.
 /// With `champion` parameters, also scores them on the same catalogue and held-out sample
-/// (metric `champion_heldout_hit_rate_at_10`).
+/// (metric `champion_heldout_hit_rate_at_10`, with `champion_version` naming the version).
 #[tracing::instrument(skip_all, fields(features = %params.features, k = params.k))]
 pub(crate) async fn train_model(
     store: &Store,
     work_dir: &Path,
     params: &TrainParams,
-    champion: Option<TrainParams>,
+    champion: Option<Rescore>,
 ) -> Result<TrainedFile, StepError> {
     let started = Instant::now();
     let songs = store
@@ -126,13 +135,17 @@ pub(crate) async fn train_model(
         let mut trained = songrec_model::train(&songs, &params)?;
         if let Some(champion) = champion {
             let t = Instant::now();
-            let score = songrec_model::heldout_hit_rate(&songs, &champion)?;
+            let score = songrec_model::heldout_hit_rate(&songs, &champion.params)?;
             trained
                 .timings
                 .insert("rescore_champion".into(), t.elapsed().as_secs_f64());
             trained.model.set_metric(
                 &format!("{}{PRIMARY_METRIC}", songrec_registry::CHAMPION_PREFIX),
                 score,
+            );
+            trained.model.set_metric(
+                songrec_registry::RESCORED_VERSION_METRIC,
+                champion.version as f64,
             );
         }
         drop(songs);

@@ -9,11 +9,13 @@
 //! - `mlflow`: runs, artifacts, registered model versions and the `champion` alias over MLflow's
 //!   REST API ([`MlflowConfig`]).
 //! - [`PromotionPolicy`]: whether a new version replaces the champion.
+//! - [`Registry::prune`]: which versions are kept ([`Pruned`]).
 
 mod files;
 mod local;
 mod mlflow;
 mod policy;
+mod retention;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,9 +26,10 @@ use serde::{Deserialize, Serialize};
 pub use files::sha256_file;
 pub use mlflow::{CHAMPION_ALIAS, MlflowAuth, MlflowConfig};
 pub use policy::{
-    CHAMPION_PREFIX, Contender, DEFAULT_TOLERANCE, Decision, PromotionPolicy, TOLERANCE_PARAM,
-    UnknownPolicy, tolerance,
+    CHAMPION_PREFIX, Contender, DEFAULT_TOLERANCE, Decision, PromotionPolicy,
+    RESCORED_VERSION_METRIC, TOLERANCE_PARAM, UnknownPolicy, tolerance,
 };
+pub use retention::Pruned;
 
 use local::{LocalRegistry, OwnedNewVersion};
 use mlflow::MlflowRegistry;
@@ -199,8 +202,10 @@ impl Registry {
     }
 
     /// Makes the registered `candidate` champion if `policy` prefers it to the current champion
-    /// on `primary_metric` (higher is better); the champion is read and compared under the
-    /// registry's writer lock where it has one.
+    /// on `primary_metric` (higher is better). A local registry reads and compares the champion
+    /// under its writer lock; MLflow reads the alias again just before moving it (comparing
+    /// with a champion another trainer set meanwhile) and records the decision as tags on the
+    /// candidate's version.
     pub async fn promote_if(
         &self,
         candidate: &VersionInfo,
@@ -245,6 +250,22 @@ impl Registry {
         match &self.backend {
             Backend::Local(local) => blocking(local, |l| l.rollback()).await,
             Backend::Mlflow(mlflow) => mlflow.rollback().await,
+        }
+    }
+
+    /// Removes every version but the `keep` newest, the champion and the version a rollback
+    /// returns to (the previous champion). A local registry removes whole versions (and
+    /// forgets them in the champion history); with MLflow, which keeps every version, only the
+    /// cached model files of the others are removed. `keep` must be at least 1.
+    pub async fn prune(&self, keep: usize) -> Result<Pruned, RegistryError> {
+        if keep == 0 {
+            return Err(RegistryError::InvalidInput(
+                "keep at least one version besides the champion".into(),
+            ));
+        }
+        match &self.backend {
+            Backend::Local(local) => blocking(local, move |l| l.prune(keep)).await,
+            Backend::Mlflow(mlflow) => mlflow.prune_cache(keep).await,
         }
     }
 

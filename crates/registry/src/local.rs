@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::files::{copy_hashing, io_error, is_sha256_hex, sha256_file, sync_dir, unique_suffix};
-use crate::policy::Contender;
+use crate::retention::{self, Pruned};
 use crate::{Decision, ModelFile, PromotionPolicy, RegistryError, VersionInfo};
 
 const VERSIONS_DIR: &str = "versions";
@@ -381,27 +381,58 @@ impl LocalRegistry {
         primary_metric: &str,
     ) -> Result<Decision, RegistryError> {
         let _lock = self.lock()?;
-        let candidate = self.read_record(version)?;
+        let candidate = self.read_record(version)?.into_info(false);
         let champion = match self.read_champion_history()?.current() {
-            Some(v) => Some(self.read_record(v)?),
+            Some(v) => Some(self.read_record(v)?.into_info(true)),
             None => None,
         };
-        let decision = policy.decide(
-            primary_metric,
-            Contender {
-                metrics: &candidate.metrics,
-                songs: candidate.songs,
-            },
-            champion.as_ref().map(|c| Contender {
-                metrics: &c.metrics,
-                songs: c.songs,
-            }),
-            crate::policy::tolerance(&candidate.params),
-        );
+        let decision = policy.decide_versions(primary_metric, &candidate, champion.as_ref());
         if decision.promote {
             self.promote_locked(version)?;
         }
         Ok(decision)
+    }
+
+    /// See [`crate::Registry::prune`]. Each removed version directory is first renamed into
+    /// `staging/`, so readers never see a half-removed version.
+    pub fn prune(&self, keep: usize) -> Result<Pruned, RegistryError> {
+        let _lock = self.lock()?;
+        let mut history = self.read_champion_history()?;
+        let champion = history.current();
+        let rollback = history
+            .history
+            .len()
+            .checked_sub(2)
+            .map(|i| history.history[i].version);
+        let (kept, removed) = retention::split(&self.version_numbers()?, keep, champion, rollback);
+        for &version in &removed {
+            let dir = self.version_dir(version);
+            let trash = self
+                .root
+                .join(STAGING_DIR)
+                .join(format!("removed-{version}-{}", unique_suffix()));
+            std::fs::rename(&dir, &trash).map_err(io_error(&dir))?;
+            self.verified_cache().remove(&version);
+            if let Err(e) = std::fs::remove_dir_all(&trash) {
+                // Left for the stale-staging sweep of a later registration.
+                tracing::warn!(version, error = %e, "cannot delete a pruned version's files");
+            }
+        }
+        let before = history.history.len();
+        history.history.retain(|p| !removed.contains(&p.version));
+        if history.history.len() != before {
+            self.write_champion_history(&history)?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.root.join(VERSIONS_DIR))?;
+            tracing::info!(?removed, "pruned model versions");
+        }
+        Ok(Pruned {
+            removed,
+            kept,
+            champion,
+            rollback,
+        })
     }
 
     pub fn rollback(&self) -> Result<VersionInfo, RegistryError> {

@@ -22,6 +22,12 @@ pub enum PromotionPolicy {
 pub struct Decision {
     pub promote: bool,
     pub reason: String,
+    /// The candidate's primary metric, when it has a finite one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_score: Option<f64>,
+    /// The champion's score it was compared with (rescored or as recorded), when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_score: Option<f64>,
 }
 
 /// Default of [`TOLERANCE_PARAM`]: differences in the primary metric this small are noise.
@@ -31,12 +37,27 @@ pub const TOLERANCE_PARAM: &str = "promotion_tolerance";
 /// Prefix of the candidate's metric holding the champion's parameters scored on the candidate's
 /// catalogue and held-out sample (`champion_heldout_hit_rate_at_10`): like compared with like.
 pub const CHAMPION_PREFIX: &str = "champion_";
+/// The candidate's metric naming the champion version whose parameters it rescored: the
+/// rescored score stands for that version only.
+pub const RESCORED_VERSION_METRIC: &str = "champion_version";
 
-/// One side of a promotion contest: a version's metrics and the songs it was trained on.
+/// One side of a promotion contest: a version's number, metrics and the songs it was trained
+/// on.
 #[derive(Debug, Clone, Copy)]
 pub struct Contender<'a> {
+    pub version: u64,
     pub metrics: &'a BTreeMap<String, f64>,
     pub songs: u64,
+}
+
+impl<'a> From<&'a crate::VersionInfo> for Contender<'a> {
+    fn from(version: &'a crate::VersionInfo) -> Self {
+        Contender {
+            version: version.version,
+            metrics: &version.metrics,
+            songs: version.songs,
+        }
+    }
 }
 
 /// The tolerance a candidate's parameters ask for ([`DEFAULT_TOLERANCE`] when absent or invalid).
@@ -52,12 +73,30 @@ impl PromotionPolicy {
     /// The names accepted by [`FromStr`], for help texts.
     pub const NAMES: [&'static str; 3] = ["auto", "always", "never"];
 
+    /// [`PromotionPolicy::decide`] between two registered versions, with the tolerance the
+    /// candidate's parameters ask for.
+    pub fn decide_versions(
+        self,
+        primary_metric: &str,
+        candidate: &crate::VersionInfo,
+        champion: Option<&crate::VersionInfo>,
+    ) -> Decision {
+        self.decide(
+            primary_metric,
+            candidate.into(),
+            champion.map(Contender::from),
+            tolerance(&candidate.params),
+        )
+    }
+
     /// Decides whether a candidate replaces the champion (`None` when there is none yet),
     /// comparing `primary_metric` where higher is better.
     ///
     /// Under `Auto` the candidate is compared with the champion's parameters scored on the
     /// candidate's catalogue and held-out sample when the candidate carries that score
-    /// (`champion_<metric>`), else with the champion's recorded score. It is promoted when it is
+    /// (`champion_<metric>`) for this very champion ([`RESCORED_VERSION_METRIC`]; a score of
+    /// another version, say one that was champion when training started, does not count), else
+    /// with the champion's recorded score. It is promoted when it is
     /// at least as good; when it is worse by at most `tolerance` it is promoted only if the
     /// champion was trained on fewer songs (so new songs always become servable, and noise never
     /// freezes the champion on an old catalogue); otherwise the champion is kept. A candidate
@@ -70,22 +109,20 @@ impl PromotionPolicy {
         champion: Option<Contender<'_>>,
         tolerance: f64,
     ) -> Decision {
-        let decision = |promote: bool, reason: String| Decision { promote, reason };
-        match self {
-            PromotionPolicy::Always => decision(true, "policy is always".into()),
-            PromotionPolicy::Never => decision(false, "policy is never".into()),
-            PromotionPolicy::Auto => {
-                let Some(champion) = champion else {
-                    return decision(true, "first model: no champion yet".into());
-                };
-                let finite = |metrics: &BTreeMap<String, f64>, name: &str| {
-                    metrics.get(name).copied().filter(|v| v.is_finite())
-                };
+        let finite = |metrics: &BTreeMap<String, f64>, name: &str| {
+            metrics.get(name).copied().filter(|v| v.is_finite())
+        };
+        let new = finite(candidate.metrics, primary_metric);
+        let (old, how) = match champion {
+            None => (None, ""),
+            Some(champion) => {
+                let rescored_version = candidate.metrics.get(RESCORED_VERSION_METRIC).copied();
                 let rescored = finite(
                     candidate.metrics,
                     &format!("{CHAMPION_PREFIX}{primary_metric}"),
-                );
-                let (old, how) = match rescored {
+                )
+                .filter(|_| rescored_version.is_none_or(|v| v == champion.version as f64));
+                match rescored {
                     Some(v) => (
                         Some(v),
                         "champion's parameters on the same catalogue and sample",
@@ -94,8 +131,23 @@ impl PromotionPolicy {
                         finite(champion.metrics, primary_metric),
                         "champion as recorded",
                     ),
+                }
+            }
+        };
+        let decision = |promote: bool, reason: String| Decision {
+            promote,
+            reason,
+            candidate_score: new,
+            champion_score: old,
+        };
+        match self {
+            PromotionPolicy::Always => decision(true, "policy is always".into()),
+            PromotionPolicy::Never => decision(false, "policy is never".into()),
+            PromotionPolicy::Auto => {
+                let Some(champion) = champion else {
+                    return decision(true, "first model: no champion yet".into());
                 };
-                match (finite(candidate.metrics, primary_metric), old) {
+                match (new, old) {
                     (None, _) => decision(
                         false,
                         format!("candidate has no valid {primary_metric}; champion kept"),
@@ -171,7 +223,11 @@ mod tests {
     }
 
     fn side(metrics: &BTreeMap<String, f64>, songs: u64) -> Contender<'_> {
-        Contender { metrics, songs }
+        Contender {
+            version: 1,
+            metrics,
+            songs,
+        }
     }
 
     const TOL: f64 = 0.01;
@@ -252,6 +308,42 @@ mod tests {
         );
         assert!(!d.promote);
         assert!(d.reason.contains("0.3000 < 0.4000"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_rescore_of_another_champion_is_not_used_against_the_current_one() {
+        // Training rescored version 1 (0.40); meanwhile version 2 (0.60) became champion.
+        let champion = metrics(&[("hit", 0.6)]);
+        let candidate = metrics(&[
+            ("hit", 0.45),
+            ("champion_hit", 0.40),
+            (RESCORED_VERSION_METRIC, 1.0),
+        ]);
+        let current = Contender {
+            version: 2,
+            metrics: &champion,
+            songs: 100,
+        };
+        let d = PromotionPolicy::Auto.decide("hit", side(&candidate, 100), Some(current), TOL);
+        assert!(!d.promote, "{d:?}");
+        assert!(d.reason.contains("champion as recorded"), "{}", d.reason);
+        assert_eq!(
+            (d.candidate_score, d.champion_score),
+            (Some(0.45), Some(0.6))
+        );
+        let rescored_this_one = Contender {
+            version: 1,
+            metrics: &champion,
+            songs: 100,
+        };
+        let d = PromotionPolicy::Auto.decide(
+            "hit",
+            side(&candidate, 100),
+            Some(rescored_this_one),
+            TOL,
+        );
+        assert!(d.promote, "{d:?}");
+        assert_eq!(d.champion_score, Some(0.40));
     }
 
     #[test]

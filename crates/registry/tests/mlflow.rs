@@ -626,6 +626,127 @@ async fn mlflow_going_down_during_the_upload_leaves_no_version_and_the_champion_
     assert_eq!(std::fs::read(path).unwrap(), b"one");
 }
 
+#[tokio::test]
+async fn promotion_compares_with_a_champion_another_trainer_set_meanwhile_and_tags_the_decision() {
+    let Some(uri) = mlflow_uri().await else {
+        return;
+    };
+    let proxy = FailingProxy::start(&uri, |_| false).await;
+    let world = World::at(&uri, &proxy.uri);
+    let direct = world.registry_via(&uri);
+    world
+        .register(&direct, b"first", 0.5, PromotionPolicy::Auto)
+        .await
+        .unwrap();
+    // Another trainer's better model, registered but not yet champion.
+    let (better, _) = world
+        .register(&direct, b"better", 0.9, PromotionPolicy::Never)
+        .await
+        .unwrap();
+    // This trainer's candidate: better than the champion it first sees, worse than the other.
+    let (candidate, _) = world
+        .register(&direct, b"candidate", 0.7, PromotionPolicy::Never)
+        .await
+        .unwrap();
+    let info = direct.get(candidate).await.unwrap();
+
+    // The other trainer promotes right after this one has read the champion.
+    proxy.move_alias_after_next_read(&world.model_name, better);
+    let decision = world
+        .registry
+        .promote_if(&info, PromotionPolicy::Auto, PRIMARY)
+        .await
+        .unwrap();
+    assert!(!decision.promote, "{decision:?}");
+    assert_eq!(decision.champion_score, Some(0.9));
+    assert_eq!(
+        world.champion().await,
+        Some(better),
+        "the better model stays"
+    );
+
+    let version = world
+        .api_get(
+            "model-versions/get",
+            &[
+                ("name", &world.model_name),
+                ("version", &candidate.to_string()),
+            ],
+        )
+        .await;
+    let tags = &version["model_version"]["tags"];
+    assert_eq!(
+        tag(tags, "songrec.promotion.decision"),
+        Some("not_promoted")
+    );
+    assert_eq!(
+        tag(tags, "songrec.promotion.champion_seen"),
+        Some(better.to_string().as_str())
+    );
+    assert_eq!(tag(tags, "songrec.promotion.candidate_score"), Some("0.7"));
+    assert_eq!(tag(tags, "songrec.promotion.champion_score"), Some("0.9"));
+    assert_eq!(tag(tags, "songrec.promotion.policy"), Some("auto"));
+    assert!(tag(tags, "songrec.promotion.reason").is_some_and(|r| r.contains("0.7000 < 0.9000")));
+
+    // A promotion that goes through is tagged too, with the champion it replaced.
+    let (best, promoted) = world
+        .register(&world.registry, b"best", 0.95, PromotionPolicy::Auto)
+        .await
+        .unwrap();
+    assert!(promoted);
+    let version = world
+        .api_get(
+            "model-versions/get",
+            &[("name", &world.model_name), ("version", &best.to_string())],
+        )
+        .await;
+    let tags = &version["model_version"]["tags"];
+    assert_eq!(tag(tags, "songrec.promotion.decision"), Some("promoted"));
+    assert_eq!(
+        tag(tags, "songrec.promotion.champion_seen"),
+        Some(better.to_string().as_str())
+    );
+}
+
+#[tokio::test]
+async fn prune_removes_old_cached_model_files_and_keeps_every_mlflow_version() {
+    let Some(world) = World::new().await else {
+        return;
+    };
+    for content in [b"one".as_slice(), b"two", b"three", b"four"] {
+        world
+            .register(&world.registry, content, 0.5, PromotionPolicy::Always)
+            .await
+            .unwrap();
+    }
+    let cached = |v: u64| {
+        world
+            .dir
+            .path()
+            .join("cache")
+            .join(&world.model_name)
+            .join(v.to_string())
+    };
+    for v in 1..=4 {
+        world.registry.model_file(v).await.unwrap();
+        assert!(cached(v).exists());
+    }
+    let pruned = world.registry.prune(1).await.unwrap();
+    assert_eq!(pruned.removed, [1, 2]);
+    assert_eq!(pruned.kept, [3, 4]);
+    assert_eq!((pruned.champion, pruned.rollback), (Some(4), Some(3)));
+    assert!(!cached(1).exists() && !cached(2).exists());
+    assert!(cached(3).exists() && cached(4).exists());
+    assert_eq!(
+        world.registry.list().await.unwrap().len(),
+        4,
+        "MLflow keeps every version"
+    );
+    // A pruned file comes back on demand.
+    let path = world.registry.model_file(1).await.unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), b"one");
+}
+
 type PathMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// A reverse proxy in front of the real MLflow that can be told to answer 503.
@@ -642,6 +763,9 @@ struct ProxyState {
     matches: PathMatcher,
     /// When set, the first request matching it turns `failing` on for good.
     trigger: std::sync::Mutex<Option<PathMatcher>>,
+    /// When set, the first read of the champion alias is answered, then the alias is moved on
+    /// the server to this (model, version): another trainer promoting meanwhile.
+    move_alias_after_read: std::sync::Mutex<Option<(String, u64)>>,
 }
 
 impl FailingProxy {
@@ -652,6 +776,7 @@ impl FailingProxy {
             failing: AtomicBool::new(false),
             matches: Box::new(matches),
             trigger: std::sync::Mutex::new(None),
+            move_alias_after_read: std::sync::Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!("http://{}", listener.local_addr().unwrap());
@@ -668,6 +793,10 @@ impl FailingProxy {
 
     fn fail_from(&self, trigger: impl Fn(&str) -> bool + Send + Sync + 'static) {
         *self.state.trigger.lock().unwrap() = Some(Box::new(trigger));
+    }
+
+    fn move_alias_after_next_read(&self, model: &str, version: u64) {
+        *self.state.move_alias_after_read.lock().unwrap() = Some((model.to_string(), version));
     }
 }
 
@@ -703,6 +832,12 @@ async fn forward(
             .unwrap_or("/")
     );
     let method = request.method().clone();
+    let move_alias =
+        if method == axum::http::Method::GET && path.ends_with("registered-models/alias") {
+            state.move_alias_after_read.lock().unwrap().take()
+        } else {
+            None
+        };
     let content_type = request.headers().get("content-type").cloned();
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
@@ -715,6 +850,23 @@ async fn forward(
     let status = response.status();
     let content_type = response.headers().get("content-type").cloned();
     let bytes = response.bytes().await.unwrap();
+    if let Some((model, version)) = move_alias {
+        let moved = state
+            .http
+            .post(format!(
+                "{}/api/2.0/mlflow/registered-models/alias",
+                state.upstream
+            ))
+            .json(&json!({"name": model, "alias": "champion", "version": version.to_string()}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            moved.status().is_success(),
+            "moving the alias: {}",
+            moved.status()
+        );
+    }
     let mut out = (status, bytes).into_response();
     if let Some(ct) = content_type {
         out.headers_mut().insert("content-type", ct);

@@ -5,10 +5,12 @@
 //! Everything goes through the REST API and the artifact proxy (`mlflow server --serve-artifacts`),
 //! so no MLflow installation is needed where songrec runs.
 
+mod cache;
+mod champion;
 mod client;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,9 +24,9 @@ use client::{
     RegisteredModel, Run, RunInfo, key_values,
 };
 
-use crate::files::{is_sha256_hex, sha256_file, unique_suffix};
+use crate::files::{is_sha256_hex, sha256_file};
 use crate::local::{MODEL_FILE, OwnedNewVersion};
-use crate::{Decision, ModelFile, PromotionPolicy, RegistryError, VersionInfo};
+use crate::{RegistryError, VersionInfo};
 
 /// The alias that marks the served version, as in the original deployment
 /// (`models:/<name>@champion`).
@@ -36,11 +38,6 @@ const TAG_CHECKSUM: &str = "songrec.checksum";
 const TAG_SONGS: &str = "songrec.songs";
 const TAG_MODEL_BYTES: &str = "songrec.model_bytes";
 const TAG_ERROR: &str = "songrec.error";
-/// Registered-model tag with the champion history (JSON array of versions, oldest first).
-const TAG_HISTORY: &str = "songrec.champion_history";
-/// Entries kept in the history tag: far more rollbacks than anyone does, and well within
-/// MLflow's 5000-character tag values.
-const HISTORY_LIMIT: usize = 200;
 /// Timings are logged as metrics under this prefix (seconds).
 const TIMING_PREFIX: &str = "timing/";
 /// MLflow's limits per log-batch request and per param value.
@@ -665,249 +662,6 @@ impl MlflowRegistry {
         }
         out.sort_by_key(|v| v.version);
         Ok(out)
-    }
-
-    // ----- champion -----------------------------------------------------------------------
-
-    async fn history(&self) -> Result<Vec<u64>, RegistryError> {
-        let Some(model) = self.registered_model().await? else {
-            return Ok(Vec::new());
-        };
-        let raw = model
-            .tags
-            .iter()
-            .find(|t| t.key == TAG_HISTORY)
-            .map(|t| t.value.as_str())
-            .unwrap_or("[]");
-        serde_json::from_str(raw).map_err(|e| {
-            RegistryError::Corrupt(format!(
-                "MLflow model {} tag {TAG_HISTORY} is not a list of versions: {e}",
-                self.name()
-            ))
-        })
-    }
-
-    /// The history with the current champion last, even if someone moved the alias by hand.
-    async fn reconciled_history(&self, current: Option<u64>) -> Result<Vec<u64>, RegistryError> {
-        let mut history = self.history().await?;
-        if let Some(c) = current
-            && history.last() != Some(&c)
-        {
-            history.push(c);
-        }
-        Ok(history)
-    }
-
-    async fn write_history(&self, mut history: Vec<u64>) -> Result<(), RegistryError> {
-        if history.len() > HISTORY_LIMIT {
-            history.drain(..history.len() - HISTORY_LIMIT);
-        }
-        let value = serde_json::to_string(&history)
-            .map_err(|e| RegistryError::Corrupt(format!("cannot encode history: {e}")))?;
-        self.client
-            .post::<Value>(
-                "registered-models/set-tag",
-                json!({"name": self.name(), "key": TAG_HISTORY, "value": value}),
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn set_alias(&self, version: u64) -> Result<(), RegistryError> {
-        self.client
-            .post::<Value>(
-                "registered-models/alias",
-                json!({"name": self.name(), "alias": CHAMPION_ALIAS, "version": version.to_string()}),
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn promote(&self, version: u64) -> Result<(), RegistryError> {
-        let mv = self.model_version(version).await?;
-        // Only songrec's own versions can be served: they carry the checksum.
-        self.version_info(&mv, None).await?;
-        let current = self.champion_number().await?;
-        if current == Some(version) {
-            return Ok(());
-        }
-        let mut history = self.reconciled_history(current).await?;
-        self.set_alias(version).await?;
-        history.push(version);
-        self.write_history(history).await?;
-        tracing::info!(version, "moved MLflow alias champion");
-        Ok(())
-    }
-
-    pub async fn promote_if(
-        &self,
-        candidate: &VersionInfo,
-        policy: PromotionPolicy,
-        primary_metric: &str,
-    ) -> Result<Decision, RegistryError> {
-        let champion = self.champion().await?;
-        let decision = policy.decide(
-            primary_metric,
-            crate::policy::Contender {
-                metrics: &candidate.metrics,
-                songs: candidate.songs,
-            },
-            champion.as_ref().map(|c| crate::policy::Contender {
-                metrics: &c.metrics,
-                songs: c.songs,
-            }),
-            crate::policy::tolerance(&candidate.params),
-        );
-        if decision.promote {
-            self.promote(candidate.version).await?;
-        }
-        Ok(decision)
-    }
-
-    pub async fn rollback(&self) -> Result<VersionInfo, RegistryError> {
-        let current = self.champion_number().await?;
-        if current.is_none() {
-            return Err(RegistryError::NothingToRollBack);
-        }
-        let mut history = self.reconciled_history(current).await?;
-        if history.len() < 2 {
-            return Err(RegistryError::NothingToRollBack);
-        }
-        history.pop();
-        let previous = *history.last().ok_or(RegistryError::NothingToRollBack)?;
-        let mv = self.model_version(previous).await?;
-        self.set_alias(previous).await?;
-        self.write_history(history).await?;
-        tracing::info!(version = previous, "rolled MLflow alias champion back");
-        self.version_info(&mv, Some(previous)).await
-    }
-
-    // ----- model files --------------------------------------------------------------------
-
-    pub async fn model_file(&self, version: u64) -> Result<PathBuf, RegistryError> {
-        let (mv, file) = self.cached_model_file(version).await?;
-        if self
-            .cached_file_is_valid(version, &file.path, &file.checksum)
-            .await?
-        {
-            return Ok(file.path);
-        }
-        self.download(version, &mv, &file).await?;
-        Ok(file.path)
-    }
-
-    pub async fn model_file_unverified(&self, version: u64) -> Result<ModelFile, RegistryError> {
-        let (mv, file) = self.cached_model_file(version).await?;
-        if tokio::fs::metadata(&file.path).await.is_err() {
-            self.download(version, &mv, &file).await?;
-        }
-        Ok(file)
-    }
-
-    /// The version and where its model file is cached, with its recorded checksum.
-    async fn cached_model_file(
-        &self,
-        version: u64,
-    ) -> Result<(ModelVersion, ModelFile), RegistryError> {
-        let mv = self.model_version(version).await?;
-        let checksum = self.version_info_checksum(&mv, version)?;
-        let path = self
-            .config
-            .cache_dir
-            .join(sanitize(self.name()))
-            .join(version.to_string())
-            .join(MODEL_FILE);
-        Ok((mv, ModelFile { path, checksum }))
-    }
-
-    /// Downloads the model file into the cache, checking its checksum while it streams to disk;
-    /// only a matching file takes the cached file's name.
-    async fn download(
-        &self,
-        version: u64,
-        mv: &ModelVersion,
-        file: &ModelFile,
-    ) -> Result<(), RegistryError> {
-        let path = &file.path;
-        let dir = path
-            .parent()
-            .ok_or_else(|| RegistryError::Corrupt(format!("{} has no parent", path.display())))?;
-        let source = mv.source.as_deref().unwrap_or_default();
-        let artifact = format!("{}/{MODEL_FILE}", artifact_proxy_path(source)?);
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(crate::files::io_error(dir))?;
-        let tmp = dir.join(format!(".{MODEL_FILE}.tmp-{}", unique_suffix()));
-        let downloaded = self.client.download_artifact(&artifact, &tmp).await;
-        let result = match downloaded {
-            Ok(found) if found == file.checksum => tokio::fs::rename(&tmp, path)
-                .await
-                .map_err(crate::files::io_error(path)),
-            Ok(_) => Err(RegistryError::ChecksumMismatch { version }),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result?;
-        self.remember(version, path).await?;
-        tracing::info!(version, path = %path.display(), "downloaded model file from MLflow");
-        Ok(())
-    }
-
-    fn version_info_checksum(
-        &self,
-        mv: &ModelVersion,
-        version: u64,
-    ) -> Result<String, RegistryError> {
-        mv.tag(TAG_CHECKSUM)
-            .filter(|c| is_sha256_hex(c))
-            .map(str::to_ascii_lowercase)
-            .ok_or_else(|| {
-                RegistryError::Corrupt(format!(
-                    "MLflow model {} version {version} has no {TAG_CHECKSUM} tag",
-                    self.name()
-                ))
-            })
-    }
-
-    async fn cached_file_is_valid(
-        &self,
-        version: u64,
-        path: &Path,
-        checksum: &str,
-    ) -> Result<bool, RegistryError> {
-        let Ok(meta) = tokio::fs::metadata(path).await else {
-            return Ok(false);
-        };
-        let stamp = (meta.len(), meta.modified().ok());
-        if self.verified_cache().get(&version) == Some(&stamp) {
-            return Ok(true);
-        }
-        let owned = path.to_path_buf();
-        let found = tokio::task::spawn_blocking(move || sha256_file(&owned))
-            .await
-            .map_err(|e| RegistryError::Task(e.to_string()))??;
-        if found == checksum {
-            self.verified_cache().insert(version, stamp);
-            Ok(true)
-        } else {
-            tracing::warn!(
-                version,
-                "cached model file fails its checksum; downloading again"
-            );
-            let _ = tokio::fs::remove_file(path).await;
-            Ok(false)
-        }
-    }
-
-    async fn remember(&self, version: u64, path: &Path) -> Result<(), RegistryError> {
-        let meta = tokio::fs::metadata(path)
-            .await
-            .map_err(crate::files::io_error(path))?;
-        self.verified_cache()
-            .insert(version, (meta.len(), meta.modified().ok()));
-        Ok(())
     }
 }
 
