@@ -37,6 +37,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+async fn get_json(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url).await.expect("GET");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
 fn versions(fake: &FakeGenius, data_dir: &Path) -> usize {
     let out = finished(songrec(fake, data_dir, &["models", "list", "--json"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -132,6 +138,46 @@ async fn run_serves_the_champion_it_trains_and_stops_on_sigterm() {
         Some(3)
     );
 
+    // The cycle is recorded, and counted in this process's metrics, once it has finished.
+    let mut pipeline = Value::Null;
+    for _ in 0..200 {
+        pipeline = get_json(&format!("{base}/pipeline")).await.1;
+        if pipeline["cycles"].as_array().is_some_and(|c| !c.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let cycle = &pipeline["cycles"][0];
+    assert_eq!(cycle["status"], "succeeded", "{pipeline}");
+    assert_eq!(cycle["steps"][1]["step"], "train");
+    assert!(cycle["steps"][1]["seconds"].as_f64().is_some());
+    assert_eq!(pipeline["schedule"], "every 1h");
+    let next = pipeline["next_run"]
+        .as_str()
+        .expect("the next run is planned");
+    assert!(next.ends_with(":00:00Z"), "on the hour: {next}");
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "songrec_pipeline_step_total{step=\"fetch\",status=\"succeeded\"} 1",
+        "songrec_pipeline_step_total{step=\"train\",status=\"succeeded\"} 1",
+        "songrec_pipeline_step_total{step=\"promote\",status=\"succeeded\"} 1",
+        "songrec_pipeline_step_duration_seconds_count{step=\"train\"} 1",
+        "songrec_pipeline_cycles_total{status=\"succeeded\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    let last_success = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("songrec_pipeline_last_success_timestamp_seconds "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("last success gauge");
+    assert!(last_success > 1.0e9, "{last_success}");
+
     let killed = Command::new("kill")
         .arg(child.id().to_string())
         .status()
@@ -170,7 +216,10 @@ async fn once_with_no_serve_runs_one_cycle_for_cron_and_prints_its_report_as_jso
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["fetch", "train", "evaluate", "register", "promote"]);
+    assert_eq!(
+        steps,
+        ["fetch", "train", "evaluate", "register", "promote", "prune"]
+    );
     assert_eq!(report["steps"][0]["counts"]["songs_stored"], 6);
     assert_eq!(report["trained"]["version"], 1);
     assert_eq!(report["trained"]["promoted"], true);
@@ -261,4 +310,99 @@ fn a_refused_token_makes_once_exit_three() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("refused the access token"), "{stderr}");
     assert!(!stderr.contains("a-token-genius-does-not-know"));
+}
+
+/// Starts `songrec serve` on a random port; returns it and its base URL.
+fn serve(fake: &FakeGenius, data_dir: &Path) -> (std::process::Child, String) {
+    let mut child = songrec(fake, data_dir, &["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start songrec serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before serving")
+            .expect("read stderr");
+        if let Some(rest) = line.split("serving on http://").nth(1) {
+            break format!("http://{}", rest.split('/').next().unwrap_or(rest));
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_shows_the_recorded_cycles_newest_first_with_a_bounded_limit() {
+    let fake = FakeGenius::start(TOKEN).await;
+    fake.add_artist(16775, "Sia", 6, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let fake_ref = &fake;
+
+    // Before anything ran: no cycles, and no database is created by looking.
+    let (mut child, base) = tokio::task::block_in_place(|| serve(fake_ref, dir.path()));
+    let (status, body) = get_json(&format!("{base}/pipeline")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cycles"], serde_json::json!([]));
+    assert_eq!(body["next_run"], Value::Null, "serve runs no cycles");
+    assert!(!dir.path().join("songrec.db").exists());
+
+    let once = [
+        "run",
+        "--once",
+        "--no-serve",
+        "--artist",
+        "Sia",
+        "--rate",
+        "0",
+    ];
+    for expected in [0, 0] {
+        let out = tokio::task::block_in_place(|| finished(songrec(fake_ref, dir.path(), &once)));
+        assert_eq!(out.status.code(), Some(expected), "{}", text(&out.stderr));
+    }
+    let (status, body) = get_json(&format!("{base}/pipeline")).await;
+    assert_eq!(status, 200, "{body}");
+    let cycles = body["cycles"].as_array().expect("cycles");
+    assert_eq!(cycles.len(), 2, "{body}");
+    assert!(
+        cycles[0]["id"].as_i64() > cycles[1]["id"].as_i64(),
+        "newest first"
+    );
+    assert_eq!(cycles[1]["trained"]["version"], 1);
+    let second: Vec<(&str, &str)> = cycles[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        second,
+        [
+            ("fetch", "succeeded"),
+            ("train", "skipped"),
+            ("evaluate", "skipped"),
+            ("register", "skipped"),
+            ("promote", "skipped"),
+            ("prune", "skipped"),
+        ],
+        "nothing new the second time: {body}"
+    );
+
+    let (status, body) = get_json(&format!("{base}/pipeline?limit=1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["cycles"].as_array().map(Vec::len), Some(1));
+    for bad in [
+        "limit=0",
+        "limit=51",
+        "limit=x",
+        "limit=1&limit=2",
+        "since=1",
+    ] {
+        let (status, body) = get_json(&format!("{base}/pipeline?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["error"].is_string(), "{body}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -29,6 +29,12 @@ fn json(data_dir: &Path, args: &[&str]) -> serde_json::Value {
 
 /// A data dir holding an imported 3,000-song generated catalogue, and its truth file.
 fn catalogue() -> (tempfile::TempDir, std::path::PathBuf) {
+    catalogue_of(3000)
+}
+
+/// A data dir holding an imported generated catalogue of `songs` songs, and its truth file.
+fn catalogue_of(songs: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let count = songs.to_string();
     let dir = tempfile::tempdir().unwrap();
     let songs = dir.path().join("songs.jsonl");
     let truth = dir.path().join("truth.tsv");
@@ -38,7 +44,7 @@ fn catalogue() -> (tempfile::TempDir, std::path::PathBuf) {
         &[
             "generate",
             "--songs",
-            "3000",
+            &count,
             "--seed",
             "42",
             "--out",
@@ -267,4 +273,58 @@ fn eval_labels_scores_other_artists_recommendations_against_the_labels() {
     );
     let out = songrec(&data, &["eval"]);
     assert!(!out.status.success(), "--truth or --labels is required");
+}
+
+fn versions_listed(data_dir: &Path) -> Vec<u64> {
+    json(data_dir, &["models", "list", "--json"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v["version"].as_u64().expect("a version"))
+        .collect()
+}
+
+#[test]
+fn prune_keeps_the_newest_versions_the_champion_and_the_version_rollback_returns_to() {
+    let (dir, _) = catalogue_of(300);
+    let data = dir.path().join("data");
+    for _ in 0..5 {
+        json(&data, &["train", "--json", "--promote", "always"]);
+    }
+    // Champion 2, and rollback would return to 5.
+    json(&data, &["models", "promote", "2", "--json"]);
+
+    let pruned = json(&data, &["models", "prune", "--keep", "1", "--json"]);
+    assert_eq!(pruned["removed"], serde_json::json!([1, 3, 4]), "{pruned}");
+    assert_eq!(pruned["kept"], serde_json::json!([2, 5]));
+    assert_eq!(
+        (pruned["champion"].as_u64(), pruned["rollback"].as_u64()),
+        (Some(2), Some(5))
+    );
+    assert_eq!(versions_listed(&data), [2, 5]);
+    assert!(!data.join("registry/versions/3").exists());
+
+    // Nothing left to remove; the champion and its rollback target still work.
+    let out = songrec(&data, &["models", "prune", "--keep", "1"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "nothing to remove; kept 2, 5 (champion 2, rollback 5)"
+    );
+    let rolled = json(&data, &["models", "rollback", "--json"]);
+    assert_eq!(rolled["version"], 5);
+    let rolled = json(&data, &["models", "rollback", "--json"]);
+    assert_eq!(rolled["version"], 2);
+    let out = songrec(&data, &["models", "rollback"]);
+    assert!(
+        !out.status.success(),
+        "the pruned champions are gone from the history too"
+    );
+    let next = json(&data, &["train", "--json", "--promote", "never"]);
+    assert_eq!(next["version"], 6, "numbers are never reused");
+
+    let out = songrec(&data, &["models", "prune", "--keep", "0"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--keep"), "{stderr}");
 }

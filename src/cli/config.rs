@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
-use songrec_pipeline::{Fetching, Pipeline, TrainOptions, TrainWhen};
+use songrec_pipeline::{Fetching, Pipeline, PipelineMetrics, TrainOptions, TrainWhen};
 use songrec_registry::Registry;
 mod registry;
 
@@ -134,6 +134,8 @@ impl Settings {
             fetching,
             train,
             train_when,
+            keep_versions: None,
+            metrics: PipelineMetrics::new(),
         })
     }
 }

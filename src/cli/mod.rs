@@ -54,7 +54,7 @@ enum Command {
     Demo(demo::Args),
     /// The whole pipeline on a timer: fetch, train, promote, and serve the champion.
     Run(run::Args),
-    /// List, inspect, promote and roll back registered model versions.
+    /// List, inspect, promote, roll back and prune registered model versions.
     Models(models::Args),
 }
 

@@ -1,10 +1,10 @@
-//! `songrec models`: list, inspect, promote and roll back registered model versions.
+//! `songrec models`: list, inspect, promote, roll back and prune registered model versions.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use songrec_registry::{Registry, VersionInfo};
+use songrec_registry::{Pruned, Registry, VersionInfo};
 
 use super::Settings;
 
@@ -37,6 +37,14 @@ enum ModelsCommand {
     },
     /// Make the previous champion the champion again.
     Rollback,
+    /// Remove old versions: all but the N newest, the champion and the previous champion
+    /// (which rollback returns to). A local registry loses their files; with MLflow, which
+    /// keeps every version, only their downloaded model files are removed.
+    Prune {
+        /// Newest versions to keep besides the champion and its rollback target.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        keep: u64,
+    },
 }
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
@@ -92,6 +100,17 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 println!("{}", change_line(info.version, previous));
             }
         }
+        ModelsCommand::Prune { keep } => {
+            let pruned = registry
+                .prune(usize::try_from(keep)?)
+                .await
+                .with_context(|| format!("cannot prune {}", registry.location()))?;
+            if json {
+                print_json(&pruned)?;
+            } else {
+                println!("{}", prune_line(&pruned));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -110,6 +129,30 @@ fn change_line(now: u64, before: Option<u64>) -> String {
         Some(b) => format!("version {now} is now the champion (was {b})"),
         None => format!("version {now} is now the champion"),
     }
+}
+
+fn prune_line(pruned: &Pruned) -> String {
+    let list = |versions: &[u64]| {
+        versions
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let removed = if pruned.removed.is_empty() {
+        "nothing to remove".to_string()
+    } else {
+        format!("removed {}", list(&pruned.removed))
+    };
+    let mut line = format!("{removed}; kept {}", list(&pruned.kept));
+    if let Some(champion) = pruned.champion {
+        line.push_str(&format!(" (champion {champion}"));
+        if let Some(rollback) = pruned.rollback {
+            line.push_str(&format!(", rollback {rollback}"));
+        }
+        line.push(')');
+    }
+    line
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use songrec_pipeline::{CycleReport, Fetching, Pipeline, TrainOptions, TrainWhen};
+use songrec_pipeline::{CycleReport, Fetching, Pipeline, PipelineStatus, TrainOptions, TrainWhen};
 use songrec_registry::PromotionPolicy;
 use songrec_scheduler::{Cadence, CancellationToken, Clock, Schedule, run_on_schedule};
 
@@ -49,6 +49,11 @@ pub struct Args {
     /// Train every cycle, even when the fetch stored nothing new.
     #[arg(long)]
     always_train: bool,
+    /// Model versions each cycle keeps after registering a new one (the champion and the
+    /// previous champion, which rollback returns to, are always kept); older ones are removed
+    /// from a local registry, or from the MLflow download cache. See `songrec models prune`.
+    #[arg(long, env = "SONGREC_KEEP_VERSIONS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    keep_versions: u64,
     #[command(flatten)]
     fetch: fetch::Args,
 }
@@ -97,7 +102,8 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         policy: args.promote,
         ..TrainOptions::default()
     };
-    let pipeline = settings.pipeline(fetching, options, train_when)?;
+    let mut pipeline = settings.pipeline(fetching, options, train_when)?;
+    pipeline.keep_versions = Some(usize::try_from(args.keep_versions)?);
 
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
@@ -115,24 +121,33 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(report.exit_code()));
     }
 
-    let server = (!args.no_serve).then(|| {
-        let stopped = stop.clone();
-        let (addr, interval) = (args.addr, args.reload_interval);
-        async move { serve::serve_until(settings, addr, interval, stopped.cancelled_owned()).await }
-    });
     let cadence = match args.schedule.clone() {
         Some(cron) => cron,
         None => Cadence::every(args.every)?,
     };
     tracing::info!(schedule = cadence.describe(), "pipeline scheduled");
+    let status = PipelineStatus::runner(&settings.store, pipeline.metrics.clone());
+    status.set_plan(cadence.describe(), cadence.current_slot(Utc::now()));
+    let server = (!args.no_serve).then(|| {
+        let stopped = stop.clone();
+        let (addr, interval, status) = (args.addr, args.reload_interval, status.clone());
+        async move {
+            serve::serve_until(settings, addr, interval, status, stopped.cancelled_owned()).await
+        }
+    });
     let schedule = Schedule {
-        cadence,
+        cadence: cadence.clone(),
         immediately: true,
         max_cycles: None,
     };
-    let (pipeline, stopping) = (&pipeline, &stop);
+    let (pipeline, stopping, status, cadence) = (&pipeline, &stop, &status, &cadence);
     let cycles = run_on_schedule(schedule, Clock::System, stop.clone(), |tick| async move {
         cycle(pipeline, Some(tick.slot), stopping).await;
+        // The scheduler's next slot: the first after the cycle finished.
+        status.set_plan(
+            cadence.describe(),
+            cadence.next_after(Utc::now().max(tick.slot)),
+        );
     });
     match server {
         Some(server) => {

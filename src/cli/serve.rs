@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use secrecy::SecretString;
 use songrec_api::{ServeConfig, ServeOptions};
+use songrec_pipeline::PipelineStatus;
 
 use super::Settings;
 
@@ -30,7 +31,7 @@ pub struct Args {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let options = serve_options(args.cors_origins);
+    let options = serve_options(args.cors_origins, PipelineStatus::reader(&settings.store));
     serve_with(
         settings,
         args.addr,
@@ -43,8 +44,8 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The HTTP options: the admin token from `SONGREC_ADMIN_TOKEN` (never a flag, so it stays out
-/// of process listings), CORS origins as given.
-fn serve_options(cors_origins: Vec<String>) -> ServeOptions {
+/// of process listings), CORS origins as given, and the pipeline `GET /pipeline` shows.
+fn serve_options(cors_origins: Vec<String>, pipeline: PipelineStatus) -> ServeOptions {
     let admin_token = std::env::var("SONGREC_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.trim().is_empty())
@@ -56,6 +57,7 @@ fn serve_options(cors_origins: Vec<String>) -> ServeOptions {
             .map(|o| o.trim().to_owned())
             .filter(|o| !o.is_empty())
             .collect(),
+        pipeline: Some(pipeline),
         ..ServeOptions::default()
     }
 }
@@ -66,14 +68,17 @@ pub async fn serve(
     addr: SocketAddr,
     reload_interval: Duration,
 ) -> anyhow::Result<()> {
-    serve_until(settings, addr, reload_interval, shutdown_signal()).await
+    let pipeline = PipelineStatus::reader(&settings.store);
+    serve_until(settings, addr, reload_interval, pipeline, shutdown_signal()).await
 }
 
-/// Serves the champion on `addr` until `shutdown` resolves, then drains in-flight requests.
+/// Serves the champion on `addr`, showing `pipeline`, until `shutdown` resolves, then drains
+/// in-flight requests.
 pub async fn serve_until(
     settings: &Settings,
     addr: SocketAddr,
     reload_interval: Duration,
+    pipeline: PipelineStatus,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let cors = std::env::var("SONGREC_CORS_ORIGINS")
@@ -83,7 +88,7 @@ pub async fn serve_until(
         settings,
         addr,
         reload_interval,
-        serve_options(cors),
+        serve_options(cors, pipeline),
         shutdown,
     )
     .await

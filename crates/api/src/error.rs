@@ -32,6 +32,8 @@ pub(crate) enum ApiError {
     Overloaded(u64),
     #[error("{0}")]
     Unavailable(String),
+    #[error("this server has no pipeline record: it was started without the catalogue database")]
+    NoPipeline,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::UnknownIndex(_)
             | ApiError::UnknownSong(_)
             | ApiError::UnknownArtist(_)
+            | ApiError::NoPipeline
             | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

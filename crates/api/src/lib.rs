@@ -6,7 +6,8 @@
 //! - [`ModelSource`]: where the champion comes from (implemented for the registry);
 //! - `served`: the model being served, its browse/search index, and the atomic slot holding it;
 //! - `reload`: polls the source and swaps the slot, refusing models that fail to load;
-//! - `routes`: one file per route group (recommendations, songs, operations, UI, OpenAPI);
+//! - `routes`: one file per route group (recommendations, songs, operations, pipeline, UI,
+//!   OpenAPI);
 //! - `error`, `params`: the JSON error type and the request parsing that produces it;
 //! - `telemetry`: Prometheus metrics for requests, the served model and reloads.
 
@@ -26,6 +27,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use songrec_pipeline::PipelineStatus;
 use songrec_registry::Registry;
 use tokio::sync::watch;
 
@@ -58,6 +60,9 @@ pub struct ServeOptions {
     pub cors_origins: Vec<String>,
     /// Requests answered at once before the rest are shed with 503.
     pub max_in_flight: usize,
+    /// The pipeline record `GET /pipeline` shows (and, in a process that runs cycles, its
+    /// schedule and the metrics appended to `/metrics`); without it `GET /pipeline` answers 404.
+    pub pipeline: Option<PipelineStatus>,
 }
 
 impl Default for ServeOptions {
@@ -66,6 +71,7 @@ impl Default for ServeOptions {
             admin_token: None,
             cors_origins: Vec::new(),
             max_in_flight: routes::DEFAULT_MAX_IN_FLIGHT,
+            pipeline: None,
         }
     }
 }
@@ -135,6 +141,7 @@ pub async fn run_with_options(
         reloader: reloader.clone(),
         admin_token: options.admin_token.map(Arc::new),
         in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+        pipeline: options.pipeline,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let reload_task = tokio::spawn(reloader.run(reload_interval, stop_rx.clone()));

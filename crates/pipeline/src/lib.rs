@@ -1,5 +1,5 @@
-//! One songrec pipeline cycle: fetch -> train -> evaluate -> register -> promote, with a typed
-//! [`CycleReport`] (each step's outcome, duration, counts and error).
+//! One songrec pipeline cycle: fetch -> train -> evaluate -> register -> promote (-> prune),
+//! with a typed [`CycleReport`] (each step's outcome, duration, counts and error).
 //!
 //! `songrec run` (on a timer or `--once`), `songrec train`, the Airflow tasks and the tests all
 //! run cycles through [`Pipeline`]; the command line only parses settings and prints reports.
@@ -10,10 +10,19 @@
 //! - `fetch`: which artists ([`Artists`]), the Genius client, [`FetchTotals`].
 //! - `train`: training, evaluation, registration and the promotion policy ([`TrainOptions`]).
 //! - `report`: [`CycleReport`], [`StepReport`] and the exit codes of a one-shot cycle.
+//! - `lock`: one cycle at a time across processes sharing a database or a registry.
+//! - `status`: what a server shows ([`PipelineStatus`]): recorded cycles, schedule, metrics.
+//! - `metrics`: Prometheus metrics per step ([`PipelineMetrics`]).
+//!
+//! Every cycle is recorded in the catalogue database (`Store::record_cycle`); replicas read
+//! the record to run each scheduled slot once. The fetch runs table stays the record of
+//! fetches.
 
 mod fetch;
 mod lock;
+mod metrics;
 mod report;
+mod status;
 mod train;
 
 use std::path::PathBuf;
@@ -25,6 +34,7 @@ use songrec_genius::fetch::FetchProgress;
 use songrec_model::PRIMARY_METRIC;
 use songrec_registry::Registry;
 use songrec_store::{Store, StoreConfig};
+
 pub use tokio_util::sync::CancellationToken;
 
 pub use fetch::{ArtistFailure, Artists, FetchPlan, FetchTotals, fetch_songs};
@@ -34,9 +44,10 @@ pub use report::{
 };
 pub use train::{MIN_SONGS, TrainOptions, TrainOutcome};
 
-pub use lock::recent_cycles;
 use lock::{CycleLock, Wait};
+pub use metrics::PipelineMetrics;
 use report::StepTimer;
+pub use status::{MAX_RECENT_CYCLES, PipelineStatus};
 
 /// Whether cycles fetch from Genius.
 #[derive(Debug, Clone)]
@@ -66,6 +77,11 @@ pub struct Pipeline {
     pub fetching: Fetching,
     pub train: TrainOptions,
     pub train_when: TrainWhen,
+    /// Versions kept by the prune step after each registration (the champion and its rollback
+    /// target always are); `None` never prunes.
+    pub keep_versions: Option<usize>,
+    /// Where the cycles this process runs are counted.
+    pub metrics: PipelineMetrics,
 }
 
 /// What a step passes on to the next ones.
@@ -115,56 +131,81 @@ impl Pipeline {
     ) -> CycleReport {
         let started = Instant::now();
         let mut report = CycleReport::new(runner(), Utc::now());
-        let first = if with_fetch { Step::Fetch } else { Step::Train };
         let lock = CycleLock::acquire(&self.store.url, self.registry.local_root(), wait).await;
-        let mut lock = match lock {
+        let lock = match lock {
             Ok(Some(lock)) => lock,
             Ok(None) => {
-                return skipped(
-                    report,
-                    started,
-                    "another process is running a cycle (it holds the pipeline lock)".into(),
-                );
+                let note = "another process is running a cycle (it holds the pipeline lock)";
+                return self.done(skipped(report, note.into(), started));
             }
             Err(e) => {
-                let error = StepError::step(&e.context("cannot take the pipeline lock"));
-                report.steps.push(StepTimer::start(first).failed(&error));
-                self.skip_rest(&mut report, with_fetch, "the pipeline lock cannot be taken");
-                report.finish(started);
-                log_report(&report);
-                return report;
+                let e = e.context("cannot take the pipeline lock");
+                let reason = "the pipeline lock cannot be taken";
+                return self.failed_to_start(report, with_fetch, &e, reason, started);
+            }
+        };
+        let store = match songrec_ingest::open_store(&self.store).await {
+            Ok(store) => store,
+            Err(e) => {
+                let e = anyhow::Error::new(e).context("cannot open the catalogue store");
+                let reason = "the catalogue store cannot be opened";
+                return self.failed_to_start(report, with_fetch, &e, reason, started);
             }
         };
         if let Some(slot) = slot {
-            match lock.slot_done(slot).await {
+            let slot = slot.to_rfc3339();
+            match store.cycle_slot_runner(&slot).await {
                 Ok(Some(runner)) => {
-                    let note =
-                        format!("the cycle of {} already ran on {runner}", slot.to_rfc3339());
-                    return skipped(report, started, note);
+                    let note = format!("the cycle of {slot} already ran on {runner}");
+                    store.close().await;
+                    return self.done(skipped(report, note, started));
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!("{}", error_line(&e)),
+                Err(e) => tracing::warn!("cannot read the pipeline record: {e}"),
             }
         }
-        self.cycle(&mut report, with_fetch, progress, stop).await;
+        self.cycle(&store, &mut report, with_fetch, progress, stop)
+            .await;
         report.finish(started);
-        match lock.record(slot, &report).await {
+        match record(&store, slot, &report).await {
             Ok(id) => report.id = Some(id),
             Err(e) => tracing::warn!("the cycle is not recorded: {}", error_line(&e)),
         }
+        store.close().await;
         drop(lock);
+        self.done(report)
+    }
+
+    /// A cycle whose first step could not start because of `error`.
+    fn failed_to_start(
+        &self,
+        mut report: CycleReport,
+        with_fetch: bool,
+        error: &anyhow::Error,
+        reason: &str,
+        started: Instant,
+    ) -> CycleReport {
+        let first = if with_fetch { Step::Fetch } else { Step::Train };
+        report
+            .steps
+            .push(StepTimer::start(first).failed(&StepError::step(error)));
+        self.skip_rest(&mut report, with_fetch, reason);
+        report.finish(started);
+        self.done(report)
+    }
+
+    /// Counts and logs a finished cycle.
+    fn done(&self, report: CycleReport) -> CycleReport {
+        self.metrics.observe(&report);
         log_report(&report);
         report
     }
 
     fn skip_rest(&self, report: &mut CycleReport, with_fetch: bool, reason: &str) {
-        for step in [
-            Step::Fetch,
-            Step::Train,
-            Step::Evaluate,
-            Step::Register,
-            Step::Promote,
-        ] {
+        for step in Step::ALL {
+            if step == Step::Prune && self.keep_versions.is_none() {
+                continue;
+            }
             if (with_fetch || step != Step::Fetch) && report.step(step).is_none() {
                 report.steps.push(StepReport::not_run(step, reason));
             }
@@ -173,31 +214,20 @@ impl Pipeline {
 
     async fn cycle(
         &self,
+        store: &Store,
         report: &mut CycleReport,
         with_fetch: bool,
         progress: &dyn FetchProgress,
         stop: &CancellationToken,
     ) {
-        let flow = match songrec_ingest::open_store(&self.store).await {
-            Ok(store) => {
-                let flow = if with_fetch {
-                    self.fetch_step(&store, progress, stop, report).await
-                } else {
-                    Flow::Continue
-                };
-                match flow {
-                    Flow::Continue => self.train_steps(&store, !with_fetch, stop, report).await,
-                    stopped => stopped,
-                }
-            }
-            Err(e) => {
-                let error = StepError::step(
-                    &anyhow::Error::new(e).context("cannot open the catalogue store"),
-                );
-                let first = if with_fetch { Step::Fetch } else { Step::Train };
-                report.steps.push(StepTimer::start(first).failed(&error));
-                Flow::Stop("the catalogue store cannot be opened".into())
-            }
+        let flow = if with_fetch {
+            self.fetch_step(store, progress, stop, report).await
+        } else {
+            Flow::Continue
+        };
+        let flow = match flow {
+            Flow::Continue => self.train_steps(store, !with_fetch, stop, report).await,
+            stopped => stopped,
         };
         if let Flow::Stop(reason) = flow {
             self.skip_rest(report, with_fetch, &reason);
@@ -380,7 +410,39 @@ impl Pipeline {
             reason: decision.reason,
             timings,
         });
+        if let Some(keep) = self.keep_versions {
+            report.steps.push(self.prune_step(keep).await);
+        }
         Flow::Continue
+    }
+
+    /// Removes old versions, keeping `keep`, the champion and its rollback target.
+    async fn prune_step(&self, keep: usize) -> StepReport {
+        let timer = StepTimer::start(Step::Prune);
+        match self.registry.prune(keep).await {
+            Ok(pruned) => {
+                let detail = if pruned.removed.is_empty() {
+                    format!("nothing to remove ({} versions kept)", pruned.kept.len())
+                } else {
+                    format!(
+                        "removed {} old version(s), kept {}",
+                        pruned.removed.len(),
+                        pruned.kept.len()
+                    )
+                };
+                timer
+                    .succeeded(detail)
+                    .with_count("removed", pruned.removed.len() as u64)
+                    .with_count("kept", pruned.kept.len() as u64)
+            }
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!(
+                    "cannot prune old versions in {}",
+                    self.registry.location()
+                ));
+                timer.failed(&StepError::step(&e))
+            }
+        }
     }
 }
 
@@ -393,12 +455,37 @@ fn report_seconds(report: &CycleReport) -> f64 {
 }
 
 /// A cycle that did not run, with the reason.
-fn skipped(mut report: CycleReport, started: Instant, note: String) -> CycleReport {
+fn skipped(mut report: CycleReport, note: String, started: Instant) -> CycleReport {
     tracing::info!("cycle skipped: {note}");
     report.status = CycleStatus::Skipped;
     report.note = Some(note);
     report.finish(started);
     report
+}
+
+/// Records a finished cycle in the catalogue database; returns its number.
+async fn record(
+    store: &Store,
+    slot: Option<DateTime<Utc>>,
+    report: &CycleReport,
+) -> anyhow::Result<i64> {
+    let json = serde_json::to_string(report)?;
+    let slot = slot.map(|s| s.to_rfc3339());
+    let (started_at, finished_at) = (
+        report.started_at.to_rfc3339(),
+        report.finished_at.to_rfc3339(),
+    );
+    let id = store
+        .record_cycle(&songrec_store::NewCycle {
+            slot: slot.as_deref(),
+            runner: &report.runner,
+            started_at: &started_at,
+            finished_at: &finished_at,
+            status: report.status.as_str(),
+            report: &json,
+        })
+        .await?;
+    Ok(id)
 }
 
 fn log_report(report: &CycleReport) {

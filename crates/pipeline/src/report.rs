@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::train::TrainOutcome;
 
@@ -24,7 +25,9 @@ pub const EXIT_BUSY: u8 = 4;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The steps of a cycle, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Fetch,
@@ -64,7 +67,7 @@ impl fmt::Display for Step {
 }
 
 /// How one step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Succeeded,
@@ -87,7 +90,7 @@ impl StepStatus {
 }
 
 /// Why a step failed, which decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// The work itself failed; running again may succeed.
@@ -97,7 +100,7 @@ pub enum FailureKind {
 }
 
 /// One step's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StepReport {
     pub step: Step,
     pub status: StepStatus,
@@ -113,6 +116,20 @@ pub struct StepReport {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureKind>,
+}
+
+/// Longest detail or error line kept in a report: enough for every cause of a failed fetch of
+/// a few artists, and it keeps each recorded cycle (and `GET /pipeline`) small.
+pub const MAX_LINE_CHARS: usize = 2000;
+
+/// `line`, cut to [`MAX_LINE_CHARS`] characters with a mark where it was cut.
+fn bounded(line: String) -> String {
+    if line.chars().count() <= MAX_LINE_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_LINE_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// Times a step and builds its report.
@@ -138,7 +155,7 @@ impl StepTimer {
             status,
             started_at: self.started_at,
             seconds: self.started.elapsed().as_secs_f64(),
-            detail,
+            detail: bounded(detail),
             counts: BTreeMap::new(),
             error: None,
             failure: None,
@@ -159,7 +176,7 @@ impl StepTimer {
 
     pub(crate) fn failed(self, error: &StepError) -> StepReport {
         let mut report = self.finish(StepStatus::Failed, error.line.clone());
-        report.error = Some(error.line.clone());
+        report.error = Some(report.detail.clone());
         report.failure = Some(error.kind);
         report
     }
@@ -168,7 +185,7 @@ impl StepTimer {
 impl StepReport {
     /// A step that did not start: `seconds` is 0.
     pub(crate) fn not_run(step: Step, detail: impl Into<String>) -> StepReport {
-        StepTimer::start(step).skipped(detail)
+        StepTimer::start(step).skipped(detail).with_seconds(0.0)
     }
 
     pub(crate) fn with_count(mut self, name: &str, value: u64) -> StepReport {
@@ -213,7 +230,7 @@ impl From<anyhow::Error> for StepError {
 }
 
 /// How a whole cycle ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CycleStatus {
     /// Every step succeeded or had nothing to do.
@@ -236,7 +253,7 @@ impl CycleStatus {
 }
 
 /// What one cycle did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CycleReport {
     /// The cycle's number in the pipeline record, once recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -418,6 +435,14 @@ mod tests {
         assert_eq!(error_line(&e), "cannot save the model: disk full");
         let e = anyhow::anyhow!("x").context("failed: x");
         assert_eq!(error_line(&e), "failed: x");
+    }
+
+    #[test]
+    fn a_long_error_is_cut_in_the_report() {
+        let step = StepTimer::start(Step::Fetch).failed(&StepError::precondition("x".repeat(9000)));
+        assert_eq!(step.detail.chars().count(), MAX_LINE_CHARS);
+        assert_eq!(step.error.as_deref(), Some(step.detail.as_str()));
+        assert!(step.detail.ends_with('…'));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The catalogue store: songs, artists, credits, relationships and fetch runs, in SQLite
-//! (the zero-set-up default) or PostgreSQL (production), behind one [`Store`].
+//! The catalogue store: songs, artists, credits, relationships, fetch runs and the record of
+//! pipeline cycles, in SQLite (the zero-set-up default) or PostgreSQL (production), behind one
+//! [`Store`].
 //!
 //! The backend is chosen by the URL scheme (`sqlite://PATH` or `postgres://...`). Versioned
 //! migrations (`migrations/sqlite`, `migrations/postgres`) run on [`Store::connect`]. Writes are
@@ -10,6 +11,7 @@
 //! browse query (`SELECT id, pageviews, artist, title FROM songs ...`) still works.
 
 mod connect;
+mod cycles;
 mod fetch_runs;
 mod migrations;
 mod records;
@@ -22,6 +24,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use songrec_catalog::Song;
 
+pub use cycles::{CycleRow, NewCycle};
 pub use migrations::MigrationState;
 pub use records::RecordRefresh;
 
@@ -284,6 +287,23 @@ impl Store {
     /// The most recent fetch runs, newest first.
     pub async fn recent_fetch_runs(&self, limit: u32) -> Result<Vec<FetchRun>, StoreError> {
         fetch_runs::recent(&self.pool, limit).await
+    }
+
+    /// Records a finished pipeline cycle; returns its number.
+    pub async fn record_cycle(&self, cycle: &NewCycle<'_>) -> Result<i64, StoreError> {
+        cycles::record(&self.pool, cycle).await
+    }
+
+    /// The process that already ran the cycle of `slot` (RFC 3339), if one did (skipped
+    /// cycles do not count).
+    pub async fn cycle_slot_runner(&self, slot: &str) -> Result<Option<String>, StoreError> {
+        cycles::slot_runner(&self.pool, slot).await
+    }
+
+    /// The last `limit` recorded pipeline cycles, newest first; none in a database that has
+    /// no record yet (works without migrating, for read-only servers).
+    pub async fn recent_cycles(&self, limit: u32) -> Result<Vec<CycleRow>, StoreError> {
+        cycles::recent(&self.pool, limit).await
     }
 
     /// Waits for in-flight queries and closes every connection.

@@ -49,22 +49,27 @@ pub(crate) async fn status(pool: &Pool) -> Result<Vec<MigrationState>, StoreErro
         .collect())
 }
 
-/// Applied versions with their time, or nothing when the bookkeeping table does not exist yet.
-async fn applied(pool: &Pool) -> Result<Vec<(i64, String)>, StoreError> {
+/// Whether the table `name` exists in the database (the current schema on PostgreSQL).
+pub(crate) async fn table_exists(pool: &Pool, name: &str) -> Result<bool, StoreError> {
     on_pool!(pool, p, backend => {
-        let exists_sql = match backend {
-            Backend::Sqlite => {
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
-            }
+        let sql = match backend {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
             Backend::Postgres => {
                 "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+                 WHERE table_schema = current_schema() AND table_name = $1"
             }
         };
-        let exists: i64 = sqlx::query_scalar(exists_sql).fetch_one(p).await?;
-        if exists == 0 {
-            return Ok(Vec::new());
-        }
+        let count: i64 = sqlx::query_scalar(sql).bind(name).fetch_one(p).await?;
+        Ok(count > 0)
+    })
+}
+
+/// Applied versions with their time, or nothing when the bookkeeping table does not exist yet.
+async fn applied(pool: &Pool) -> Result<Vec<(i64, String)>, StoreError> {
+    if !table_exists(pool, "_sqlx_migrations").await? {
+        return Ok(Vec::new());
+    }
+    on_pool!(pool, p, _backend => {
         let rows = sqlx::query(
             "SELECT version, installed_on FROM _sqlx_migrations WHERE success ORDER BY version",
         )

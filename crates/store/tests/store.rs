@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use songrec_catalog::{Album, Artist, Credit, CreditRole, Relationship, Song, browse_order};
-use songrec_store::{FetchRunSummary, ImportedSong, Store, StoreConfig, StoreError, UpsertCounts};
+use songrec_store::{
+    FetchRunSummary, ImportedSong, NewCycle, Store, StoreConfig, StoreError, UpsertCounts,
+};
 use support::TestDb;
 
 /// A song with every field set, credits drawn from a small pool of artists so songs share them.
@@ -331,6 +333,98 @@ async fn outdated_song_records_are_derived_again_from_the_raw_json(db: TestDb) {
     assert_eq!(db.store.load_catalogue().await.unwrap().len(), 30);
 }
 
+fn cycle<'a>(slot: Option<&'a str>, status: &'a str, report: &'a str) -> NewCycle<'a> {
+    NewCycle {
+        slot,
+        runner: "host:1",
+        started_at: "2026-11-28T10:00:00Z",
+        finished_at: "2026-11-28T10:00:05Z",
+        status,
+        report,
+    }
+}
+
+async fn pipeline_cycles_are_recorded_newest_first_and_a_slot_is_run_once(db: TestDb) {
+    assert!(db.store.recent_cycles(10).await.unwrap().is_empty());
+    let slot = "2026-11-28T10:00:00+00:00";
+    assert_eq!(db.store.cycle_slot_runner(slot).await.unwrap(), None);
+    let skipped = db
+        .store
+        .record_cycle(&cycle(Some(slot), "skipped", "{\"n\":1}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.cycle_slot_runner(slot).await.unwrap(),
+        None,
+        "a skipped cycle did not run its slot"
+    );
+    let ran = db
+        .store
+        .record_cycle(&cycle(Some(slot), "failed", "{\"n\":2}"))
+        .await
+        .unwrap();
+    let by_hand = db
+        .store
+        .record_cycle(&cycle(None, "succeeded", "{\"n\":3}"))
+        .await
+        .unwrap();
+    assert!(skipped < ran && ran < by_hand);
+    assert_eq!(
+        db.store.cycle_slot_runner(slot).await.unwrap().as_deref(),
+        Some("host:1")
+    );
+    let recent = db.store.recent_cycles(2).await.unwrap();
+    let ids: Vec<i64> = recent.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [by_hand, ran]);
+    assert_eq!(recent[0].report, "{\"n\":3}");
+}
+
+/// Earlier builds created `pipeline_cycles` when a cycle first ran, after the migrations of
+/// their time; the migration that now creates it adopts that table and its rows.
+async fn a_pipeline_record_created_at_run_time_is_kept_by_the_migration(db: TestDb) {
+    let (id, created) = if db.store.backend() == songrec_store::Backend::Sqlite {
+        ("INTEGER PRIMARY KEY AUTOINCREMENT", 4)
+    } else {
+        ("BIGSERIAL PRIMARY KEY", 5)
+    };
+    db.execute("DROP TABLE pipeline_cycles").await;
+    db.execute(&format!(
+        "DELETE FROM _sqlx_migrations WHERE version = {created}"
+    ))
+    .await;
+    db.execute(&format!(
+        "CREATE TABLE IF NOT EXISTS pipeline_cycles (id {id}, slot TEXT, runner TEXT NOT NULL, \
+         started_at TEXT NOT NULL, finished_at TEXT NOT NULL, status TEXT NOT NULL, \
+         report TEXT NOT NULL)"
+    ))
+    .await;
+    db.execute(
+        "INSERT INTO pipeline_cycles (slot, runner, started_at, finished_at, status, report) \
+         VALUES (NULL, 'old:7', 'a', 'b', 'succeeded', '{\"old\":true}')",
+    )
+    .await;
+
+    let reopened = Store::connect(&db.config).await.unwrap();
+    assert_eq!(reopened.migrate().await.unwrap(), 0);
+    assert!(
+        reopened
+            .migration_status()
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.applied_at.is_some())
+    );
+    let kept = reopened.recent_cycles(10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].report, "{\"old\":true}");
+    let next = reopened
+        .record_cycle(&cycle(None, "succeeded", "{}"))
+        .await
+        .unwrap();
+    assert!(next > kept[0].id);
+    reopened.close().await;
+}
+
 async fn fetch_runs_are_recorded_newest_first(db: TestDb) {
     let first = db.store.start_fetch_run("Sia").await.unwrap();
     let second = db.store.start_fetch_run("Drake").await.unwrap();
@@ -522,6 +616,8 @@ store_suite!(
     export_writes_every_raw_object_once_in_id_order,
     outdated_song_records_are_derived_again_from_the_raw_json,
     fetch_runs_are_recorded_newest_first,
+    pipeline_cycles_are_recorded_newest_first_and_a_slot_is_run_once,
+    a_pipeline_record_created_at_run_time_is_kept_by_the_migration,
     migrations_are_all_applied_once,
     the_original_browse_query_lists_songs_in_recommend_index_order,
     concurrent_imports_and_catalogue_loads_neither_block_nor_lose_writes,

@@ -8,6 +8,7 @@
 
 mod artists;
 mod ops;
+mod pipeline;
 mod recommend;
 mod songs;
 mod ui;
@@ -58,6 +59,8 @@ pub(crate) struct AppState {
     /// `POST /admin/reload` exists only when this is set.
     pub admin_token: Option<Arc<SecretString>>,
     pub in_flight: Arc<Semaphore>,
+    /// What `GET /pipeline` shows; `None` answers 404.
+    pub pipeline: Option<songrec_pipeline::PipelineStatus>,
 }
 
 impl AppState {
@@ -85,6 +88,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::models))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::reload))
+        .routes(routes!(pipeline::cycles))
 }
 
 pub(crate) fn router(state: AppState, cors_origins: &[HeaderValue]) -> Router {

@@ -20,7 +20,8 @@ use crate::reload::Poll;
 pub(crate) struct Status {
     #[schema(example = "ok")]
     pub status: &'static str,
-    /// The served model version (readiness only).
+    /// The served model's version; absent while no model is loaded (a model without a
+    /// registry version reports 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
 }
@@ -49,7 +50,8 @@ pub(crate) struct ModelReport {
     pub params: BTreeMap<String, String>,
 }
 
-/// 200 while the process is up.
+/// 200 while the process is up, with the served model's version once one is loaded (so a
+/// client can wait for a model without a failing request).
 #[utoipa::path(
     get,
     path = "/health",
@@ -60,10 +62,18 @@ pub(crate) struct ModelReport {
         (status = 400, description = "A query parameter", body = crate::error::ErrorBody)
     )
 )]
-pub(crate) async fn health(Query(NoQuery {}): Query<NoQuery>) -> Json<Status> {
+pub(crate) async fn health(
+    State(state): State<AppState>,
+    Query(NoQuery {}): Query<NoQuery>,
+) -> Json<Status> {
+    let version = state
+        .slot
+        .load()
+        .as_ref()
+        .map(|m| m.version_number().unwrap_or(0));
     Json(Status {
         status: "ok",
-        version: None,
+        version,
     })
 }
 
@@ -126,7 +136,8 @@ pub(crate) async fn model(
     }))
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition: requests, the served model, reloads, and in a process that
+/// runs pipeline cycles (`songrec run`) each step's duration and outcome.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -141,12 +152,16 @@ pub(crate) async fn metrics(
     State(state): State<AppState>,
     Query(NoQuery {}): Query<NoQuery>,
 ) -> impl IntoResponse {
+    let mut text = state.metrics.render();
+    if let Some(pipeline) = state.pipeline.as_ref().and_then(|p| p.metrics()) {
+        text.push_str(&pipeline.render());
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
 }
 

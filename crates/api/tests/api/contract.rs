@@ -301,6 +301,10 @@ async fn without_a_model_health_is_200_and_everything_else_503() {
     let app = TestApp::spawn(FakeSource::new()).await;
     let (status, body) = app.get("/health").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    assert!(
+        body.get("version").is_none(),
+        "no model, no version: {body}"
+    );
     for path in [
         "/ready",
         "/model",
@@ -321,6 +325,8 @@ async fn ready_and_model_report_the_served_version() {
     let (app, _source) = TestApp::serving(Spec::new(12, Flavour::Forward)).await;
     let (status, ready) = app.get("/ready").await;
     assert_eq!((status, &ready["version"]), (200, &Value::from(1)));
+    let (status, health) = app.get("/health").await;
+    assert_eq!((status, &health["version"]), (200, &Value::from(1)));
 
     let (status, model) = app.get("/model").await;
     assert_eq!(status, 200, "{model}");

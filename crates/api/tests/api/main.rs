@@ -4,5 +4,6 @@ mod contract;
 mod end_to_end;
 mod guards;
 mod parsing;
+mod pipeline;
 mod reload;
 mod support;

@@ -14,6 +14,7 @@ const ROUTES: &[&str] = &[
     "/songs",
     "/model",
     "/models",
+    "/pipeline",
     "/health",
     "/ready",
     "/x{}",

@@ -369,15 +369,23 @@ pub const TEST_RELOAD_INTERVAL: Duration = Duration::from_millis(5);
 
 impl TestApp {
     pub async fn spawn(source: Arc<dyn ModelSource>) -> TestApp {
+        TestApp::spawn_with(source, songrec_api::ServeOptions::default()).await
+    }
+
+    pub async fn spawn_with(
+        source: Arc<dyn ModelSource>,
+        options: songrec_api::ServeOptions,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a random port");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(songrec_api::run_with_source(
+        let server = tokio::spawn(songrec_api::run_with_options(
             listener,
             source,
             TEST_RELOAD_INTERVAL,
+            options,
             async move {
                 let _ = rx.await;
             },
