@@ -1,8 +1,9 @@
-//! The explorer page in a real browser: the real `songrec` binary serves a data dir that has
-//! no model yet, and `tests/explorer/explorer.mjs` drives headless Chromium through it with
-//! Playwright (the 503 state, then import and training while the page waits, browse, search,
-//! song, artist, likes, model panel, server down; screenshots of every view at desktop and
-//! phone width into `target/explorer-screenshots/`).
+//! The explorer page in a real browser: `songrec demo` on a random port serves a generated
+//! catalogue it trained on, a `songrec serve` beside it has no model yet, and
+//! `tests/explorer/explorer.mjs` drives headless Chromium through both with Playwright (the
+//! no-model state, then training while the page waits, browse, search, song, artist, likes,
+//! model and pipeline panel, server down; screenshots of every view at desktop and phone width
+//! into `target/explorer-screenshots/`). Any console error fails it.
 //!
 //! Needs node (20 or newer), Chromium (`.ci/chromium.sh` installs Debian's) and playwright-core
 //! (`npm ci` in `tests/explorer`, or a folder named by `SONGREC_NODE_DEPS`; `.ci/chromium.sh`
@@ -138,7 +139,7 @@ fn catalogue(data_dir: &Path) -> PathBuf {
     path
 }
 
-/// A running `songrec serve`; killed when dropped.
+/// A running `songrec` server (`serve` or `demo`); killed when dropped.
 struct Server {
     child: Child,
     url: String,
@@ -146,13 +147,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(data_dir: &Path) -> Server {
+    /// Runs `songrec <args>` on `data_dir` and waits until it says where it serves.
+    fn start(data_dir: &Path, args: &[&str]) -> Server {
         let mut child = songrec(data_dir)
-            .args(["serve", "--addr", "127.0.0.1:0", "--reload-interval", "1s"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start songrec serve");
+            .expect("start songrec");
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut url = None;
@@ -167,7 +169,7 @@ impl Server {
         let Some(url) = url else {
             let _ = child.kill();
             panic!(
-                "songrec serve did not start:\n{}",
+                "songrec {args:?} did not start serving:\n{}",
                 log.lock().unwrap().join("\n")
             );
         };
@@ -195,25 +197,71 @@ fn screenshots_dir() -> PathBuf {
         .join("explorer-screenshots")
 }
 
+/// Imports `catalogue` into `data_dir`.
+fn import(data_dir: &Path, catalogue: &Path) {
+    let out = songrec(data_dir)
+        .arg("import")
+        .arg(catalogue)
+        .output()
+        .expect("run songrec import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Songs of the small catalogue the model-less server gets while the page waits.
+const FIRST_SONGS: usize = 60;
+
 #[test]
 fn the_explorer_page_works_end_to_end_in_headless_chromium() {
     let Some(tools) = tools_or_skip("explorer browser test") else {
         return;
     };
+    // The demo: a catalogue in the store (every other song with Genius art), which `demo`
+    // reuses, trains on and serves.
     let dir = tempfile::tempdir().unwrap();
-    let catalogue = catalogue(dir.path());
-    let server = Server::start(dir.path());
+    import(dir.path(), &catalogue(dir.path()));
+    let demo = Server::start(dir.path(), &["demo", "--addr", "127.0.0.1:0"]);
+    // A server with nothing yet, for the no-model state, and a small catalogue for it.
+    let empty = tempfile::tempdir().unwrap();
+    let first = empty.path().join("first.jsonl");
+    let out = songrec(empty.path())
+        .args([
+            "generate",
+            "--songs",
+            &FIRST_SONGS.to_string(),
+            "--seed",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&first)
+        .output()
+        .expect("run songrec generate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let waiting = Server::start(
+        empty.path(),
+        &["serve", "--addr", "127.0.0.1:0", "--reload-interval", "1s"],
+    );
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/explorer/explorer.mjs");
 
     let mut command = Command::new(&tools.node);
     isolate(&mut command);
     let mut child = command
         .arg(&script)
-        .env("SONGREC_URL", &server.url)
-        .env("SONGREC_BIN", env!("CARGO_BIN_EXE_songrec"))
+        .env("SONGREC_URL", &demo.url)
         .env("SONGREC_DATA_DIR", dir.path())
-        .env("SONGREC_CATALOGUE", &catalogue)
         .env("SONGREC_SONGS", SONGS.to_string())
+        .env("SONGREC_EMPTY_URL", &waiting.url)
+        .env("SONGREC_EMPTY_DATA_DIR", empty.path())
+        .env("SONGREC_EMPTY_CATALOGUE", &first)
+        .env("SONGREC_EMPTY_SONGS", FIRST_SONGS.to_string())
+        .env("SONGREC_BIN", env!("CARGO_BIN_EXE_songrec"))
         .env("SONGREC_CHROMIUM", &tools.chromium)
         .env("SONGREC_SCREENSHOTS", screenshots_dir())
         .env("SONGREC_NODE_DEPS", &tools.node_deps)
@@ -238,14 +286,15 @@ fn the_explorer_page_works_end_to_end_in_headless_chromium() {
     let passed = status.is_some_and(|s| s.success());
     if !passed {
         panic!(
-            "the browser journey {} after {:?}\n--- steps\n{stdout}\n--- errors\n{stderr}\n--- server\n{}",
+            "the browser journey {} after {:?}\n--- steps\n{stdout}\n--- errors\n{stderr}\n--- demo\n{}\n--- serve\n{}",
             if status.is_none() {
                 "hung and was stopped"
             } else {
                 "failed"
             },
             started.elapsed(),
-            server.log.lock().unwrap().join("\n")
+            demo.log.lock().unwrap().join("\n"),
+            waiting.log.lock().unwrap().join("\n")
         );
     }
     assert!(stdout.contains("all steps passed"), "{stdout}");

@@ -86,25 +86,28 @@ function noModel() {
     el("p", { className: "muted" }, el("span", { className: "spinner", attrs: { "aria-hidden": "true" } }), " Waiting for a model…"));
 }
 
+/**
+ * Whether the server has a model loaded, from /health, which answers 200 either way: waiting
+ * for a model never makes the browser log a failed request.
+ */
+async function modelLoaded() {
+  const health = await api("/health");
+  return typeof health.version === "number";
+}
+
 async function poll() {
   while (waiting) {
     await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     try {
-      await api(waiting === "no-model" ? "/ready" : "/health");
-      const was = waiting;
+      const loaded = await modelLoaded();
+      if (!loaded && waiting === "no-model") continue;
       waiting = null;
       banner.hidden = true;
       delete document.body.dataset.state;
-      if (was === "down") {
-        // The server is back; it may have come back without a model.
-        try {
-          await api("/ready");
-        } catch (error) {
-          if (error.kind === Failure.NO_MODEL || error.kind === Failure.DOWN) {
-            fail(error);
-            return;
-          }
-        }
+      if (!loaded) {
+        // The server is back, without a model.
+        waitFor("no-model");
+        return;
       }
       loadModelLine();
       render({ force: true });
@@ -114,6 +117,21 @@ async function poll() {
       // Otherwise keep waiting.
     }
   }
+}
+
+/** The first paint: the view the URL names, or the no-model state without asking for it. */
+async function start() {
+  try {
+    if (!(await modelLoaded())) {
+      waitFor("no-model");
+      return;
+    }
+  } catch (error) {
+    fail(error);
+    if (waiting) return;
+  }
+  render();
+  loadModelLine();
 }
 
 function setModelLine(text) {
@@ -212,5 +230,4 @@ window.addEventListener("hashchange", () => render({ focus: true }));
 window.addEventListener("popstate", () => render({ focus: true }));
 onLikesChange(paintLikeCount);
 paintLikeCount();
-render();
-loadModelLine();
+start();

@@ -106,7 +106,9 @@ function cycleSummary(cycle) {
   if (Array.isArray(cycle.steps) && cycle.steps.length) {
     parts.push(el("ul", { className: "steps", attrs: { "aria-label": "Steps" } }, ...cycle.steps.slice(0, 8).map((step) => {
       const status = String(step.status ?? "");
-      return el("li", { className: `step ${status}`, title: [step.detail, step.error].filter(Boolean).join(" · ") || status },
+      const seconds = Number(step.seconds);
+      const took = Number.isFinite(seconds) && seconds > 0 ? `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s` : "";
+      return el("li", { className: `step ${status}`, title: [status, took, step.detail, step.error].filter(Boolean).join(" · ") },
         `${STEP_MARKS[status] || "·"} ${step.step ?? "step"}`);
     })));
   }
@@ -129,6 +131,14 @@ function cycleSummary(cycle) {
     parts.push(plain || "–");
   }
   return parts;
+}
+
+/** When the next cycle runs, if this server runs them. */
+function plan(body) {
+  const next = body && body.next_run;
+  if (!next) return el("p", { className: "muted small plan", textContent: "This server does not run cycles itself; it shows the ones recorded by songrec run or the Airflow DAGs." });
+  const schedule = body.schedule ? ` (${body.schedule})` : "";
+  return el("p", { className: "muted small plan", textContent: `Next cycle ${when(next)}${schedule}.` });
 }
 
 function cycleRow(cycle) {
@@ -161,7 +171,7 @@ export function mount(ctx) {
     const [model, models, cycles] = await Promise.allSettled([
       api("/model", { signal: ticket.signal }),
       api("/models", { signal: ticket.signal }),
-      api("/pipeline", { signal: ticket.signal }),
+      api(`/pipeline?limit=${CYCLES}`, { signal: ticket.signal }),
     ]);
     if (ticket.stale) return;
     if (model.status === "fulfilled") {
@@ -192,7 +202,7 @@ export function mount(ctx) {
     }
     if (cycles.status === "fulfilled") {
       const list = cyclesOf(cycles.value);
-      part(pipeline, list.length
+      part(pipeline, plan(cycles.value), list.length
         ? el("div", { className: "table-wrap", tabIndex: 0, attrs: { role: "region", "aria-label": "Pipeline cycles" } }, el("table", { className: "cycles" },
           el("thead", {}, el("tr", {}, el("th", { scope: "col", textContent: "Started" }), el("th", { scope: "col", textContent: "Status" }), el("th", { scope: "col", textContent: "What happened" }))),
           el("tbody", {}, ...list.map(cycleRow))))
