@@ -394,7 +394,13 @@ async fn postgresql_restarted_under_training_and_serving_fails_nothing_served_an
         songrec(
             dir,
             &vars(&env),
-            &["serve", "--addr", &format!("127.0.0.1:{port}"), "--reload-interval", "1s"],
+            &[
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--reload-interval",
+                "1s",
+            ],
         )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -404,7 +410,10 @@ async fn postgresql_restarted_under_training_and_serving_fails_nothing_served_an
     let client = reqwest::Client::new();
     let ready = Instant::now();
     while !answers(&client, &format!("{base}/ready")).await {
-        assert!(ready.elapsed() < Duration::from_secs(60), "serve never ready");
+        assert!(
+            ready.elapsed() < Duration::from_secs(60),
+            "serve never ready"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -436,14 +445,22 @@ async fn postgresql_restarted_under_training_and_serving_fails_nothing_served_an
     eprintln!(
         "figure: PostgreSQL halted under train and serve: {served} requests served, {failed} \
          failed; train {}: {}; {versions_after_fault} versions, all sound",
-        if status.success() { "finished" } else { "failed" },
+        if status.success() {
+            "finished"
+        } else {
+            "failed"
+        },
         last_line(&err)
     );
     assert_eq!(failed, 0);
 
     // Restarted: the next training registers and promotes, and the server follows it.
     cluster.resume();
-    let out = run(dir, &vars(&env), &["train", "--promote", "always", "--json"]);
+    let out = run(
+        dir,
+        &vars(&env),
+        &["train", "--promote", "always", "--json"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let newest = assert_registry_consistent(&dir.join("data/registry")).await;
     assert_eq!(newest, versions_after_fault + 1);
@@ -460,7 +477,10 @@ async fn postgresql_restarted_under_training_and_serving_fails_nothing_served_an
         if model["version"].as_u64() == Some(newest as u64) {
             break;
         }
-        assert!(Instant::now() < until, "the server never served v{newest}: {model}");
+        assert!(
+            Instant::now() < until,
+            "the server never served v{newest}: {model}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let store = Store::connect(&StoreConfig::from_url(cluster.url()))

@@ -24,14 +24,19 @@ fn env_secs(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
+/// A line of `/proc/PID/status` in KiB: `VmRSS` (resident), `RssAnon` (the process's own
+/// memory: heap, stacks) or `RssFile` (mapped files, such as the served model).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS")
 }
 
 fn open_files(pid: u32) -> usize {
@@ -92,6 +97,8 @@ struct Window {
     p50: Duration,
     p99: Duration,
     rss_kib: u64,
+    anon_kib: u64,
+    file_kib: u64,
     version: Option<u64>,
 }
 
@@ -157,7 +164,7 @@ async fn load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_at_a_fixed_rate_with_a_new_champion_every_window_fails_nothing_and_keeps_memory_flat()
- {
+{
     let total = env_secs("SONGREC_SOAK_SECS", 60);
     let swap_every = env_secs("SONGREC_SOAK_SWAP_SECS", 10);
     let rate = env_secs("SONGREC_SOAK_RATE", 100);
@@ -230,15 +237,20 @@ async fn soak_at_a_fixed_rate_with_a_new_champion_every_window_fails_nothing_and
             p50: percentile(&latencies, 0.5),
             p99: percentile(&latencies, 0.99),
             rss_kib: rss_kib(server.pid()),
+            anon_kib: status_kib(server.pid(), "RssAnon"),
+            file_kib: status_kib(server.pid(), "RssFile"),
             version: champion_version(&base).await,
         };
         eprintln!(
-            "figure: soak window {}: {} requests, p50 {:?}, p99 {:?}, RSS {} MiB, serving v{:?}",
+            "figure: soak window {}: {} requests, p50 {:?}, p99 {:?}, RSS {} MiB (own {} MiB, \
+             mapped files {} MiB), serving v{:?}",
             windows.len() + 1,
             window.requests,
             window.p50,
             window.p99,
             window.rss_kib / 1024,
+            window.anon_kib / 1024,
+            window.file_kib / 1024,
             window.version
         );
         windows.push(window);
@@ -246,7 +258,10 @@ async fn soak_at_a_fixed_rate_with_a_new_champion_every_window_fails_nothing_and
 
     let failed = failures.load(Ordering::Relaxed);
     let requests: usize = windows.iter().map(|w| w.requests).sum();
-    eprintln!("figure: soak: {requests} requests, {failed} failed, {} swaps", windows.len());
+    eprintln!(
+        "figure: soak: {requests} requests, {failed} failed, {} swaps",
+        windows.len()
+    );
     assert_eq!(
         failed,
         0,
@@ -260,12 +275,22 @@ async fn soak_at_a_fixed_rate_with_a_new_champion_every_window_fails_nothing_and
         assert_eq!(window.version, Some(expected), "window {} served", i + 1);
         assert!(window.requests > 0, "window {} sent nothing", i + 1);
     }
-    // Memory after the last swap against memory after the first, both one model resident.
-    let first = windows[0].rss_kib as f64;
-    let last = windows.last().unwrap().rss_kib as f64;
+    // The process's own memory after the last swap against after the first: flat. The mapped
+    // model's pages come in as requests touch them, up to the model file's size (page cache,
+    // shared, given back under pressure): bounded by that, not by time.
+    // A few MiB of allocator and connection caches are noise at this size: 10 %, at least
+    // 4 MiB.
+    let first = windows[0].anon_kib as f64;
+    let last = windows.last().unwrap().anon_kib as f64;
     assert!(
-        (last - first).abs() <= first * 0.10,
-        "RSS moved from {first} KiB to {last} KiB"
+        (last - first).abs() <= (first * 0.10).max(4096.0),
+        "own memory (RssAnon) moved from {first} KiB to {last} KiB"
+    );
+    let model_kib = disk_use(&dir.join("data/registry")) / 1024;
+    let mapped = windows.iter().map(|w| w.file_kib).max().unwrap_or(0);
+    assert!(
+        mapped <= model_kib + 64 * 1024,
+        "{mapped} KiB of mapped files, registry holds {model_kib} KiB"
     );
     assert!(server.stop().success());
 }
@@ -278,10 +303,10 @@ async fn storms(fake: Arc<FakeGenius>, paths: Vec<String>, until: Instant) -> us
     let mut round = 0u64;
     while Instant::now() < until {
         round += 1;
-        let depth = if round % 3 == 0 { 3 } else { 2 };
+        let depth = if round.is_multiple_of(3) { 3 } else { 2 };
         for path in &paths {
             for i in 0..depth {
-                let fault = if (round + i) % 2 == 0 {
+                let fault = if (round + i).is_multiple_of(2) {
                     Fault::too_many_requests(1)
                 } else {
                     Fault::server_error(if i % 2 == 0 { 503 } else { 500 })
@@ -431,7 +456,11 @@ async fn a_long_run_against_a_stormy_genius_records_every_cycle_and_leaks_nothin
         cycles.len(),
         count_statuses(&cycles)
     );
-    for failure in log_text.lines().filter(|l| l.starts_with("cycle failed")).take(3) {
+    for failure in log_text
+        .lines()
+        .filter(|l| l.starts_with("cycle failed"))
+        .take(3)
+    {
         eprintln!("figure: long run, a failed cycle: {failure}");
     }
     assert!(ran >= 2, "only {ran} cycles in {total} s: {log_text}");
@@ -480,7 +509,10 @@ fn count_statuses(cycles: &[(String,)]) -> Vec<(String, usize)> {
 
 /// Seconds of a `10s` / `1m` duration (the forms the tests are given).
 fn humantime_secs(text: &str) -> u64 {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: u64 = number.parse().expect("a duration like 10s or 1m");
     match unit {
         "" | "s" => n,

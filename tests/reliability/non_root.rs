@@ -45,20 +45,39 @@ fn as_unprivileged(dir: &std::path::Path, args: &[&str]) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_pipeline_runs_as_an_unprivileged_user() {
-    let work = tempfile::Builder::new().prefix("songrec-nobody").tempdir().unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("songrec-nobody")
+        .tempdir()
+        .unwrap();
     let dir = work.path();
     if is_root() {
         std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY)).unwrap();
         // The binary must be reachable by others, as an installed binary is.
         let status = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", BIN, "--version"])
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                BIN,
+                "--version",
+            ])
             .status()
             .unwrap();
-        assert!(status.success(), "{BIN} is not executable by an unprivileged user");
+        assert!(
+            status.success(),
+            "{BIN} is not executable by an unprivileged user"
+        );
     }
     let catalogue = dir.join("catalogue.jsonl");
     for args in [
-        &["generate", "--songs", "300", "--out", catalogue.to_str().unwrap()][..],
+        &[
+            "generate",
+            "--songs",
+            "300",
+            "--out",
+            catalogue.to_str().unwrap(),
+        ][..],
         &["import", catalogue.to_str().unwrap()][..],
         &["train", "--promote", "always"][..],
     ] {
@@ -86,7 +105,10 @@ async fn the_whole_pipeline_runs_as_an_unprivileged_user() {
         {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "serve never answered");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve never answered"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let uid = status_of(server.pid()).unwrap();

@@ -196,7 +196,10 @@ impl Running {
             if let Some(status) = self.0.try_wait().unwrap() {
                 return status;
             }
-            assert!(std::time::Instant::now() < until, "songrec did not stop on SIGTERM");
+            assert!(
+                std::time::Instant::now() < until,
+                "songrec did not stop on SIGTERM"
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
