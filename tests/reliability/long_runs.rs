@@ -295,10 +295,16 @@ async fn soak_at_a_fixed_rate_with_a_new_champion_every_window_fails_nothing_and
     assert!(server.stop().success());
 }
 
-/// Throws a storm at the fake Genius every few seconds: on each path, 429s with a short
-/// Retry-After and 5xx answers in a row. Most storms are two faults deep, which `--retries 2`
-/// rides out; every third is three deep, which fails the request (and so that artist's fetch).
-async fn storms(fake: Arc<FakeGenius>, paths: Vec<String>, until: Instant) -> usize {
+/// Throws a storm at the fake Genius once a cycle (faults queue up per path until requests
+/// take them): on each path, 429s with a short Retry-After and 5xx answers in a row. Most storms
+/// are two faults deep, which `--retries 2` rides out; every third is three deep, which fails
+/// the request (and so that artist's fetch).
+async fn storms(
+    fake: Arc<FakeGenius>,
+    paths: Vec<String>,
+    every: Duration,
+    until: Instant,
+) -> usize {
     let mut thrown = 0;
     let mut round = 0u64;
     while Instant::now() < until {
@@ -315,7 +321,7 @@ async fn storms(fake: Arc<FakeGenius>, paths: Vec<String>, until: Instant) -> us
                 thrown += 1;
             }
         }
-        tokio::time::sleep(Duration::from_secs(7)).await;
+        tokio::time::sleep(every).await;
     }
     thrown
 }
@@ -406,7 +412,12 @@ async fn a_long_run_against_a_stormy_genius_records_every_cycle_and_leaks_nothin
 
     let started = Instant::now();
     let until = started + Duration::from_secs(total);
-    let storm = tokio::spawn(storms(fake.clone(), paths, until));
+    let storm = tokio::spawn(storms(
+        fake.clone(),
+        paths,
+        Duration::from_secs(every_secs),
+        until,
+    ));
     let mut samples = Vec::new();
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_secs(every_secs.max(1))).await;
