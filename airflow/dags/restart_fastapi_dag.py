@@ -12,20 +12,20 @@ them; the others pick the champion up by themselves within their `--reload-inter
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import DAG, task
-from songrec_tasks import DEFAULT_ARGS, reload_and_wait
+from songrec_tasks import DAG_SETTINGS, DEFAULT_ARGS, reload_and_wait
 
 with DAG(
     dag_id="restart_fastapi_after_knn",
     description="Ask songrec serve to reload and wait until it serves the champion.",
     schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args={**DEFAULT_ARGS, "retries": 1, "retry_delay": timedelta(minutes=1)},
-    tags=["songrec"],
+    **{
+        **DAG_SETTINGS,
+        # The task waits by itself; one more try covers a worker lost mid-wait.
+        "default_args": {**DEFAULT_ARGS, "retries": 1, "retry_delay": timedelta(minutes=1)},
+    },
 ) as dag:
 
     @task(task_id="reload_api", execution_timeout=timedelta(minutes=15))

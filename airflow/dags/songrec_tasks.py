@@ -31,7 +31,7 @@ import os
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import Connection, Variable
@@ -47,6 +47,16 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,
+}
+
+# What every songrec DAG shares: no backfill (each run fetches the artist of its own hour, and a
+# training run covers everything stored), one run at a time.
+DAG_SETTINGS = {
+    "start_date": datetime(2026, 1, 1),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+    "tags": ["songrec"],
 }
 
 # Variable -> environment variable of the songrec process, for the settings a command reads.
@@ -134,6 +144,25 @@ class SongrecCommand(BashOperator):
             if code is not None:
                 raise AirflowException(f"songrec exited with {code}: {meaning}") from error
             raise
+
+
+def fetch_task(task_id: str) -> SongrecCommand:
+    """`songrec fetch` with the Variable songrec_fetch_args (default: the artist of the hour)."""
+    return SongrecCommand(
+        task_id=task_id,
+        command="fetch {{ var.value.get('songrec_fetch_args', '') }}",
+        # A fetch run is resumable: a retry continues where the failed try stopped.
+        execution_timeout=timedelta(minutes=50),
+    )
+
+
+def train_task(task_id: str) -> SongrecCommand:
+    """`songrec train` with the Variable songrec_train_args (default: promotion by metric)."""
+    return SongrecCommand(
+        task_id=task_id,
+        command="train {{ var.value.get('songrec_train_args', '--promote auto') }}",
+        execution_timeout=timedelta(minutes=30),
+    )
 
 
 def api_settings() -> tuple[str, str]:

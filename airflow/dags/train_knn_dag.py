@@ -10,27 +10,17 @@ waits for the champion itself).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG
-from songrec_tasks import DEFAULT_ARGS, SongrecCommand
+from songrec_tasks import DAG_SETTINGS, train_task
 
 with DAG(
     dag_id="train_knn_model",
     description="Train, evaluate, register and promote a model; then make the API serve the champion.",
     schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["songrec"],
+    **DAG_SETTINGS,
 ) as dag:
-    train = SongrecCommand(
-        task_id="train_knn",
-        command="train {{ var.value.get('songrec_train_args', '--promote auto') }}",
-        execution_timeout=timedelta(minutes=30),
-    )
+    train = train_task("train_knn")
     trigger_restart = TriggerDagRunOperator(
         task_id="trigger_restart_fastapi_after_knn",
         trigger_dag_id="restart_fastapi_after_knn",
