@@ -6,7 +6,7 @@
 # Settings come from the environment variables in README.md (DATABASE_URL, MLFLOW_TRACKING_URI,
 # GENIUS_API_TOKEN, SONGREC_ADMIN_TOKEN, ...); see docker-compose.yaml. The commands run here
 # (`songrec run`, `songrec serve`, the HEALTHCHECK) are run outside containers by
-# tests/deploy/test_deploy.py, and .ci/deploy.sh lints this file.
+# tests/deploy/, and .ci/deploy.sh lints this file.
 
 # The toolchain the project is built and tested with (rust-version in Cargo.toml is the minimum).
 FROM rust:1.95-slim-bookworm AS build

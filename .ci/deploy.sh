@@ -7,7 +7,7 @@
 #                        pinned in .ci/deploy-lint/package-lock.json, installed into
 #                        $SONGREC_CI_CACHE/deploy-lint-node and reused while the lock is unchanged
 #   .ci/deploy.sh test   run the documented cron line and the commands the containers run,
-#                        outside containers (tests/deploy/test_deploy.py, with the Airflow venv's
+#                        outside containers (tests/deploy/run.py, with the Airflow venv's
 #                        python for PyYAML and Airflow; needs SONGREC_TEST_BIN,
 #                        SONGREC_TEST_PG_URL, SONGREC_TEST_MLFLOW_PYTHON)
 set -euo pipefail
@@ -48,7 +48,7 @@ lint)
     ;;
 test)
     python=$(bash "$root/.ci/airflow.sh" python)
-    "$python" "$root/tests/deploy/test_deploy.py"
+    "$python" "$root/tests/deploy/run.py"
     ;;
 *)
     echo "usage: $0 lint|test" >&2

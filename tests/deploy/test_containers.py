@@ -3,7 +3,7 @@ engine is needed): each test reads the command, its environment and its health c
 those files, changes only what a container changes (host names, ports, paths) and runs them
 against the real songrec build, PostgreSQL and MLflow.
 
-    python tests/deploy/test_deploy.py
+    python tests/deploy/run.py
 
 Needs: PyYAML and Airflow in the running Python (the venv of .ci/airflow.sh), SONGREC_TEST_BIN,
 SONGREC_TEST_PG_URL, and the MLflow venv (SONGREC_TEST_MLFLOW_PYTHON). What is missing is
@@ -18,126 +18,27 @@ import json
 import os
 import re
 import secrets
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
-import urllib.error
-import urllib.request
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-REQUIRED = os.environ.get("SONGREC_REQUIRE_SERVICES") == "1"
-BIN = os.environ.get("SONGREC_TEST_BIN", "")
-PG_URL = os.environ.get("SONGREC_TEST_PG_URL", "")
-MLFLOW_PYTHON = os.environ.get("SONGREC_TEST_MLFLOW_PYTHON", "")
-# A container gets this long to stop after SIGTERM before `docker stop` kills it.
-STOP_GRACE_SECS = 10
-
-
-def need(condition: bool, what: str):
-    """Skips the test when `what` is missing, or fails under SONGREC_REQUIRE_SERVICES=1."""
-    if condition:
-        return
-    if REQUIRED:
-        raise AssertionError(f"SONGREC_REQUIRE_SERVICES=1 and {what}")
-    raise unittest.SkipTest(what)
-
-
-def read(path: str) -> str:
-    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
-        return f.read()
-
-
-def dockerfile_stage(name: str) -> dict:
-    """The instructions of one stage of the Dockerfile: ENV as a dict, the rest as text."""
-    lines, stage, joined = [], None, ""
-    for raw in read("Dockerfile").splitlines():
-        if raw.strip().startswith("#") and not joined:
-            continue
-        joined += raw.rstrip("\\").strip() + " " if raw.endswith("\\") else raw.strip()
-        if raw.endswith("\\"):
-            continue
-        line, joined = joined.strip(), ""
-        if not line:
-            continue
-        if line.upper().startswith("FROM "):
-            stage = line.split()[-1] if " AS " in line.upper() else None
-            continue
-        if stage == name:
-            lines.append(line)
-    assert lines, f"no stage {name} in the Dockerfile"
-    out = {"ENV": {}}
-    for line in lines:
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword == "ENV":
-            for pair in shlex.split(rest):
-                key, _, value = pair.partition("=")
-                out["ENV"][key] = value
-        else:
-            out[keyword] = rest.strip()
-    return out
-
-
-def compose() -> dict:
-    import yaml
-
-    return yaml.safe_load(read("docker-compose.yaml"))
-
-
-def interpolate(value: str, env: dict) -> str:
-    """Compose's `${NAME:-default}` and `${NAME}` against `env` (the operator's shell)."""
-
-    def one(match):
-        name, default = match.group(1), match.group(3) or ""
-        return env.get(name) or default
-
-    return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(:-([^}]*))?\}", one, value)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str, headers: dict | None = None, method: str = "GET") -> int:
-    request = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0  # nothing listening (yet)
-
-
-def wait_until(check, seconds: float, what: str, process=None, log=None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if process is not None and process.poll() is not None:
-            break
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen in {seconds:g}s\n{log() if log else ''}")
-
-
-def stop(process, grace=STOP_GRACE_SECS) -> int:
-    """`docker stop`: SIGTERM, then SIGKILL after the grace period; the exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return -9
-    return process.returncode
+from support import (
+    BIN,
+    MLFLOW_PYTHON,
+    PG_URL,
+    Postgres,
+    compose,
+    dockerfile_stage,
+    free_port,
+    get,
+    interpolate,
+    need,
+    read,
+    stop,
+    wait_until,
+)
 
 
 class PinnedVersions(unittest.TestCase):
@@ -158,22 +59,6 @@ class PinnedVersions(unittest.TestCase):
             (int(image.group(1)), int(image.group(2))),
             (int(minimum.group(1)), int(minimum.group(2))),
         )
-
-
-class Postgres:
-    """A uniquely named database for one test, dropped by `drop`."""
-
-    def __init__(self):
-        self.name = "songrec_containers_" + secrets.token_hex(6)
-        self.url = PG_URL.rsplit("/", 1)[0] + "/" + self.name
-        self.psql(f"CREATE DATABASE {self.name}")
-
-    def psql(self, sql):
-        subprocess.run(["psql", PG_URL, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True,
-                       capture_output=True, timeout=60)
-
-    def drop(self):
-        self.psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
 class SongrecContainer(unittest.TestCase):
@@ -342,64 +227,6 @@ class MlflowContainer(unittest.TestCase):
         self.assertIn("promoted to champion", done.stdout)
 
 
-def cron_lines(path: str) -> list[str]:
-    """The crontab lines in a document's cron code blocks (and README's table)."""
-    text = read(path)
-    lines = []
-    for block in re.findall(r"```cron\n(.*?)```", text, re.S):
-        lines += [l for l in block.splitlines() if l.strip() and not l.startswith("#")]
-    lines += re.findall(r"`(\d+ \* \* \* \* [^`]+)`", text)
-    return lines
-
-
-class CronLine(unittest.TestCase):
-    """The documented crontab line, run the way cron runs it."""
-
-    def test_readme_and_deployment_document_the_same_cron_line(self):
-        readme, deployment = cron_lines("README.md"), cron_lines("docs/DEPLOYMENT.md")
-        self.assertEqual(len(deployment), 1, deployment)
-        self.assertEqual(readme, deployment)
-
-    def test_the_cron_line_runs_a_cycle_with_cron_s_environment_and_logs_its_code(self):
-        need(bool(BIN) and os.access(BIN, os.X_OK), f"SONGREC_TEST_BIN is not set ({BIN!r})")
-        (line,) = cron_lines("docs/DEPLOYMENT.md")
-        fields = line.split(None, 5)
-        self.assertEqual(fields[:5], ["5", "*", "*", "*", "*"])
-        command = fields[5]
-        with tempfile.TemporaryDirectory(prefix="songrec-cron-") as work:
-            home = os.path.join(work, "srv")
-            logs = os.path.join(work, "log")
-            os.makedirs(home)
-            os.makedirs(logs)
-            # The documented .env, with this machine's paths and no MLflow or Genius token.
-            with open(os.path.join(home, ".env"), "w") as f:
-                f.write(f"SONGREC_DATA_DIR={home}/data\n")
-            catalogue = os.path.join(work, "songs.jsonl")
-            env = {"PATH": os.environ.get("PATH", ""), "SONGREC_DATA_DIR": f"{home}/data"}
-            for args in (["generate", "--songs", "200", "--out", catalogue], ["import", catalogue]):
-                subprocess.run([BIN, *args], env=env, check=True, capture_output=True, timeout=120)
-            command = (
-                command.replace("/srv/songrec", home)
-                .replace("/usr/local/bin/songrec", BIN)
-                .replace("/var/log/songrec", logs)
-            )
-            # cron: /bin/sh, a minimal environment, no terminal, the user's HOME.
-            cron_env = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "HOME": work, "LOGNAME": "songrec"}
-            for expected in (0, 0):
-                done = subprocess.run(["/bin/sh", "-c", command], env=cron_env,
-                                      stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-                with open(f"{logs}/cycle.log") as f:
-                    self.assertEqual(done.returncode, expected, f.read())
-                self.assertEqual(done.stdout + done.stderr, b"", "cron would mail this")
-            with open(f"{logs}/cycle.log") as f:
-                log = f.read()
-            self.assertIn("fetching is off", log)
-            # The first run trains version 1 (no champion); the second has nothing new to train.
-            models = subprocess.run([BIN, "models", "list", "--json"], env=env, check=True,
-                                    capture_output=True, timeout=60)
-            self.assertEqual([v["version"] for v in json.loads(models.stdout)], [1])
-
-
 class AirflowContainer(unittest.TestCase):
     """The `airflow` service's command and settings."""
 
@@ -424,12 +251,3 @@ class AirflowContainer(unittest.TestCase):
         for name in names:
             variable = name.removeprefix("AIRFLOW_VAR_").lower()
             self.assertRegex(settings, rf"\n    {variable} ", f"{name} is no DAG setting")
-
-
-if __name__ == "__main__":
-    result = unittest.main(exit=False, verbosity=2).result
-    failed = len(result.failures) + len(result.errors)
-    skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
-    print(f"containers: {passed} passed, {failed} failed, {skipped} skipped")
-    sys.exit(0 if result.wasSuccessful() and passed > 0 else 1)
