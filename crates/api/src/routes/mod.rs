@@ -58,6 +58,8 @@ pub(crate) struct AppState {
     /// `POST /admin/reload` exists only when this is set.
     pub admin_token: Option<Arc<SecretString>>,
     pub in_flight: Arc<Semaphore>,
+    /// How long a handler waits for a request body (see `params::JsonBody`).
+    pub body_read_timeout: Duration,
 }
 
 impl AppState {
