@@ -1,11 +1,14 @@
 # songrec: one binary that fetches, trains, registers and serves.
 #
-#   docker build -t songrec .                  # the runtime image (default target)
-#   docker build --target airflow -t songrec-airflow .   # Airflow 3 with songrec on its PATH
+#   docker build -t songrec .                              # the runtime image (default target)
+#   docker build --target airflow -t songrec-airflow .     # Airflow 3 with songrec on its PATH
 #
 # Settings come from the environment variables in README.md (DATABASE_URL, MLFLOW_TRACKING_URI,
-# GENIUS_API_TOKEN, SONGREC_ADMIN_TOKEN, ...); see docker-compose.yaml.
+# GENIUS_API_TOKEN, SONGREC_ADMIN_TOKEN, ...); see docker-compose.yaml. The commands run here
+# (`songrec run`, `songrec serve`, the HEALTHCHECK) are run outside containers by
+# tests/deploy/, and .ci/deploy.sh lints this file.
 
+# The toolchain the project is built and tested with (rust-version in Cargo.toml is the minimum).
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -13,6 +16,7 @@ RUN cargo build --release --locked --bin songrec \
     && strip target/release/songrec
 
 FROM debian:bookworm-slim AS runtime
+# curl only for the HEALTHCHECK; ca-certificates for Genius, MLflow and PostgreSQL over TLS.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
@@ -28,6 +32,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["songrec"]
 CMD ["run"]
 
+# The Airflow version the DAGs are tested with (.ci/airflow.sh).
 FROM apache/airflow:3.3.2 AS airflow
 COPY --from=build /src/target/release/songrec /usr/local/bin/songrec
 COPY airflow/dags /opt/airflow/dags

@@ -1,59 +1,27 @@
-"""songrec's pipeline for teams that run Apache Airflow (3.x).
+"""`songrec_pipeline`, hourly, the one-DAG alternative to the three DAGs of the original
+system: fetch the artist of the hour from Genius into the store, then train a model, register
+it and let the promotion policy decide whether it becomes the champion. `songrec serve` picks
+a new champion up by itself within its `--reload-interval`; use `fetch_genius_songs` ->
+`train_knn_model` -> `restart_fastapi_after_knn` instead to have the API reload at once.
 
-One DAG, hourly: fetch the artist of the hour from Genius into the store, then train a model,
-register it and let the promotion policy decide whether it becomes the champion. Nothing needs
-restarting afterwards: `songrec serve` polls the registry and swaps in a new champion by itself.
-
-The tasks run the `songrec` binary, so the workers need it on PATH (or `SONGREC_BIN` set to its
-path) and the same environment as any other songrec command: `DATABASE_URL` (or the `DB_*`
-variables), `MLFLOW_TRACKING_URI` when MLflow is the registry, `GENIUS_API_TOKEN`. Settings that
-change per deployment come from Airflow Variables with these defaults:
-
-    songrec_bin           songrec
-    songrec_fetch_args    (empty: the artist of the hour)   e.g. --all-artists --max-songs 100
-    songrec_train_args    --promote auto
+Run either this DAG or the three others, not both: they would fetch and train twice an hour
+(safely, as `songrec train` takes the pipeline lock, but for nothing). Settings: see
+songrec_tasks.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
-
-DEFAULT_ARGS = {
-    "owner": "songrec",
-    # Genius and the database can be briefly unavailable; a later try usually succeeds.
-    "retries": 2,
-    "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": True,
-}
-
-SONGREC = "{{ var.value.get('songrec_bin', 'songrec') }}"
+from songrec_tasks import DAG_SETTINGS, fetch_task, train_task
 
 with DAG(
     dag_id="songrec_pipeline",
     description="Hourly: fetch songs from Genius, train, register, promote by metric.",
     schedule="@hourly",
-    start_date=datetime(2026, 1, 1),
-    # One cycle at a time, and no backfill: each run fetches the artist of its own hour.
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["songrec"],
+    # The alternative to the three DAGs: paused until chosen, so both never run by accident.
+    is_paused_upon_creation=True,
+    **DAG_SETTINGS,
 ) as dag:
-    fetch = BashOperator(
-        task_id="fetch",
-        bash_command=f"{SONGREC} fetch {{{{ var.value.get('songrec_fetch_args', '') }}}}",
-        # A fetch run is resumable: a retry continues where the failed try stopped.
-        execution_timeout=timedelta(minutes=50),
-    )
-    train = BashOperator(
-        task_id="train",
-        bash_command=(
-            f"{SONGREC} train "
-            "{{ var.value.get('songrec_train_args', '--promote auto') }}"
-        ),
-        execution_timeout=timedelta(minutes=30),
-    )
+    fetch = fetch_task("fetch")
+    train = train_task("train")
     fetch >> train
