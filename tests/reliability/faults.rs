@@ -362,3 +362,130 @@ async fn a_full_disk_while_a_model_is_written_fails_clearly_and_keeps_the_champi
         2
     );
 }
+
+/// `GET path` on `base` answered 200.
+async fn answers(client: &reqwest::Client, url: &str) -> bool {
+    matches!(client.get(url).send().await, Ok(r) if r.status().is_success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_restarted_under_training_and_serving_fails_nothing_served_and_loses_nothing() {
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let catalogue = generate(dir, 4_000);
+    let env: Vars = vec![
+        ("DATABASE_URL", cluster.url()),
+        ("SONGREC_DB_ACQUIRE_TIMEOUT", "3s".into()),
+        ("SONGREC_LOG", "warn".into()),
+    ];
+    for args in [
+        &["import", catalogue.to_str().unwrap()][..],
+        &["train", "--promote", "always"][..],
+    ] {
+        let out = run(dir, &vars(&env), args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let port = crate::support::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = crate::support::Running(
+        songrec(
+            dir,
+            &vars(&env),
+            &[
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--reload-interval",
+                "1s",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let ready = Instant::now();
+    while !answers(&client, &format!("{base}/ready")).await {
+        assert!(
+            ready.elapsed() < Duration::from_secs(60),
+            "serve never ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A training run loses its database part-way; the server keeps answering throughout.
+    let mut train = songrec(dir, &vars(&env), &["train", "--promote", "always"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.halt();
+    let (mut served, mut failed) = (0, 0);
+    for i in 0..200 {
+        if answers(&client, &format!("{base}/recommend/{}?k=5", i * 13 % 1000)).await {
+            served += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    let status = wait_bounded(&mut train, Duration::from_secs(120));
+    let err = stderr_of(&mut train);
+    // Either it had read the catalogue before the database went (and trained), or it failed
+    // with one line; never a half-registered version.
+    assert!(
+        status.success() || last_line(&err).starts_with("error: "),
+        "{status}: {err}"
+    );
+    let versions_after_fault = assert_registry_consistent(&dir.join("data/registry")).await;
+    eprintln!(
+        "figure: PostgreSQL halted under train and serve: {served} requests served, {failed} \
+         failed; train {}: {}; {versions_after_fault} versions, all sound",
+        if status.success() {
+            "finished"
+        } else {
+            "failed"
+        },
+        last_line(&err)
+    );
+    assert_eq!(failed, 0);
+
+    // Restarted: the next training registers and promotes, and the server follows it.
+    cluster.resume();
+    let out = run(
+        dir,
+        &vars(&env),
+        &["train", "--promote", "always", "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let newest = assert_registry_consistent(&dir.join("data/registry")).await;
+    assert_eq!(newest, versions_after_fault + 1);
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let model: serde_json::Value = client
+            .get(format!("{base}/model"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if model["version"].as_u64() == Some(newest as u64) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the server never served v{newest}: {model}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let store = Store::connect(&StoreConfig::from_url(cluster.url()))
+        .await
+        .unwrap();
+    assert_eq!(store.count_songs().await.unwrap(), 4_000);
+    assert!(server.stop().success());
+}

@@ -10,7 +10,9 @@ mod fake_genius;
 
 mod cluster;
 mod faults;
+mod long_runs;
 mod mlflow_auth;
+mod non_root;
 mod postgres_tls;
 mod secrets;
 mod serve_options;

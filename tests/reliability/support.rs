@@ -249,3 +249,38 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves nothing behind.
+pub struct Running(pub std::process::Child);
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "songrec did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
