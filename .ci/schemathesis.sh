@@ -49,14 +49,38 @@ run() {
         kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
         sleep 0.5
     done
-    "$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" \
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/ready" || { echo "schemathesis.sh: songrec never became ready" >&2; cat "$work/serve.log" >&2; exit 1; }
+    # Ids that exist, so that half the generated ids get past the 404s into the routes' logic.
+    python3 - "http://127.0.0.1:$PORT" > "$work/schemathesis.toml" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+def get(path):
+    with urllib.request.urlopen(base + path) as r:
+        return json.load(r)
+songs = get("/songs?limit=40")["songs"] + get("/songs?limit=20&offset=1980")["songs"]
+ids = sorted({s["id"] for s in songs})
+artists = sorted({s["artist_id"] for s in songs})
+seed_lists = [",".join(str(i) for i in ids[j:j + 3]) for j in range(0, len(ids) - 2, 3)]
+for name, items in [("song_ids", ids), ("artist_ids", artists), ("seed_lists", seed_lists)]:
+    print(f"[dictionaries.{name}]\nvalues = {json.dumps(items)}\n")
+def bind(operation, parameters):
+    inner = ", ".join(f'"{k}" = {{ dictionary = "{v}", probability = 0.5 }}' for k, v in parameters.items())
+    print(f'[[operations]]\ninclude-name = "{operation}"\nparameters = {{ {inner} }}\n')
+bind("GET /songs/{id}", {"path.id": "song_ids"})
+bind("GET /songs/{id}/recommendations", {"path.id": "song_ids"})
+bind("GET /artists/{id}", {"path.id": "artist_ids"})
+bind("GET /recommendations", {"query.seeds": "seed_lists", "query.avoid": "seed_lists"})
+bind("POST /recommendations", {"body.seeds[*]": "song_ids", "body.avoid[*]": "song_ids"})
+PY
+    # From the work directory, so that schemathesis keeps its cache out of the repository.
+    (cd "$work" && "$VENV/bin/st" --config-file "$work/schemathesis.toml" run "http://127.0.0.1:$PORT/openapi.json" \
         --checks all \
         --phases examples,coverage,fuzzing,stateful \
         --max-examples "$MAX_EXAMPLES" \
         --workers 2 \
         --generation-deterministic \
         --header "Authorization: Bearer schemathesis-token" \
-        --no-color
+        --no-color)
 }
 
 case ${1:-} in

@@ -1,8 +1,9 @@
-//! Reliability and security through the real binary: secrets never printed, TLS to PostgreSQL,
-//! MLflow behind authentication, and faults (database gone mid-run, disk full, SIGKILL) after
-//! which nothing is lost or half-written. Service-backed tests start their own throwaway servers
-//! (PostgreSQL clusters, an MLflow server with its basic-auth app) and skip when they cannot,
-//! unless `SONGREC_REQUIRE_SERVICES=1`, in which case they fail.
+//! Reliability and security through the real binary: secrets never printed, the HTTP options of
+//! `serve` (CORS, admin token), TLS to PostgreSQL, MLflow behind authentication, and faults
+//! (database gone mid-run, disk full, SIGKILL) after which nothing is lost or half-written.
+//! Service-backed tests start their own throwaway servers (PostgreSQL clusters, an MLflow server
+//! with its basic-auth app) and skip when they cannot, unless `SONGREC_REQUIRE_SERVICES=1`, in
+//! which case they fail.
 
 #[path = "../../crates/genius/tests/support/fake_genius.rs"]
 mod fake_genius;
@@ -14,4 +15,5 @@ mod mlflow_auth;
 mod non_root;
 mod postgres_tls;
 mod secrets;
+mod serve_options;
 mod support;

@@ -2,14 +2,11 @@
 //! the environment, and a whole fetch -> import -> train -> register -> serve run with PostgreSQL
 //! and MLflow, then the same commands failing in each way that quotes a setting.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::fake_genius::FakeGenius;
 use crate::support::{
-    TestDatabase, assert_no_secret, free_port, generate, mlflow_uri, run, songrec, text, unique,
+    Server, TestDatabase, assert_no_secret, free_port, generate, mlflow_uri, run, text, unique,
 };
 
 const GENIUS_TOKEN: &str = "gtok-Qx7Secret-genius-0123";
@@ -79,74 +76,6 @@ fn help_of_every_command_never_shows_a_secret_from_the_environment() {
     }
     // The top level, 11 commands, and the subcommands of `db` and `models`.
     assert!(helps >= 18, "only {helps} help texts");
-}
-
-/// A `songrec serve` whose log goes to a file; stopped with SIGTERM.
-struct Server {
-    child: std::process::Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-        let log = dir.join("serve.log");
-        let child = songrec(
-            dir,
-            env,
-            &["serve", "--addr", "127.0.0.1:0", "--reload-interval", "1s"],
-        )
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-        let started = Instant::now();
-        let base = loop {
-            let file = std::fs::File::open(&log).unwrap();
-            let found = BufReader::new(file)
-                .lines()
-                .map_while(Result::ok)
-                .find_map(|l| {
-                    l.split("serving on http://")
-                        .nth(1)
-                        .map(|rest| format!("http://{}", rest.split('/').next().unwrap_or(rest)))
-                });
-            if let Some(base) = found {
-                break base;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "serve did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Server { child, base, log }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
-        (
-            response.status().as_u16(),
-            response.text().await.unwrap_or_default(),
-        )
-    }
-
-    /// SIGTERM, then everything it logged.
-    fn stop(mut self) -> String {
-        let _ = std::process::Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-        std::fs::read_to_string(&self.log).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,10 @@
 //! What the security tests share: running the binary with exactly the environment given,
 //! scanning its output for secrets, throwaway databases, free ports.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_songrec");
 
@@ -175,6 +177,77 @@ pub fn generate(dir: &Path, songs: u32) -> std::path::PathBuf {
     );
     assert!(out.status.success(), "{}", text(&out));
     path
+}
+
+/// A `songrec serve` whose log goes to a file; stopped with SIGTERM.
+pub struct Server {
+    child: std::process::Child,
+    pub base: String,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with(dir, env, &[])
+    }
+
+    /// [`Server::start`] with more `serve` arguments.
+    pub fn start_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        let log = dir.join("serve.log");
+        let mut all = vec!["serve", "--addr", "127.0.0.1:0", "--reload-interval", "1s"];
+        all.extend_from_slice(args);
+        let child = songrec(dir, env, &all)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let base = loop {
+            let file = std::fs::File::open(&log).unwrap();
+            let found = BufReader::new(file)
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|l| {
+                    l.split("serving on http://")
+                        .nth(1)
+                        .map(|rest| format!("http://{}", rest.split('/').next().unwrap_or(rest)))
+                });
+            if let Some(base) = found {
+                break base;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "serve did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Server { child, base, log }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    }
+
+    /// SIGTERM, then everything it logged.
+    pub fn stop(mut self) -> String {
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A child process killed (and reaped) when dropped, so a failing test leaves nothing behind.

@@ -24,6 +24,8 @@ pub(crate) enum ApiError {
     Rejected { status: StatusCode, message: String },
     #[error("the request took longer than {0} s")]
     Timeout(u64),
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(f64),
     #[error("no artist with id {0}")]
     UnknownArtist(u64),
     #[error("missing or wrong bearer token")]
@@ -61,6 +63,7 @@ impl ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Rejected { status, .. } => *status,
         }
     }
@@ -80,6 +83,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // The rest of the body may still come: the connection cannot be reused.
+            ApiError::BodyTimeout(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

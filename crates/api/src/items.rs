@@ -63,8 +63,10 @@ impl<'m> SongItem<'m> {
 pub(crate) struct RecommendedSong<'m> {
     #[serde(flatten)]
     pub song: SongItem<'m>,
-    /// Similarity to the request, higher is closer; never increases down a list. Cosine in
-    /// [0, 1] for one song; for seeds, the mean over the seeds minus the mean over `avoid`.
+    /// Similarity to the request, higher is closer, capped at the score of the item above:
+    /// never increases down a list, even where the model places a song below a less similar
+    /// one. Cosine in [0, 1] for one song; for seeds, the mean over the seeds minus the mean
+    /// over `avoid`.
     pub score: f32,
     /// Why it is recommended, most telling first.
     pub reasons: Vec<String>,

@@ -20,6 +20,7 @@ mod reload;
 mod routes;
 mod search;
 mod served;
+mod server;
 mod source;
 mod telemetry;
 
@@ -63,7 +64,21 @@ pub struct ServeOptions {
     /// The pipeline record `GET /pipeline` shows (and, in a process that runs cycles, its
     /// schedule and the metrics appended to `/metrics`); without it `GET /pipeline` answers 404.
     pub pipeline: Option<PipelineStatus>,
+    /// Time a client has to send a whole request head (line and headers), from the moment the
+    /// server waits for it (including idle time on a kept-alive connection); a client slower
+    /// than this is disconnected.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body once the handler starts reading it; a
+    /// slower one is answered 408 and disconnected.
+    pub body_read_timeout: Duration,
 }
+
+/// Default [`ServeOptions::header_read_timeout`]: ample for any client on any network, short
+/// enough that idle or trickling connections do not pile up.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ServeOptions::body_read_timeout`]: a body is at most 64 KiB; below the 10 s
+/// request timeout so that a stalled body gets its own answer.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for ServeOptions {
     fn default() -> Self {
@@ -72,6 +87,8 @@ impl Default for ServeOptions {
             cors_origins: Vec::new(),
             max_in_flight: routes::DEFAULT_MAX_IN_FLIGHT,
             pipeline: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 }
@@ -142,19 +159,19 @@ pub async fn run_with_options(
         admin_token: options.admin_token.map(Arc::new),
         in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
         pipeline: options.pipeline,
+        body_read_timeout: options.body_read_timeout,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let reload_task = tokio::spawn(reloader.run(reload_interval, stop_rx.clone()));
     let upkeep_task = tokio::spawn(metrics.run_upkeep(stop_rx));
 
     let app = routes::router(state, &cors_origins);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining in-flight requests");
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let served = server::serve(listener, app, options.header_read_timeout, async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = stop_tx.send(true);
+    })
+    .await;
     // A model load in progress is not worth waiting for once the server is gone.
     reload_task.abort();
     upkeep_task.abort();

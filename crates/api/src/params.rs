@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::routes::{AppState, MAX_BODY_BYTES};
 
 /// Recommendations per request when `k` is not given.
 pub(crate) const DEFAULT_K: usize = 5;
@@ -98,27 +99,102 @@ impl QueryNames for NoQuery {
     const NAMES: &'static [&'static str] = &[];
 }
 
-/// A JSON body whose rejections (bad JSON, wrong content type) are JSON errors too.
+/// A JSON body whose rejections (bad JSON, wrong content type) are JSON errors too, and
+/// that must arrive whole within the server's body read timeout (408 otherwise).
 pub(crate) struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        axum::Json::<T>::from_request(req, state)
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.body_read_timeout;
+        tokio::time::timeout(limit, axum::Json::<T>::from_request(req, state))
             .await
+            .map_err(|_| ApiError::BodyTimeout(limit.as_secs_f64()))?
             .map(|axum::Json(value)| JsonBody(value))
             .map_err(|e: JsonRejection| {
-                // A well-formed body of the wrong shape is a bad request like any other.
-                let status = match e.status() {
-                    StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
-                    status => status,
+                let (status, message) = match e.status() {
+                    // A well-formed body of the wrong shape is a bad request like any other.
+                    StatusCode::UNPROCESSABLE_ENTITY => (StatusCode::BAD_REQUEST, e.body_text()),
+                    // Refused on its declared length before any of it is read, or as soon as
+                    // it passes the limit.
+                    StatusCode::PAYLOAD_TOO_LARGE => (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                    ),
+                    status => (status, e.body_text()),
                 };
-                ApiError::Rejected {
-                    status,
-                    message: e.body_text(),
-                }
+                ApiError::Rejected { status, message }
             })
+    }
+}
+
+/// Deserializers of whole numbers that, as JSON Schema's `integer` does, accept a JSON number
+/// with a zero fraction (`5.0`) as well as `5`; strings stay refused in JSON bodies. In query
+/// strings the value must be written as an integer.
+pub(crate) mod whole {
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+    struct WholeNumber;
+
+    impl Visitor<'_> for WholeNumber {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a non-negative integer")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64 is exactly representable; every integral f64 below it converts exactly.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    struct One(u64);
+
+    impl<'de> serde::Deserialize<'de> for One {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_u64(WholeNumber).map(One)
+        }
+    }
+
+    /// An optional whole number (`null` or absent is `None`).
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(<Option<One> as serde::Deserialize>::deserialize(d)?.map(|One(v)| v))
+    }
+
+    /// A list of whole numbers.
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = Vec<u64>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of non-negative integers")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u64>, A::Error> {
+                // The body limit bounds the list; no capacity is taken from the input.
+                let mut out = Vec::new();
+                while let Some(One(v)) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(List)
     }
 }
 
@@ -170,6 +246,25 @@ pub(crate) fn check_range(
             "{name} must be an integer between {min} and {max}, got {v}"
         ))),
     }
+}
+
+/// Largest `min_pageviews` (well past any song's; declared as the maximum in OpenAPI).
+pub(crate) const MAX_PAGEVIEWS: u64 = 1_000_000_000_000_000;
+
+/// Longest `language` filter, in characters (as OpenAPI's `maxLength` counts).
+pub(crate) const MAX_LANGUAGE_CHARS: usize = 16;
+
+/// The `language` filter, lower-cased: absent or empty means any language.
+pub(crate) fn check_language(language: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(language) = language.filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    if language.chars().nth(MAX_LANGUAGE_CHARS).is_some() {
+        return Err(ApiError::BadRequest(format!(
+            "language is longer than {MAX_LANGUAGE_CHARS} characters"
+        )));
+    }
+    Ok(Some(language.to_ascii_lowercase()))
 }
 
 /// Comma-separated song ids (at most `max`, counted before any is parsed), duplicates
@@ -261,6 +356,35 @@ mod tests {
         // Duplicates count: a long list of one id is still a long list.
         assert!(check_ids("seeds", vec![7; 51], 50).is_err());
         assert_eq!(check_ids("seeds", vec![7; 50], 50).unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_integral_floats_in_json_but_not_as_strings() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(default, deserialize_with = "whole::option")]
+            k: Option<u64>,
+            #[serde(default, deserialize_with = "whole::list")]
+            seeds: Vec<u64>,
+        }
+        let body: Body =
+            serde_json::from_str(r#"{"k": 5.0, "seeds": [1, 2.0, 28519341397.0]}"#).unwrap();
+        assert_eq!(body.k, Some(5));
+        assert_eq!(body.seeds, vec![1, 2, 28519341397]);
+        let body: Body = serde_json::from_str(r#"{"k": null}"#).unwrap();
+        assert_eq!((body.k, body.seeds.len()), (None, 0));
+        for bad in [
+            r#"{"k": 5.5}"#,
+            r#"{"k": -1}"#,
+            r#"{"k": -1.0}"#,
+            r#"{"k": "5"}"#,
+            r#"{"k": 1e300}"#,
+            r#"{"seeds": [1, "2"]}"#,
+            r#"{"seeds": [0.5]}"#,
+            r#"{"seeds": 3}"#,
+        ] {
+            assert!(serde_json::from_str::<Body>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -388,7 +388,13 @@ impl Model {
         (index < self.len()).then(|| &self.tables.neighbours[index * self.k..(index + 1) * self.k])
     }
 
-    /// Every stored neighbour of a song, best first (empty for an unknown index).
+    /// Every stored neighbour of a song, in the model's order, best first (empty for an
+    /// unknown index).
+    ///
+    /// A neighbour's score is its similarity capped at the score of the one before it, so
+    /// scores never increase down the list: the order is not by similarity alone (one artist's
+    /// songs are spread through the list, and songs of the same language, era and popularity
+    /// complete it), and a score above an earlier one would contradict the order.
     pub fn neighbours(&self, index: usize) -> impl ExactSizeIterator<Item = Neighbour> + '_ {
         let row = if index < self.len() {
             index * self.k..(index + 1) * self.k
@@ -396,10 +402,15 @@ impl Model {
             0..0
         };
         let t = &self.tables;
-        row.map(move |cell| Neighbour {
-            index: t.neighbours[cell] as usize,
-            score: f32::from(t.scores[cell]) / SCORE_SCALE,
-            reason_bits: t.reasons[cell],
+        let mut ceiling = u16::MAX;
+        row.map(move |cell| {
+            let score = t.scores[cell].min(ceiling);
+            ceiling = score;
+            Neighbour {
+                index: t.neighbours[cell] as usize,
+                score: f32::from(score) / SCORE_SCALE,
+                reason_bits: t.reasons[cell],
+            }
         })
     }
 
@@ -532,5 +543,65 @@ impl Model {
 
     pub(crate) fn quantise(score: f32) -> u16 {
         (score.clamp(0.0, 1.0) * SCORE_SCALE).round() as u16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three songs; song 0's neighbours are stored out of similarity order, as the model's
+    /// artist spreading leaves them.
+    fn model_with_scores(scores: [f32; 2]) -> Model {
+        let songs = (0..3)
+            .map(|i| SongInfo {
+                id: 10 + i,
+                title: format!("title {i}"),
+                artist: "artist".into(),
+                artist_id: 1,
+                pageviews: Some(100 - i),
+                ..SongInfo::default()
+            })
+            .collect();
+        let info = ModelInfo {
+            trained_at: "2026-01-01T00:00:00Z".into(),
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            songs: 3,
+        };
+        let quantised: Vec<u16> = scores.iter().map(|&s| Model::quantise(s)).collect();
+        Model::from_parts(
+            info,
+            songs,
+            2,
+            vec![1, 2, 2, 0, 0, 1],
+            [quantised.clone(), quantised.clone(), quantised].concat(),
+            vec![0; 6],
+            Explanations {
+                credit_offsets: vec![0; 4],
+                relation_offsets: vec![0; 4],
+                ..Explanations::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_neighbour_placed_below_a_less_similar_one_is_scored_no_higher_than_it() {
+        let model = model_with_scores([0.515, 0.757]);
+        let scores: Vec<f32> = model.neighbours(0).map(|n| n.score).collect();
+        assert_eq!(scores.len(), 2);
+        assert!((scores[0] - 0.515).abs() < 1e-4, "{scores:?}");
+        assert_eq!(scores[1], scores[0], "{scores:?}");
+        let recommended: Vec<f32> = model
+            .recommend(0, 2)
+            .unwrap()
+            .iter()
+            .map(|r| r.score)
+            .collect();
+        assert_eq!(recommended, scores);
+        // Scores already in order are the similarities as stored.
+        let model = model_with_scores([0.9, 0.4]);
+        let scores: Vec<f32> = model.neighbours(0).map(|n| n.score).collect();
+        assert!((scores[0] - 0.9).abs() < 1e-4 && (scores[1] - 0.4).abs() < 1e-4);
     }
 }

@@ -61,6 +61,8 @@ pub(crate) struct AppState {
     pub in_flight: Arc<Semaphore>,
     /// What `GET /pipeline` shows; `None` answers 404.
     pub pipeline: Option<songrec_pipeline::PipelineStatus>,
+    /// How long a handler waits for a request body (see `params::JsonBody`).
+    pub body_read_timeout: Duration,
 }
 
 impl AppState {

@@ -51,28 +51,34 @@ macro_rules! filter_fields {
             /// Number of recommendations (default 5).
             #[param(minimum = 1, maximum = 100)]
             #[schema(minimum = 1, maximum = 100)]
+            #[serde(default, deserialize_with = "params::whole::option")]
             pub k: Option<u64>,
             /// Leave out songs by the requested songs' primary artists.
             pub exclude_artist: Option<bool>,
             /// At most this many songs per primary artist.
             #[param(minimum = 1, maximum = 100)]
             #[schema(minimum = 1, maximum = 100)]
+            #[serde(default, deserialize_with = "params::whole::option")]
             pub max_per_artist: Option<u64>,
-            /// Only songs in this language (a Genius language code: `en`, `es`, ...).
+            /// Only songs in this language (a Genius language code: `en`, `es`, ...); empty
+            /// means any.
             #[param(max_length = 16)]
             #[schema(max_length = 16)]
             pub language: Option<String>,
             /// Only songs released in or after this year.
             #[param(minimum = 0, maximum = 9999)]
             #[schema(minimum = 0, maximum = 9999)]
+            #[serde(default, deserialize_with = "params::whole::option")]
             pub min_year: Option<u64>,
             /// Only songs released in or before this year.
             #[param(minimum = 0, maximum = 9999)]
             #[schema(minimum = 0, maximum = 9999)]
+            #[serde(default, deserialize_with = "params::whole::option")]
             pub max_year: Option<u64>,
             /// Only songs with at least this many pageviews.
             #[param(minimum = 0, maximum = 1e15)]
             #[schema(minimum = 0, maximum = 1e15)]
+            #[serde(default, deserialize_with = "params::whole::option")]
             pub min_pageviews: Option<u64>,
         }
     };
@@ -141,13 +147,14 @@ filter_fields! {
     pub(crate) struct SeedsRequest {
         /// Genius song ids to recommend from, 1 to 50.
         #[schema(min_items = 1, max_items = 50)]
+        #[serde(deserialize_with = "params::whole::list")]
         seeds: Vec<u64>,
         /// Song ids whose neighbours are pushed down ("less like this"), up to 50.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "params::whole::list")]
         #[schema(max_items = 50)]
         avoid: Vec<u64>,
         /// Song ids never to recommend, up to 100.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "params::whole::list")]
         #[schema(max_items = 100)]
         exclude: Vec<u64>,
     }
@@ -197,14 +204,7 @@ impl FilterArgs {
             Some(m) => Some(params::check_range("max_per_artist", Some(m), 0, 1, 100)? as usize),
             None => None,
         };
-        if let Some(language) = self.language {
-            if language.is_empty() || language.len() > 16 {
-                return Err(ApiError::BadRequest(
-                    "language must be 1 to 16 characters".to_owned(),
-                ));
-            }
-            filters.language = Some(language.to_ascii_lowercase());
-        }
+        filters.language = params::check_language(self.language.as_deref())?;
         filters.min_year = self
             .min_year
             .map(|y| year("min_year", Some(y)))
@@ -215,7 +215,7 @@ impl FilterArgs {
             .transpose()?;
         filters.min_pageviews = self
             .min_pageviews
-            .map(|p| params::check_range("min_pageviews", Some(p), 0, 0, MAX_PAGEVIEWS))
+            .map(|p| params::check_range("min_pageviews", Some(p), 0, 0, params::MAX_PAGEVIEWS))
             .transpose()?;
         if self.exclude_artist == Some(true) {
             filters.excluded_artists = requested
@@ -227,9 +227,6 @@ impl FilterArgs {
         Ok((k, filters))
     }
 }
-
-/// Largest `min_pageviews` (well past any song's).
-const MAX_PAGEVIEWS: u64 = 1_000_000_000_000_000;
 
 const RECOMMEND_400: &str = "Malformed index or id, k outside 1..=100 or above the model's max_k, \
      a filter out of range, or an unknown or repeated query parameter";
@@ -337,6 +334,7 @@ pub(crate) async fn from_seeds_query(
         (status = 200, description = "Up to k recommendations, best first", body = SeedsResponse),
         (status = 400, description = "Bad JSON, an unknown field, no seeds or too many ids, k or a filter out of range", body = ErrorBody),
         (status = 404, description = "A seed id is not in the catalogue", body = ErrorBody),
+        (status = 408, description = "The body did not arrive whole within 5 s", body = ErrorBody),
         (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 415, description = "The body is not declared as application/json", body = ErrorBody),
         (status = 503, description = "No model loaded yet, or the server is overloaded (see Retry-After)", body = ErrorBody)
@@ -448,28 +446,14 @@ fn recommend_from_seeds(
         .excluded_songs
         .extend(exclude.iter().filter_map(|&id| model.index_of(id)));
 
-    struct Candidate {
-        score_sum: f32,
-        reasons: Vec<String>,
-    }
-    let mut candidates: HashMap<usize, Candidate> = HashMap::new();
+    // Scores first; reasons only for the songs chosen, from what each seed stored about them.
+    let mut sums: HashMap<usize, f32> = HashMap::new();
+    let mut links: Vec<(usize, usize, u8)> = Vec::new();
     for &seed in &seed_indices {
         // Every stored neighbour: a song just outside one seed's top k may be close to all.
-        let seed_title = model.song(seed).map(|s| s.title).unwrap_or("");
         for n in model.neighbours(seed) {
-            let candidate = candidates.entry(n.index).or_insert_with(|| Candidate {
-                score_sum: 0.0,
-                reasons: Vec::new(),
-            });
-            candidate.score_sum += n.score;
-            if seed_indices.len() > 1 {
-                push_reason(&mut candidate.reasons, format!("like {seed_title}"));
-            }
-            if candidate.reasons.len() < MAX_MERGED_REASONS {
-                for reason in model.reasons(seed, n.index, n.reason_bits) {
-                    push_reason(&mut candidate.reasons, reason);
-                }
-            }
+            *sums.entry(n.index).or_insert(0.0) += n.score;
+            links.push((n.index, seed, n.reason_bits));
         }
     }
     let seed_count = seed_indices.len() as f32;
@@ -477,27 +461,27 @@ fn recommend_from_seeds(
     let mut penalties: HashMap<usize, f32> = HashMap::new();
     for &avoided in &avoid_indices {
         for n in model.neighbours(avoided) {
-            if candidates.contains_key(&n.index) {
+            if sums.contains_key(&n.index) {
                 *penalties.entry(n.index).or_insert(0.0) += n.score;
             }
         }
     }
-    let mut ranked: Vec<(usize, f32, Vec<String>)> = candidates
+    let mut ranked: Vec<(usize, f32)> = sums
         .into_iter()
-        .map(|(index, c)| {
+        .map(|(index, sum)| {
             let penalty = penalties.get(&index).copied().unwrap_or(0.0) / avoid_count;
-            (index, c.score_sum / seed_count - penalty, c.reasons)
+            (index, sum / seed_count - penalty)
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let recommendations: Vec<RecommendedSong<'_>> = filters
-        .select(model, ranked.into_iter().map(|(i, s, r)| (i, (s, r))), k)
+        .select(model, ranked, k)
         .into_iter()
-        .filter_map(|(index, (score, reasons))| {
+        .filter_map(|(index, score)| {
             Some(RecommendedSong {
                 song: SongItem::at(model, index)?,
                 score,
-                reasons,
+                reasons: merged_reasons(model, index, &seed_indices, &links),
             })
         })
         .collect();
@@ -506,6 +490,34 @@ fn recommend_from_seeds(
         recommended_song_ids: recommendations.iter().map(|r| r.song.id).collect(),
         recommendations,
     })
+}
+
+/// Why `index` is recommended from several seeds: for each seed it is a neighbour of, in seed
+/// order, which seed ("like ...", when there are several) and that seed's stored reasons; at
+/// most [`MAX_MERGED_REASONS`].
+fn merged_reasons(
+    model: &dyn Recommender,
+    index: usize,
+    seeds: &[usize],
+    links: &[(usize, usize, u8)],
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for &(candidate, seed, bits) in links {
+        if reasons.len() >= MAX_MERGED_REASONS {
+            break;
+        }
+        if candidate != index {
+            continue;
+        }
+        if seeds.len() > 1 {
+            let title = model.song(seed).map(|s| s.title).unwrap_or("");
+            push_reason(&mut reasons, format!("like {title}"));
+        }
+        for reason in model.reasons(seed, index, bits) {
+            push_reason(&mut reasons, reason);
+        }
+    }
+    reasons
 }
 
 fn push_reason(reasons: &mut Vec<String>, reason: String) {

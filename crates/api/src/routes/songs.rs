@@ -41,7 +41,7 @@ pub(crate) struct BrowseQuery {
     /// Only songs whose primary artist's name contains this, case and accents ignored.
     #[param(max_length = 200)]
     artist: Option<String>,
-    /// Only songs in this language (a Genius language code: `en`, `es`, ...).
+    /// Only songs in this language (a Genius language code: `en`, `es`, ...); empty means any.
     #[param(max_length = 16)]
     language: Option<String>,
     /// `pageviews` (most viewed first, the default), `title` (A to Z) or `release_date`
@@ -55,7 +55,7 @@ pub(crate) struct BrowseQuery {
     #[param(minimum = 0, maximum = 9999)]
     max_year: Option<i32>,
     /// Only songs with at least this many pageviews.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 1e15)]
     min_pageviews: Option<u64>,
     /// Matches to skip (default 0).
     #[param(minimum = 0, maximum = 1000000)]
@@ -121,11 +121,19 @@ pub(crate) async fn browse(
             "q has more than {MAX_WORDS} words"
         )));
     }
-    if query.language.as_ref().is_some_and(|l| l.len() > 16) {
-        return Err(ApiError::BadRequest(
-            "language is longer than 16 bytes".to_owned(),
-        ));
-    }
+    let language = params::check_language(query.language.as_deref())?;
+    let year = |name, value: Option<i32>| match value {
+        Some(y) if !(0..=9999).contains(&y) => Err(ApiError::BadRequest(format!(
+            "{name} must be an integer between 0 and 9999, got {y}"
+        ))),
+        _ => Ok(value),
+    };
+    let min_year = year("min_year", query.min_year)?;
+    let max_year = year("max_year", query.max_year)?;
+    let min_pageviews = query
+        .min_pageviews
+        .map(|p| params::check_range("min_pageviews", Some(p), 0, 0, params::MAX_PAGEVIEWS))
+        .transpose()?;
     let sort = match query.sort.unwrap_or(SortParam::Pageviews) {
         SortParam::Pageviews => Sort::Pageviews,
         SortParam::Title => Sort::Title,
@@ -137,10 +145,10 @@ pub(crate) async fn browse(
         let request = Search {
             q: &q,
             artist: query.artist.as_deref(),
-            language: query.language.as_deref().filter(|l| !l.is_empty()),
-            min_year: query.min_year,
-            max_year: query.max_year,
-            min_pageviews: query.min_pageviews,
+            language: language.as_deref(),
+            min_year,
+            max_year,
+            min_pageviews,
             sort,
             offset,
             limit,

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::Value;
 use songrec_api::ServeConfig;
 use songrec_catalog::{Artist, Credit, CreditRole, Song, browse_order};
@@ -396,4 +397,130 @@ async fn the_registry_source_loads_the_recorded_file_and_refuses_any_other() {
     ));
     let error = fresh.load(&first).await.err().unwrap().to_string();
     assert!(error.contains("checksum"), "{error}");
+}
+
+/// A catalogue the model has to reorder: a third of the songs belong to seven prolific
+/// artists (their songs are spread through each list, below less similar songs of other
+/// artists) and one song in nine has no credits (its list is completed from songs of the same
+/// language and era, nearest in popularity).
+fn crowded_catalogue(n: u64) -> Vec<Song> {
+    let languages = ["en", "es", "ko"];
+    (0..n)
+        .map(|id| {
+            let scene = id % 7;
+            let artist = if id % 3 == 0 { scene } else { 10 + id % 41 };
+            let credits = if id % 9 == 4 {
+                Vec::new()
+            } else {
+                [100 + scene * 2 + id % 2, 200 + (id * 7) % 23]
+                    .into_iter()
+                    .map(|producer| Credit {
+                        role: CreditRole::Producer,
+                        artist: Artist {
+                            id: producer,
+                            name: format!("Producer {producer}"),
+                        },
+                    })
+                    .collect()
+            };
+            Song {
+                id: 70_000 + id * 5,
+                title: format!("Song {id}"),
+                primary_artist: Artist {
+                    id: artist,
+                    name: format!("Singer {artist}"),
+                },
+                credits,
+                album: None,
+                release_date: None,
+                release_year: Some(1990 + scene as i32 * 4 + (id % 3) as i32),
+                language: Some(languages[(scene % 3) as usize].to_owned()),
+                pageviews: (id % 13 != 7).then_some(1_000_000 / (id + 1)),
+                relationships: Vec::new(),
+                description: None,
+                url: None,
+                song_art_image_url: None,
+                tags: Vec::new(),
+                primary_tag: None,
+                performances: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// The scores of an answer, which must never increase down the list.
+fn assert_monotone(path: &str, status: u16, body: &Value) -> usize {
+    assert_eq!(status, 200, "{path}: {body}");
+    let scores: Vec<f64> = body["recommendations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: {body}"))
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "{path}: scores {scores:?} increase"
+    );
+    scores.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scores_never_increase_down_any_list_on_any_route_with_any_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Arc::new(Registry::local(&dir.path().join("registry")).unwrap());
+    let songs = crowded_catalogue(700);
+    train_and_promote(&registry, &songs, dir.path(), 30).await;
+    let served = Served::start(registry).await;
+    served
+        .wait_until("the model is served", || async {
+            served.served_version().await.is_some()
+        })
+        .await;
+    let (_, model) = served.get("/model").await;
+    let universe = model["recommend_songs"].as_u64().unwrap() as usize;
+    let ids: Vec<u64> = {
+        let mut ids: Vec<(Option<u64>, u64)> = songs.iter().map(|s| (s.pageviews, s.id)).collect();
+        ids.sort_by(|a, b| browse_order(*a, *b));
+        ids.into_iter().map(|(_, id)| id).collect()
+    };
+    let filters = [
+        "",
+        "&max_per_artist=1",
+        "&max_per_artist=2&exclude_artist=true",
+        "&language=en",
+        "&min_year=1998&max_year=2010",
+        "&min_pageviews=2000",
+    ];
+    let mut paths = Vec::new();
+    for filter in filters {
+        for index in 0..universe {
+            paths.push(format!("/recommend/{index}?k=30{filter}"));
+        }
+        for id in &ids {
+            paths.push(format!("/songs/{id}/recommendations?k=30{filter}"));
+        }
+        for seeds in ids.chunks(3).step_by(5) {
+            let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+            paths.push(format!(
+                "/recommendations?seeds={}&avoid={}&k=30{filter}",
+                seeds.join(","),
+                ids[ids.len() / 2]
+            ));
+        }
+    }
+    let answered: Vec<usize> = futures::stream::iter(paths)
+        .map(|path| {
+            let served = &served;
+            async move {
+                let (status, body) = served.get(&path).await;
+                assert_monotone(&path, status, &body)
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    // The lists are long enough for the order to matter.
+    let long = answered.iter().filter(|&&n| n >= 10).count();
+    assert!(long * 2 > answered.len(), "{long} of {}", answered.len());
+    served.stop().await;
 }

@@ -1,30 +1,183 @@
 //! Hostile and unusual requests: refused with the right status before any work, by name.
 
-use crate::support::{Flavour, Spec, TestApp, assert_error};
+use std::sync::atomic::Ordering;
 
+use songrec_api::ServeOptions;
+
+use crate::support::{Artifact, FakeModel, Flavour, Gate, Spec, TestApp, assert_error, read_json};
+
+/// The first hostile request: 250,000 seed ids in a 1.6 MB body. Refused on its
+/// declared length, before any of it is read or parsed, and before the model is consulted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_huge_seed_body_is_413_and_a_long_seed_list_is_400() {
-    let (app, _source) = TestApp::serving(Spec::new(30, Flavour::Forward)).await;
+async fn a_body_of_250_000_seeds_is_413_before_it_is_read() {
+    let (app, calls) =
+        TestApp::serving_counted(FakeModel::new(Spec::new(30, Flavour::Forward), None)).await;
     let ids: Vec<String> = (0..250_000).map(|i| i.to_string()).collect();
     let body = format!("{{\"seeds\": [{}], \"k\": 5}}", ids.join(","));
-    assert_error(&app.post_json("/recommendations", &body).await, 413);
+    assert!(body.len() > 1_600_000, "{}", body.len());
+    let before = calls.load(Ordering::SeqCst);
+    let answer = app.post_json("/recommendations", &body).await;
+    assert_error(&answer, 413);
+    assert!(
+        answer.1["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 65536 bytes"),
+        "{}",
+        answer.1
+    );
+    // Sent without a length (chunked), it is cut off at the limit all the same.
+    let chunks: Vec<Result<String, std::io::Error>> = body
+        .as_bytes()
+        .chunks(16 * 1024)
+        .map(|c| Ok(String::from_utf8_lossy(c).into_owned()))
+        .collect();
+    let response = app
+        .client
+        .post(format!("{}/recommendations", app.base))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await;
+    // The server may answer and close before the client has sent everything.
+    if let Ok(response) = response {
+        assert_error(&read_json(response).await, 413);
+    }
+    // The same list in the query string is refused on the query's length.
+    let answer = app
+        .get(&format!("/recommendations?seeds={}", ids[..2000].join(",")))
+        .await;
+    assert_error(&answer, 400);
+    assert!(
+        answer.1["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than 4096"),
+        "{}",
+        answer.1
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "the model was consulted"
+    );
+
     // 51 copies of one id: refused on the count, before duplicates are removed.
     let body = format!("{{\"seeds\": [{}]}}", vec!["1000"; 51].join(","));
     let answer = app.post_json("/recommendations", &body).await;
     assert_error(&answer, 400);
     assert!(answer.1["error"].as_str().unwrap().contains("at most 50"));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "the model was consulted"
+    );
+    // The counter does count: 50 copies are one seed, answered.
+    let body = format!("{{\"seeds\": [{}]}}", vec!["1000"; 50].join(","));
+    assert_eq!(app.post_json("/recommendations", &body).await.0, 200);
+    assert!(calls.load(Ordering::SeqCst) > before);
 }
 
+/// The second hostile request: 15,000 one-letter words. Refused on the query's length
+/// before it is decoded; a short query of too many words is refused before the search runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_search_of_fifteen_thousand_words_is_400() {
-    let (app, _source) = TestApp::serving(Spec::new(30, Flavour::Forward)).await;
+async fn a_search_of_fifteen_thousand_words_is_400_before_any_search() {
+    let (app, calls) =
+        TestApp::serving_counted(FakeModel::new(Spec::new(30, Flavour::Forward), None)).await;
+    let before = calls.load(Ordering::SeqCst);
     let q = vec!["a"; 15_000].join("+");
-    let answer = app.get(&format!("/songs?q={q}")).await;
+    let answer = app.get(&format!("/songs?q={q}&language=en")).await;
     assert_error(&answer, 400);
-    let q = ["a"; 11].join("+");
-    let answer = app.get(&format!("/songs?q={q}")).await;
+    assert!(
+        answer.1["error"]
+            .as_str()
+            .unwrap()
+            .contains("the query string is 30013 bytes, more than 4096"),
+        "{}",
+        answer.1
+    );
+    // Eleven words: every song's line contains "a", so a search that ran would look up each
+    // song's language in the model.
+    let answer = app
+        .get(&format!("/songs?q={}&language=en", ["a"; 11].join("+")))
+        .await;
     assert_error(&answer, 400);
-    assert!(answer.1["error"].as_str().unwrap().contains("words"));
+    assert!(
+        answer.1["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than 10 words")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), before, "the search ran");
+    // Ten words do run it.
+    let (status, _) = app
+        .get(&format!("/songs?q={}&language=en", ["a"; 10].join("+")))
+        .await;
+    assert_eq!(status, 200);
+    assert!(calls.load(Ordering::SeqCst) > before);
+}
+
+/// A burst larger than the in-flight limit is shed with 503 and Retry-After, and the probes
+/// and metrics still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_past_the_in_flight_limit_are_shed_and_probes_still_answer() {
+    let (gate, entered) = Gate::new();
+    let options = ServeOptions {
+        max_in_flight: 1,
+        ..ServeOptions::default()
+    };
+    let (app, _source) = TestApp::serving_with(
+        Artifact::Gated(Spec::new(30, Flavour::Forward), gate.clone()),
+        options,
+    )
+    .await;
+    let held = {
+        let client = app.client.clone();
+        let url = format!("{}/recommend/0?k=3", app.base);
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+    };
+    tokio::task::spawn_blocking(move || entered.recv().unwrap())
+        .await
+        .unwrap();
+
+    let response = app
+        .client
+        .get(format!("{}/recommend/1?k=3", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    assert_error(&read_json(response).await, 503);
+    assert_error(&app.get("/songs?q=song").await, 503);
+    assert_eq!(app.get("/health").await.0, 200);
+    assert_eq!(app.get("/ready").await.0, 200);
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("songrec_http_requests_shed_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("songrec_http_requests_in_flight 1"),
+        "{metrics}"
+    );
+
+    gate.open();
+    assert_eq!(held.await.unwrap(), 200);
+    assert_eq!(app.get("/recommend/1?k=3").await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

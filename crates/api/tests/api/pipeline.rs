@@ -74,7 +74,12 @@ async fn without_a_pipeline_record_the_route_is_a_json_404() {
 async fn the_last_cycles_are_listed_newest_first_with_their_steps_and_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let config = database_with_cycles(dir.path(), 12).await;
-    let app = TestApp::spawn_with(FakeSource::new(), with(PipelineStatus::reader(&config))).await;
+    let app = TestApp::spawn_with(
+        FakeSource::new(),
+        TEST_RELOAD_INTERVAL,
+        with(PipelineStatus::reader(&config)),
+    )
+    .await;
 
     let (status, body) = app.get("/pipeline").await;
     assert_eq!(status, 200, "{body}");
@@ -110,7 +115,12 @@ async fn a_missing_database_has_no_cycles_and_is_not_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("absent.db");
     let config = StoreConfig::sqlite(&path);
-    let app = TestApp::spawn_with(FakeSource::new(), with(PipelineStatus::reader(&config))).await;
+    let app = TestApp::spawn_with(
+        FakeSource::new(),
+        TEST_RELOAD_INTERVAL,
+        with(PipelineStatus::reader(&config)),
+    )
+    .await;
     let (status, body) = app.get("/pipeline").await;
     assert_eq!((status, &body["cycles"]), (200, &json!([])));
     assert!(!path.exists());
@@ -133,7 +143,12 @@ async fn an_unreadable_record_is_a_json_503() {
         .await
         .unwrap();
     store.close().await;
-    let app = TestApp::spawn_with(FakeSource::new(), with(PipelineStatus::reader(&config))).await;
+    let app = TestApp::spawn_with(
+        FakeSource::new(),
+        TEST_RELOAD_INTERVAL,
+        with(PipelineStatus::reader(&config)),
+    )
+    .await;
     let answer = app.get("/pipeline").await;
     assert_error(&answer, 503);
     assert!(
@@ -156,7 +171,7 @@ async fn a_process_that_runs_cycles_shows_its_plan_and_step_metrics() {
         .unwrap()
         .to_utc();
     status.set_plan("every 1h".into(), Some(next));
-    let app = TestApp::spawn_with(FakeSource::new(), with(status)).await;
+    let app = TestApp::spawn_with(FakeSource::new(), TEST_RELOAD_INTERVAL, with(status)).await;
 
     let (code, body) = app.get("/pipeline").await;
     assert_eq!(code, 200, "{body}");

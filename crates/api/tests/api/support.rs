@@ -2,11 +2,12 @@
 //! test controls, and the real server on a random port.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use songrec_api::{BoxError, ModelSource, Recommender, SourceFuture};
+use songrec_api::{BoxError, ModelSource, Recommender, ServeOptions, SourceFuture};
 use songrec_model::{ModelInfo, Neighbour, RecommendError, Recommendation, SongInfo, SongView};
 use songrec_registry::VersionInfo;
 use tokio::sync::{oneshot, watch};
@@ -64,6 +65,9 @@ pub struct FakeModel {
     index_by_id: HashMap<u64, usize>,
     info: ModelInfo,
     gate: Option<Gate>,
+    /// Calls to the model's song, id and neighbour lookups: a request that never reaches it
+    /// leaves this alone.
+    calls: Arc<AtomicUsize>,
 }
 
 /// Holds `recommend` until released; reports when a call has entered.
@@ -127,7 +131,17 @@ impl FakeModel {
             index_by_id,
             info,
             gate,
+            calls: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// The count of lookups this model has answered, shared with the server that serves it.
+    pub fn calls(&self) -> Arc<AtomicUsize> {
+        self.calls.clone()
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Renames some songs so that search has something to find.
@@ -148,14 +162,17 @@ impl Recommender for FakeModel {
     }
 
     fn song(&self, index: usize) -> Option<SongView<'_>> {
+        self.count();
         self.songs.get(index).map(view)
     }
 
     fn index_of(&self, song_id: u64) -> Option<usize> {
+        self.count();
         self.index_by_id.get(&song_id).copied()
     }
 
     fn recommend(&self, index: usize, k: usize) -> Result<Vec<Recommendation<'_>>, RecommendError> {
+        self.count();
         if let Some(gate) = &self.gate {
             // Hand this worker's other tasks to another thread while waiting, or they would
             // wait for the gate too.
@@ -187,6 +204,7 @@ impl Recommender for FakeModel {
     }
 
     fn neighbours(&self, index: usize) -> Vec<Neighbour> {
+        self.count();
         if let Some(gate) = &self.gate {
             tokio::task::block_in_place(|| gate.pass());
         }
@@ -369,12 +387,14 @@ pub const TEST_RELOAD_INTERVAL: Duration = Duration::from_millis(5);
 
 impl TestApp {
     pub async fn spawn(source: Arc<dyn ModelSource>) -> TestApp {
-        TestApp::spawn_with(source, songrec_api::ServeOptions::default()).await
+        TestApp::spawn_with(source, TEST_RELOAD_INTERVAL, ServeOptions::default()).await
     }
 
+    /// A server with its own reload interval and options.
     pub async fn spawn_with(
         source: Arc<dyn ModelSource>,
-        options: songrec_api::ServeOptions,
+        reload_interval: Duration,
+        options: ServeOptions,
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -384,7 +404,7 @@ impl TestApp {
         let server = tokio::spawn(songrec_api::run_with_options(
             listener,
             source,
-            TEST_RELOAD_INTERVAL,
+            reload_interval,
             options,
             async move {
                 let _ = rx.await;
@@ -405,11 +425,38 @@ impl TestApp {
 
     /// A server already serving `artifact` as version 1.
     pub async fn serving_artifact(artifact: Artifact) -> (TestApp, Arc<FakeSource>) {
+        TestApp::serving_with(artifact, ServeOptions::default()).await
+    }
+
+    /// A server with `options`, already serving `artifact` as version 1.
+    pub async fn serving_with(
+        artifact: Artifact,
+        options: ServeOptions,
+    ) -> (TestApp, Arc<FakeSource>) {
         let source = FakeSource::new();
         let polls = source.set_champion(1, artifact);
-        let app = TestApp::spawn(source.clone()).await;
+        let app = TestApp::spawn_with(source.clone(), TEST_RELOAD_INTERVAL, options).await;
         source.wait_for_polls(polls).await;
         (app, source)
+    }
+
+    /// A server serving `model` as version 1, and the count of the model's lookups.
+    pub async fn serving_counted(model: FakeModel) -> (TestApp, Arc<AtomicUsize>) {
+        let calls = model.calls();
+        let prepared = Arc::new(Mutex::new(Some(model)));
+        let (app, _source) = TestApp::serving_artifact(Artifact::Prepared(prepared)).await;
+        (app, calls)
+    }
+
+    /// Waits until `/ready` answers 200 (a server polling rarely has no poll count to wait on).
+    pub async fn wait_until_ready(&self) {
+        for _ in 0..600 {
+            if self.get("/ready").await.0 == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server never became ready");
     }
 
     pub async fn get(&self, path_and_query: &str) -> (u16, Value) {
