@@ -99,6 +99,7 @@ struct Window {
     rss_kib: u64,
     anon_kib: u64,
     file_kib: u64,
+    files: usize,
     version: Option<u64>,
 }
 
@@ -112,8 +113,11 @@ async fn load(
     failures: Arc<AtomicU64>,
     failure_text: Arc<std::sync::Mutex<Vec<String>>>,
 ) -> Vec<Duration> {
+    // A fixed pool, as a load balancer keeps: the server's connections (and their buffers)
+    // stay bounded, so memory growth would be the server's own.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(16)
         .build()
         .unwrap();
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
@@ -239,11 +243,12 @@ async fn soak_at_a_fixed_rate_with_a_new_champion_every_window_fails_nothing_and
             rss_kib: rss_kib(server.pid()),
             anon_kib: status_kib(server.pid(), "RssAnon"),
             file_kib: status_kib(server.pid(), "RssFile"),
+            files: open_files(server.pid()),
             version: champion_version(&base).await,
         };
         eprintln!(
             "figure: soak window {}: {} requests, p50 {:?}, p99 {:?}, RSS {} MiB (own {} MiB, \
-             mapped files {} MiB), serving v{:?}",
+             mapped files {} MiB), {} open files, serving v{:?}",
             windows.len() + 1,
             window.requests,
             window.p50,
@@ -251,6 +256,7 @@ async fn soak_at_a_fixed_rate_with_a_new_champion_every_window_fails_nothing_and
             window.rss_kib / 1024,
             window.anon_kib / 1024,
             window.file_kib / 1024,
+            window.files,
             window.version
         );
         windows.push(window);
