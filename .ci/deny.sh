@@ -34,6 +34,9 @@ path)
 check)
     install
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    # cargo-deny reads the metadata of every platform's dependencies, which a build for this
+    # platform never downloads: fetch them all first (crates.io only), then check offline.
+    cargo fetch --locked
     "$BIN" --offline check licenses bans sources
     ;;
 *)
