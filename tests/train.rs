@@ -258,11 +258,30 @@ fn eval_labels_scores_other_artists_recommendations_against_the_labels() {
     assert_eq!(report["coverage_at_10"], 1.0);
     let share = report["same_artist_share_at_10"].as_f64().unwrap();
     assert!(share <= 2.0 / 3.0, "{report}");
+    assert_eq!(report["by_label"]["rock"], 1.0);
+    assert_eq!(report["by_label"]["pop"], 1.0);
+    assert_eq!(report["label_agreement_other_artists_macro"], 1.0);
     let report = json(
         &data,
         &["eval", "--labels", across.to_str().unwrap(), "--json"],
     );
     assert_eq!(report["label_agreement_other_artists_at_10"], 0.0);
+
+    // Only artist 3's songs queried: rock against the pop of its producer partner, artist 4.
+    let only = dir.path().join("only.txt");
+    std::fs::write(&only, "artist_id\n3\n").unwrap();
+    let only = only.to_str().unwrap();
+    let args = [
+        "eval",
+        "--labels",
+        across.to_str().unwrap(),
+        "--only-artists",
+        only,
+    ];
+    let report = json(&data, &[&args[..], &["--json"]].concat());
+    assert_eq!(report["queries"], 3);
+    assert_eq!(report["by_label"].as_object().unwrap().len(), 1);
+    assert_eq!(report["by_label"]["rock"], 0.0);
 
     let out = songrec(&data, &["eval", "--labels", songs.to_str().unwrap()]);
     assert!(!out.status.success(), "a JSONL file is not a labels file");
@@ -273,6 +292,125 @@ fn eval_labels_scores_other_artists_recommendations_against_the_labels() {
     );
     let out = songrec(&data, &["eval"]);
     assert!(!out.status.success(), "--truth or --labels is required");
+}
+
+/// Imports `n` new songs (ids from 990,000) that credit no one: the catalogue grows.
+fn grow_catalogue(dir: &Path, data: &Path, n: u64) {
+    let lines: String = (0..n)
+        .map(|i| {
+            let id = 990_000 + i;
+            format!(
+                "{}\n",
+                serde_json::json!({
+                    "id": id, "title": format!("New Song {id}"),
+                    "primary_artist": {"id": 990_000 + i / 4, "name": format!("Newcomer {i}")},
+                    "stats": {"pageviews": 10 + i},
+                })
+            )
+        })
+        .collect();
+    let path = dir.join(format!("new-{n}.jsonl"));
+    std::fs::write(&path, lines).unwrap();
+    let out = songrec(data, &["import", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn promotion_compares_like_with_like_tolerates_noise_and_lets_new_songs_through() {
+    let (dir, _) = catalogue_of(1000);
+    let data = dir.path().join("data");
+    let metric = |v: &serde_json::Value, name: &str| {
+        v["metrics"][name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} missing from {v}"))
+    };
+    let reason = |v: &serde_json::Value| v["reason"].as_str().unwrap().to_string();
+    // Scored against the champion's parameters on the candidate's catalogue and sample, and
+    // the decision names both scores.
+    let names_both = |v: &serde_json::Value| {
+        let (new, old) = (
+            metric(v, "heldout_hit_rate_at_10"),
+            metric(v, "champion_heldout_hit_rate_at_10"),
+        );
+        let why = reason(v);
+        assert!(
+            why.contains(&format!("{new:.4}")) && why.contains(&format!("{old:.4}")),
+            "{why}"
+        );
+        (new, old)
+    };
+    let champion = |data: &Path| json(data, &["models", "list", "--json"]);
+    let champion_version = |data: &Path| {
+        champion(data)
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["is_champion"] == true)
+            .map(|v| v["version"].as_u64().unwrap())
+    };
+
+    let first = json(&data, &["train", "--json", "--k", "20"]);
+    assert_eq!(first["promoted"], true);
+
+    // Equal: the same parameters on the same catalogue score exactly the champion's score.
+    let equal = json(&data, &["train", "--json", "--k", "20"]);
+    let (new, old) = names_both(&equal);
+    assert_eq!(new, old);
+    assert_eq!(equal["promoted"], true, "{equal}");
+    assert!(reason(&equal).contains("same catalogue"), "{equal}");
+
+    // Worse beyond the tolerance: kept out.
+    let worse = json(
+        &data,
+        &["train", "--json", "--k", "20", "--features", "original"],
+    );
+    let (new, old) = names_both(&worse);
+    assert!(new < old - 0.01, "{worse}");
+    assert_eq!(worse["promoted"], false);
+
+    // Worse within the tolerance, on the champion's own catalogue: noise, the champion stays.
+    let tolerant = [
+        "--k",
+        "20",
+        "--features",
+        "original",
+        "--param",
+        "promotion_tolerance=1",
+    ];
+    let within = json(&data, &[&["train", "--json"][..], &tolerant].concat());
+    names_both(&within);
+    assert_eq!(within["promoted"], false, "{within}");
+    assert_eq!(champion_version(&data), Some(2));
+
+    // The catalogue grows: a worse model beyond the tolerance still does not get in...
+    grow_catalogue(dir.path(), &data, 40);
+    let worse = json(
+        &data,
+        &["train", "--json", "--k", "20", "--features", "original"],
+    );
+    assert_eq!(worse["songs"], 1040);
+    assert_eq!(worse["promoted"], false, "{worse}");
+    // ...but one within it replaces the champion trained on fewer songs, so the new songs
+    // become servable.
+    let grown = json(&data, &[&["train", "--json"][..], &tolerant].concat());
+    names_both(&grown);
+    assert_eq!(grown["promoted"], true, "{grown}");
+    assert!(
+        reason(&grown).contains("fewer songs (1000 < 1040)"),
+        "{grown}"
+    );
+    assert_eq!(champion_version(&data), Some(6));
+
+    // Better: the full features beat the original ones now serving.
+    let better = json(&data, &["train", "--json", "--k", "20"]);
+    let (new, old) = names_both(&better);
+    assert!(new > old, "{better}");
+    assert_eq!(better["promoted"], true);
+    assert_eq!(champion_version(&data), Some(7));
 }
 
 fn versions_listed(data_dir: &Path) -> Vec<u64> {

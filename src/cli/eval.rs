@@ -2,6 +2,7 @@
 //! (scene precision counting only other artists' songs), or against per-song labels such as
 //! genres (label agreement counting only other artists' songs).
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +22,11 @@ pub struct Args {
     /// Labels TSV: song_id, artist_id, label (a genre, say), header line allowed.
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// With --labels: query only the songs of these artists (a file of artist ids, one per
+    /// line), e.g. artists held out from tuning; their lists are still scored against every
+    /// label.
+    #[arg(long, value_name = "FILE", requires = "labels")]
+    only_artists: Option<PathBuf>,
     /// Evaluate this registered version instead of the champion.
     #[arg(long, conflicts_with = "model")]
     version: Option<u64>,
@@ -74,6 +80,10 @@ impl Report {
                     "label_agreement_other_artists_at_10",
                     r.label_agreement_other_artists_at_10,
                 ),
+                (
+                    "label_agreement_other_artists_macro",
+                    r.label_agreement_other_artists_macro,
+                ),
                 ("label_agreement_at_10", r.label_agreement_at_10),
                 ("same_artist_share_at_10", r.same_artist_share_at_10),
                 ("coverage_at_10", r.coverage_at_10),
@@ -85,7 +95,7 @@ impl Report {
 /// What the lists are scored against.
 enum Reference {
     Truth(std::collections::HashMap<u64, TruthRow>),
-    Labels(std::collections::HashMap<u64, TruthRow>, usize),
+    Labels(songrec_model::Labels, Option<HashSet<u64>>),
 }
 
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
@@ -118,13 +128,23 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     };
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {what} file {}", file.display()))?;
+    let only_artists = match &args.only_artists {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read artists file {}", path.display()))?;
+            let ids = songrec_model::parse_artist_ids(&text)
+                .map_err(|e| anyhow::anyhow!("artists file {}: {e}", path.display()))?;
+            Some(ids)
+        }
+        None => None,
+    };
     let output = tokio::task::spawn_blocking(move || -> anyhow::Result<EvalOutput> {
         let reference = if what == "truth" {
             Reference::Truth(songrec_model::parse_truth(&text).map_err(anyhow::Error::msg)?)
         } else {
-            let (rows, distinct) = songrec_model::parse_labels(&text)
+            let labels = songrec_model::parse_labels(&text)
                 .map_err(|e| anyhow::anyhow!("labels file {}: {e}", file.display()))?;
-            Reference::Labels(rows, distinct)
+            Reference::Labels(labels, only_artists)
         };
         let model = Model::load(&path)?;
         Ok(evaluate(&model, &reference, version))
@@ -149,6 +169,11 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         for (name, value) in output.report.lines() {
             println!("  {name} {value:.4}");
         }
+        if let Report::Labels(r) = &output.report {
+            for (label, value) in &r.by_label {
+                println!("    {label}: {value:.4}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -172,9 +197,12 @@ fn evaluate(model: &Model, reference: &Reference, version: Option<u64>) -> EvalO
             Reference::Truth(truth) => {
                 Report::Scene(songrec_model::scene_report(&ids, &tops, truth))
             }
-            Reference::Labels(labels, distinct) => {
-                Report::Labels(songrec_model::label_report(&ids, &tops, labels, *distinct))
-            }
+            Reference::Labels(labels, only) => Report::Labels(songrec_model::label_report(
+                &ids,
+                &tops,
+                labels,
+                only.as_ref(),
+            )),
         },
     }
 }

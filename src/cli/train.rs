@@ -21,11 +21,9 @@ pub struct Args {
     /// popularity) or `original` (the replaced system's artist + pageviews model, to compare).
     #[arg(long)]
     features: Option<FeatureSet>,
-    /// A training parameter as NAME=VALUE (repeatable), e.g. `--param w_producer=1.5`.
-    /// Names: k, seed, features, w_primary_artist, w_featured_artist, w_producer, w_writer,
-    /// w_album, w_relationship, w_description, w_artist_circle, w_language, w_era,
-    /// w_popularity, description_max_df, circle_size, same_artist_share, exact_max_songs,
-    /// candidate_max_df, recall_sample, eval_sample.
+    /// A training parameter as NAME=VALUE (repeatable), e.g. `--param w_producer=1.5` or
+    /// `--param w_artist_roles=0`. Every name, its default and what it weighs: docs/MODEL.md;
+    /// an unknown name is refused with the list.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     param: Vec<String>,
     /// A TOML file of training parameters (`name = value` lines); `--param`, `--k` and

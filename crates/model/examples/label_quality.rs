@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trained = songrec_model::train(&songs, &params)?;
     let seconds = t.elapsed().as_secs_f64();
     let model = trained.model;
-    let (labels, distinct) = songrec_model::parse_labels(&std::fs::read_to_string(labels_path)?)?;
+    let labels = songrec_model::parse_labels(&std::fs::read_to_string(labels_path)?)?;
     let ids: Vec<u64> = (0..model.len())
         .map(|i| model.song(i).map_or(0, |s| s.id))
         .collect();
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map_or(&[][..], |row| &row[..row.len().min(10)])
         })
         .collect();
-    let report = songrec_model::label_report(&ids, &tops, &labels, distinct);
+    let report = songrec_model::label_report(&ids, &tops, &labels, None);
     println!(
         "{}",
         serde_json::json!({
@@ -71,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let song = model.song(i).ok_or("song")?;
         println!("\n{} — {}", song.title, song.artist);
         for rec in model.recommend(i, 10.min(model.max_k()))? {
-            let label = labels.get(&rec.song.id).map(|r| r.scene);
+            let label = labels.rows.get(&rec.song.id).map(|r| r.scene);
             println!(
                 "  {:.3} {} — {} [{:?}] {}",
                 rec.score,

@@ -1,7 +1,7 @@
 //! Offline evaluation without user data: held-out links, coverage, same-artist share,
 //! popularity bias, and scene precision against a generated catalogue's ground truth.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use songrec_catalog::Song;
@@ -237,17 +237,29 @@ pub struct LabelReport {
     pub same_artist_share_at_10: f64,
     /// Share of the model's songs that appear in at least one top list.
     pub coverage_at_10: f64,
+    /// `label_agreement_other_artists_at_10` of the queries carrying each label.
+    pub by_label: BTreeMap<String, f64>,
+    /// The mean of `by_label`: every label counts the same, however many songs carry it.
+    pub label_agreement_other_artists_macro: f64,
+}
+
+/// A labels file: each labelled song's label (as a number) and artist, and the labels' names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Labels {
+    pub rows: HashMap<u64, TruthRow>,
+    /// Label names; a row's `scene` is its label's position here.
+    pub names: Vec<String>,
 }
 
 /// Largest labels file read, in lines: a catalogue's worth and then some.
 pub const MAX_LABEL_LINES: usize = 20_000_000;
 
 /// Parses a labels TSV (`song_id<TAB>artist_id<TAB>label`; a first line that does not start
-/// with a number is a header). Labels are compared as trimmed text; each becomes a number in
-/// the rows returned, with the number of distinct labels.
-pub fn parse_labels(text: &str) -> Result<(HashMap<u64, TruthRow>, usize), String> {
+/// with a number is a header). Labels are compared as trimmed text.
+pub fn parse_labels(text: &str) -> Result<Labels, String> {
     let mut rows = HashMap::new();
     let mut labels: HashMap<&str, u64> = HashMap::new();
+    let mut names = Vec::new();
     for (number, line) in text.lines().enumerate() {
         if number >= MAX_LABEL_LINES {
             return Err(format!("more than {MAX_LABEL_LINES} lines"));
@@ -269,69 +281,143 @@ pub fn parse_labels(text: &str) -> Result<(HashMap<u64, TruthRow>, usize), Strin
             return Err(bad());
         };
         let next = labels.len() as u64;
-        let scene = *labels.entry(label).or_insert(next);
+        let scene = *labels.entry(label).or_insert_with(|| {
+            names.push(label.to_string());
+            next
+        });
         rows.insert(song, TruthRow { scene, artist });
     }
-    Ok((rows, labels.len()))
+    Ok(Labels { rows, names })
 }
 
-/// [`scene_report`] read as label agreement: `labels` from [`parse_labels`].
+/// Parses a list of artist ids, one per line (blank lines and a first line that is not a
+/// number, a header, are skipped).
+pub fn parse_artist_ids(text: &str) -> Result<HashSet<u64>, String> {
+    let mut ids = HashSet::new();
+    for (number, line) in text.lines().enumerate() {
+        if number >= MAX_LABEL_LINES {
+            return Err(format!("more than {MAX_LABEL_LINES} lines"));
+        }
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match line.parse::<u64>() {
+            Ok(id) => {
+                ids.insert(id);
+            }
+            Err(_) if number == 0 => {}
+            Err(_) => return Err(format!("line {}: expected an artist id", number + 1)),
+        }
+    }
+    Ok(ids)
+}
+
+/// Label agreement of each song's top list (`tops[i]` for song `ids[i]`); with
+/// `query_artists`, only the songs of those artists are queried (their lists are still
+/// scored against every labelled song), so that agreement can be read on a held-out part of
+/// the artists.
 pub fn label_report(
     ids: &[u64],
     tops: &[&[u32]],
-    labels: &HashMap<u64, TruthRow>,
-    distinct_labels: usize,
+    labels: &Labels,
+    query_artists: Option<&HashSet<u64>>,
 ) -> LabelReport {
-    let r = scene_report(ids, tops, labels);
+    let t = tally(ids, tops, &labels.rows, |row| {
+        query_artists.is_none_or(|a| a.contains(&row.artist))
+    });
+    let by_label: BTreeMap<String, f64> = t
+        .per_scene
+        .iter()
+        .filter_map(|(&scene, &(agree, other))| {
+            let name = labels.names.get(scene as usize)?;
+            Some((name.clone(), ratio(agree, other)))
+        })
+        .collect();
+    let macro_agreement = if by_label.is_empty() {
+        0.0
+    } else {
+        by_label.values().sum::<f64>() / by_label.len() as f64
+    };
     LabelReport {
-        queries: r.queries,
-        labels: distinct_labels,
-        label_agreement_other_artists_at_10: r.scene_precision_other_artists_at_10,
-        label_agreement_at_10: r.scene_precision_at_10,
-        same_artist_share_at_10: r.same_artist_share_at_10,
-        coverage_at_10: r.coverage_at_10,
+        queries: t.queries,
+        labels: labels.names.len(),
+        label_agreement_other_artists_at_10: ratio(t.other_same_scene, t.other),
+        label_agreement_at_10: ratio(t.all_same_scene, t.all),
+        same_artist_share_at_10: ratio(t.same_artist, t.all),
+        coverage_at_10: ratio(t.seen, ids.len()),
+        by_label,
+        label_agreement_other_artists_macro: macro_agreement,
     }
+}
+
+/// Counts over the queried songs' top lists.
+#[derive(Default)]
+struct Tally {
+    queries: usize,
+    other: usize,
+    other_same_scene: usize,
+    all: usize,
+    all_same_scene: usize,
+    same_artist: usize,
+    /// Distinct songs recommended.
+    seen: usize,
+    /// Per query scene: (other artists' songs in the scene, other artists' songs).
+    per_scene: BTreeMap<u64, (usize, usize)>,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn tally(
+    ids: &[u64],
+    tops: &[&[u32]],
+    truth: &HashMap<u64, TruthRow>,
+    queried: impl Fn(&TruthRow) -> bool,
+) -> Tally {
+    let mut t = Tally::default();
+    let mut seen: HashSet<u32> = HashSet::new();
+    for (q, top) in tops.iter().enumerate() {
+        let Some(query) = ids.get(q).and_then(|id| truth.get(id)) else {
+            continue;
+        };
+        if !queried(query) {
+            continue;
+        }
+        t.queries += 1;
+        let scene = t.per_scene.entry(query.scene).or_default();
+        for &c in *top {
+            seen.insert(c);
+            let Some(rec) = ids.get(c as usize).and_then(|id| truth.get(id)) else {
+                continue;
+            };
+            t.all += 1;
+            t.all_same_scene += usize::from(rec.scene == query.scene);
+            if rec.artist == query.artist {
+                t.same_artist += 1;
+            } else {
+                t.other += 1;
+                t.other_same_scene += usize::from(rec.scene == query.scene);
+                scene.1 += 1;
+                scene.0 += usize::from(rec.scene == query.scene);
+            }
+        }
+    }
+    t.seen = seen.len();
+    t
 }
 
 /// Scores each song's top list (`tops[i]` for song `ids[i]`) against the truth; songs missing
 /// from the truth are skipped.
 pub fn scene_report(ids: &[u64], tops: &[&[u32]], truth: &HashMap<u64, TruthRow>) -> SceneReport {
-    let (
-        mut queries,
-        mut other,
-        mut other_same_scene,
-        mut all,
-        mut all_same_scene,
-        mut same_artist,
-    ) = (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
-    let mut seen: HashSet<u32> = HashSet::new();
-    for (q, top) in tops.iter().enumerate() {
-        let Some(query) = truth.get(&ids[q]) else {
-            continue;
-        };
-        queries += 1;
-        for &c in *top {
-            seen.insert(c);
-            let Some(rec) = truth.get(&ids[c as usize]) else {
-                continue;
-            };
-            all += 1;
-            all_same_scene += usize::from(rec.scene == query.scene);
-            if rec.artist == query.artist {
-                same_artist += 1;
-            } else {
-                other += 1;
-                other_same_scene += usize::from(rec.scene == query.scene);
-            }
-        }
-    }
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let t = tally(ids, tops, truth, |_| true);
     SceneReport {
-        queries,
-        scene_precision_other_artists_at_10: ratio(other_same_scene, other),
-        scene_precision_at_10: ratio(all_same_scene, all),
-        same_artist_share_at_10: ratio(same_artist, all),
-        coverage_at_10: ratio(seen.len(), ids.len()),
+        queries: t.queries,
+        scene_precision_other_artists_at_10: ratio(t.other_same_scene, t.other),
+        scene_precision_at_10: ratio(t.all_same_scene, t.all),
+        same_artist_share_at_10: ratio(t.same_artist, t.all),
+        coverage_at_10: ratio(t.seen, ids.len()),
     }
 }
 
@@ -438,29 +524,51 @@ mod tests {
 
     #[test]
     fn label_agreement_counts_other_artists_songs_carrying_the_querys_label() {
-        let (labels, distinct) = parse_labels(
+        let labels = parse_labels(
             "song_id\tartist_id\tgenre\n1\t10\trock\n2\t10\trock\n3\t20\trock\n4\t30\tpop\n",
         )
         .unwrap();
-        assert_eq!(distinct, 2);
+        assert_eq!(labels.names, ["rock", "pop"]);
         let ids = [1, 2, 3, 4, 5];
         // 1 -> [2 own artist, 3 rock, 4 pop, 5 unlabelled]; 4 -> [3 rock]
         let tops: Vec<&[u32]> = vec![&[1, 2, 3, 4], &[], &[], &[2], &[]];
-        let report = label_report(&ids, &tops, &labels, distinct);
+        let report = label_report(&ids, &tops, &labels, None);
         assert_eq!(report.queries, 4);
+        assert_eq!(report.labels, 2);
         assert_eq!(report.label_agreement_other_artists_at_10, 1.0 / 3.0);
         assert_eq!(report.label_agreement_at_10, 2.0 / 4.0);
         assert_eq!(report.same_artist_share_at_10, 1.0 / 4.0);
         assert_eq!(report.coverage_at_10, 4.0 / 5.0);
+        // rock queries: song 1's 2 other artists' songs, one rock; pop: song 4's one, not pop.
+        assert_eq!(report.by_label["rock"], 0.5);
+        assert_eq!(report.by_label["pop"], 0.0);
+        assert_eq!(report.label_agreement_other_artists_macro, 0.25);
+
+        // Only artist 30's songs queried: song 4's list, scored against every label.
+        let only: HashSet<u64> = [30].into();
+        let report = label_report(&ids, &tops, &labels, Some(&only));
+        assert_eq!(report.queries, 1);
+        assert_eq!(report.label_agreement_other_artists_at_10, 0.0);
+        assert_eq!(report.coverage_at_10, 1.0 / 5.0);
+        assert_eq!(report.by_label.len(), 1);
     }
 
     #[test]
     fn a_labels_file_needs_no_header_and_refuses_short_lines() {
-        let (rows, distinct) = parse_labels("7\t1\thip hop\n8\t2\tr&b/soul\n").unwrap();
-        assert_eq!((rows.len(), distinct), (2, 2));
+        let labels = parse_labels("7\t1\thip hop\n8\t2\tr&b/soul\n").unwrap();
+        assert_eq!((labels.rows.len(), labels.names.len()), (2, 2));
         assert!(parse_labels("h\n7\t1\n").is_err());
         assert!(parse_labels("h\n7\tx\trock\n").is_err());
         assert!(parse_labels("h\n7\t1\t \n").is_err());
+    }
+
+    #[test]
+    fn artist_lists_take_a_header_and_refuse_other_text() {
+        assert_eq!(
+            parse_artist_ids("artist_id\n7\n\n 9 \n7\n"),
+            Ok([7, 9].into())
+        );
+        assert!(parse_artist_ids("7\nnine\n").is_err());
     }
 
     #[test]

@@ -18,8 +18,7 @@ pub(crate) enum Kind {
     /// A song taking part in a relationship (the song itself and the songs it links to).
     Song = 2,
     Term = 3,
-    /// An entry of the primary artist's profile: a usual collaborator, label, crew member or
-    /// genre tag of the artist's songs (see [`profile_key`]).
+    /// An entry of the primary artist's profile (see `profile` and [`profile_key`]).
     Circle = 4,
     /// A `custom_performances` label, imprint or publisher.
     Label = 5,
@@ -27,10 +26,31 @@ pub(crate) enum Kind {
     Crew = 6,
     /// A genre tag, by lower-cased name.
     Tag = 7,
+    /// Only in artist profiles: a `custom_performances` role the artist's songs credit
+    /// (guitar, mixing engineer, ...), by lower-cased name.
+    Role = 8,
+    /// Only in artist profiles: a half-decade the artist's songs came out in.
+    Era = 9,
+}
+
+impl Kind {
+    /// Every kind, in order.
+    pub const ALL: [Kind; KINDS] = [
+        Kind::Artist,
+        Kind::Album,
+        Kind::Song,
+        Kind::Term,
+        Kind::Circle,
+        Kind::Label,
+        Kind::Crew,
+        Kind::Tag,
+        Kind::Role,
+        Kind::Era,
+    ];
 }
 
 /// Number of [`Kind`]s.
-pub(crate) const KINDS: usize = 8;
+pub(crate) const KINDS: usize = 10;
 
 /// Profile entries of other kinds than collaborators are keyed apart from artist ids (which
 /// Genius keeps far below 2^48).
@@ -107,8 +127,20 @@ pub(crate) fn tag_value(name: &str) -> u64 {
     fnv1a(name.trim().to_lowercase().as_bytes())
 }
 
+/// The distinct `custom_performances` roles of a song, as token values (lower-cased names).
+pub(crate) fn performance_roles(song: &Song) -> Vec<u64> {
+    let mut roles: Vec<u64> = song
+        .performances
+        .iter()
+        .map(|p| fnv1a(p.role.trim().to_lowercase().as_bytes()))
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    roles
+}
+
 /// Kind and weight of a `custom_performances` credit in `role`.
-fn performance_kind(params: &TrainParams, role: &str) -> (Kind, f32) {
+pub(crate) fn performance_kind(params: &TrainParams, role: &str) -> (Kind, f32) {
     use songrec_catalog::RoleFamily;
     let family = RoleFamily::of(role);
     let kind = match family {
@@ -123,7 +155,13 @@ pub(crate) fn reason_bit(kind: Kind, a: u8, b: u8) -> u8 {
     match kind {
         Kind::Album => reason::ALBUM,
         Kind::Song => reason::RELATED,
-        Kind::Term | Kind::Circle | Kind::Label | Kind::Crew | Kind::Tag => reason::SCENE,
+        Kind::Term
+        | Kind::Circle
+        | Kind::Label
+        | Kind::Crew
+        | Kind::Tag
+        | Kind::Role
+        | Kind::Era => reason::SCENE,
         Kind::Artist => {
             let direct = role::PRIMARY | role::FEATURED | role::PRODUCER | role::WRITER;
             if a & direct == 0 || b & direct == 0 {
@@ -233,6 +271,25 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// The words of a song's description that say something beyond the song's other fields:
+/// [`description_terms`] without the words of its title, album and primary artist's name.
+/// Every description repeats those, tokens of their own already carry them, and their words
+/// would link songs by name alone (titles share everyday words; stage names share "Lil",
+/// "Big", "King").
+pub(crate) fn song_description_terms(song: &Song) -> Vec<u64> {
+    let Some(text) = &song.description else {
+        return Vec::new();
+    };
+    let mut terms = description_terms(text);
+    let mut own = description_terms(&song.title);
+    own.extend(description_terms(&song.primary_artist.name));
+    if let Some(album) = &song.album {
+        own.extend(description_terms(&album.name));
+    }
+    terms.retain(|t| !own.contains(t));
+    terms
+}
+
 /// Lower-cased words of at least three characters, not all digits, each once.
 pub(crate) fn description_terms(text: &str) -> Vec<u64> {
     let mut terms: Vec<u64> = text
@@ -271,114 +328,6 @@ fn role_weight(params: &TrainParams, role: CreditRole) -> (u8, f32) {
     }
 }
 
-/// Each primary artist's profile: its most frequent collaborators, with their share of the top
-/// count (at most `circle_size`), then the labels, crew and genre tags of its songs, with their
-/// weight averaged over the artist's songs (at most `profile_size`). Keys are
-/// [`profile_key`]s.
-fn artist_circles(songs: &[&Song], params: &TrainParams) -> HashMap<u64, Vec<(u64, f32)>> {
-    #[derive(Default)]
-    struct Tally {
-        songs: u32,
-        collaborators: HashMap<u64, u32>,
-        profile: HashMap<u64, f32>,
-        terms: HashMap<u64, u32>,
-    }
-    let w = &params.weights;
-    let mut tallies: HashMap<u64, Tally> = HashMap::new();
-    for song in songs {
-        let primary = song.primary_artist.id;
-        let tally = tallies.entry(primary).or_default();
-        tally.songs += 1;
-        for credit in &song.credits {
-            if credit.artist.id != primary {
-                *tally.collaborators.entry(credit.artist.id).or_default() += 1;
-            }
-        }
-        if params.profile_terms > 0
-            && w.artist_terms > 0.0
-            && let Some(text) = &song.description
-        {
-            for term in description_terms(text) {
-                *tally.terms.entry(term).or_default() += 1;
-            }
-        }
-        if params.profile_size == 0 {
-            continue;
-        }
-        // One count per song and entry: the strongest role it plays there.
-        let mut entries: Vec<(u64, f32)> = Vec::new();
-        for p in &song.performances {
-            let (kind, weight) = performance_kind(params, &p.role);
-            if p.artist.id != primary && weight > 0.0 {
-                entries.push((profile_key(kind, p.artist.id), weight));
-            }
-        }
-        for (i, tag) in song.tags.iter().enumerate() {
-            let primary_tag = i == 0 && song.primary_tag.as_deref() == Some(tag.as_str());
-            let weight = if primary_tag { w.primary_tag } else { w.tag };
-            if weight > 0.0 {
-                entries.push((profile_key(Kind::Tag, tag_value(tag)), weight));
-            }
-        }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-        entries.dedup_by_key(|e| e.0);
-        for (key, weight) in entries {
-            *tally.profile.entry(key).or_default() += weight;
-        }
-    }
-    // Description words are chosen per artist by how characteristic they are: the share of
-    // the artist's songs using the word times how rare the word is among artists.
-    let mut artists_using: HashMap<u64, u32> = HashMap::new();
-    for tally in tallies.values() {
-        for term in tally.terms.keys() {
-            *artists_using.entry(*term).or_default() += 1;
-        }
-    }
-    let artists = tallies.len() as f32;
-    tallies
-        .into_iter()
-        .map(|(artist, tally)| {
-            let mut list: Vec<(u64, u32)> = tally.collaborators.into_iter().collect();
-            list.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            list.truncate(params.circle_size);
-            let top = list.first().map_or(1, |c| c.1) as f32;
-            let mut circle: Vec<(u64, f32)> = list
-                .into_iter()
-                .map(|(id, count)| (id, w.artist_circle * count as f32 / top))
-                .filter(|e| e.1 > 0.0)
-                .collect();
-            let mut profile: Vec<(u64, f32)> = tally
-                .profile
-                .into_iter()
-                .map(|(key, sum)| (key, sum / tally.songs as f32))
-                .collect();
-            profile.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            profile.truncate(params.profile_size);
-            circle.extend(profile);
-            let mut terms: Vec<(u64, f32, f32)> = tally
-                .terms
-                .into_iter()
-                // A word of one artist alone links it to nobody.
-                .filter(|&(term, count)| count >= 2 && artists_using[&term] >= 3)
-                .map(|(term, count)| {
-                    let share = count as f32 / tally.songs as f32;
-                    let rarity = ((1.0 + artists) / (1.0 + artists_using[&term] as f32)).ln();
-                    (term, share, share * rarity)
-                })
-                .filter(|t| t.2 > 0.0)
-                .collect();
-            terms.sort_unstable_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-            terms.truncate(params.profile_terms);
-            circle.extend(
-                terms.into_iter().map(|(term, share, _)| {
-                    (profile_key(Kind::Term, term), share * w.artist_terms)
-                }),
-            );
-            (artist, circle)
-        })
-        .collect()
-}
-
 fn raw_features(song: &Song, params: &TrainParams) -> Vec<Raw> {
     let w = &params.weights;
     let mut raw: Vec<Raw> = Vec::with_capacity(16 + song.credits.len());
@@ -413,10 +362,8 @@ fn raw_features(song: &Song, params: &TrainParams) -> Vec<Raw> {
         let weight = if primary { w.primary_tag } else { w.tag };
         raw.push((Kind::Tag, tag_value(tag), 0, weight));
     }
-    if let Some(text) = &song.description {
-        for term in description_terms(text) {
-            raw.push((Kind::Term, term, 0, w.description));
-        }
+    for term in song_description_terms(song) {
+        raw.push((Kind::Term, term, 0, w.description));
     }
     raw.retain(|r| r.3 > 0.0);
     // One entry per token: the strongest role's weight, all role bits.
@@ -438,7 +385,7 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
 
     // Circles belong to artists: numbered by first appearance, shared by the artist's songs.
     let mut circle_by_artist: HashMap<u64, Vec<(u64, f32)>> = if params.artist_similarity > 0.0 {
-        artist_circles(songs, params)
+        crate::profile::artist_profiles(songs, params)
     } else {
         HashMap::new()
     };
@@ -519,7 +466,7 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
             .iter()
             .zip(token_ids)
             .filter(|(_, t)| idf[**t as usize] > 0.0)
-            .map(|((_, share), t)| (*t, share * idf[*t as usize]))
+            .map(|((_, weight), t)| (*t, *weight))
             .collect();
         entries.sort_unstable_by_key(|e| e.0);
         // Profiles are unit vectors scaled to the blend's share: two songs' profile part is

@@ -12,6 +12,7 @@
 //!
 //! # Layout
 //! - `features`: sparse IDF-weighted song vectors and their inverted index;
+//! - `profile`: artist profiles, the artist-level part of song similarity;
 //! - `search`: neighbour search (exact, or approximate past a size), cold-start fallback;
 //! - `original`: the replaced system's model, for comparison;
 //! - `evaluate`: held-out and catalogue metrics;
@@ -24,6 +25,7 @@ mod features;
 mod file;
 mod original;
 mod params;
+mod profile;
 mod search;
 mod table;
 mod train;
@@ -37,8 +39,9 @@ use serde::{Deserialize, Serialize};
 use crate::column::NO_STRING;
 
 pub use evaluate::{
-    LabelReport, MAX_LABEL_LINES, PRIMARY_METRIC, SceneReport, TruthRow, coverage, label_report,
-    parse_labels, parse_truth, popularity_bias, same_artist_share, scene_report,
+    LabelReport, Labels, MAX_LABEL_LINES, PRIMARY_METRIC, SceneReport, TruthRow, coverage,
+    label_report, parse_artist_ids, parse_labels, parse_truth, popularity_bias, same_artist_share,
+    scene_report,
 };
 pub use features::{is_version_relationship, reason};
 pub use file::FORMAT_VERSION;

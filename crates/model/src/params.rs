@@ -78,11 +78,29 @@ pub struct FeatureWeights {
     pub vocals: f32,
     pub visual: f32,
     pub other_role: f32,
-    /// The primary artist's usual collaborators, pooled over all their songs: artists belong to
-    /// one scene, so this carries a song's scene even when its own credits are thin.
+    // The primary artist's profile comes in parts, each scaled to unit length by the shares of
+    // the artist's songs its entries are on, then weighed by these (relative) weights; see
+    // `profile::artist_profiles`.
+    /// The artists credited on the artist's songs (featured, producers, writers).
     pub artist_circle: f32,
-    /// The words most characteristic of the primary artist's descriptions, in its profile.
+    /// The words of the artist's descriptions (without titles, albums and its own name).
     pub artist_terms: f32,
+    /// The `custom_performances` roles the artist's songs credit (guitar, drums, programmer,
+    /// vocal producer, ...): how an artist's records are made says much about its scene, while
+    /// on a single song a role is weak evidence, so roles count in the profile only.
+    pub artist_roles: f32,
+    /// The half-decades the artist's songs came out in.
+    pub artist_era: f32,
+    /// The labels, imprints and distributors of the artist's songs. Weak: most artists' songs
+    /// come out on a handful of major labels, whatever they sound like.
+    pub artist_labels: f32,
+    /// The publishers, rights societies and licensors of the artist's songs: corporate, not
+    /// stylistic, so off by default.
+    pub artist_publishers: f32,
+    /// The engineers, session musicians and other crew of the artist's songs.
+    pub artist_crew: f32,
+    /// The genre tags of the artist's songs: the most direct statement of its scene.
+    pub artist_tags: f32,
     pub language: f32,
     pub era: f32,
     pub popularity: f32,
@@ -111,8 +129,14 @@ impl Default for FeatureWeights {
             vocals: 0.6,
             visual: 0.2,
             other_role: 0.2,
-            artist_circle: 1.0,
-            artist_terms: 1.0,
+            artist_circle: 0.5,
+            artist_terms: 2.0,
+            artist_roles: 3.0,
+            artist_era: 0.0,
+            artist_labels: 0.25,
+            artist_publishers: 0.0,
+            artist_crew: 1.0,
+            artist_tags: 3.0,
             language: 0.4,
             era: 0.3,
             popularity: 0.15,
@@ -147,15 +171,16 @@ pub struct TrainParams {
     pub weights: FeatureWeights,
     /// Description terms in more than this share of songs are dropped (they say nothing).
     pub description_max_df: f64,
-    /// Collaborators kept per artist circle (the most frequent ones).
+    /// Collaborators kept per artist profile (the weightiest).
     pub circle_size: usize,
-    /// Labels, crew and tags kept per artist profile besides the circle (the most frequent).
+    /// Entries kept per other part of an artist profile (labels, publishers, crew, roles,
+    /// tags, half-decades; the weightiest of each).
     pub profile_size: usize,
     /// Share of a song's similarity that comes from its artist's profile (collaborators, labels,
-    /// crew, tags, characteristic words) compared with the other song's artist's: the cosine
+    /// crew, roles, tags, words) compared with the other song's artist's: the cosine
     /// is `(1 - s)` times the songs' own cosine plus `s` times their artists' (0: songs only).
     pub artist_similarity: f64,
-    /// Description words kept per artist profile (the most characteristic ones).
+    /// Description words kept per artist profile (the weightiest).
     pub profile_terms: usize,
     /// Catalogues up to this size get exact neighbour search; larger ones the approximate path.
     pub exact_max_songs: usize,
@@ -268,6 +293,12 @@ impl TrainParams {
             ("w_other_role", &mut w.other_role),
             ("w_artist_circle", &mut w.artist_circle),
             ("w_artist_terms", &mut w.artist_terms),
+            ("w_artist_roles", &mut w.artist_roles),
+            ("w_artist_era", &mut w.artist_era),
+            ("w_artist_labels", &mut w.artist_labels),
+            ("w_artist_publishers", &mut w.artist_publishers),
+            ("w_artist_crew", &mut w.artist_crew),
+            ("w_artist_tags", &mut w.artist_tags),
             ("w_language", &mut w.language),
             ("w_era", &mut w.era),
             ("w_popularity", &mut w.popularity),

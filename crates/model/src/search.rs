@@ -581,16 +581,7 @@ impl Fallback {
 
 fn reason_table() -> [[[u8; 32]; 32]; KINDS] {
     let mut table = [[[0u8; 32]; 32]; KINDS];
-    for kind in [
-        Kind::Artist,
-        Kind::Album,
-        Kind::Song,
-        Kind::Term,
-        Kind::Circle,
-        Kind::Label,
-        Kind::Crew,
-        Kind::Tag,
-    ] {
+    for kind in Kind::ALL {
         for a in 0..32u8 {
             for b in 0..32u8 {
                 table[kind as usize][a as usize][b as usize] = reason_bit(kind, a, b);

@@ -373,12 +373,11 @@ impl<'s> Traces<'s> {
                 }
             }
         }
-        if !words.is_empty() {
-            keys.extend(
-                features::description_terms(&words)
-                    .into_iter()
-                    .map(|t| (Kind::Term, t)),
-            );
+        // The words of the name or title, in the query's description and in its artist's
+        // profile of characteristic words.
+        for term in features::description_terms(&words) {
+            keys.push((Kind::Term, term));
+            circle.push((Kind::Circle, features::profile_key(Kind::Term, term)));
         }
         // The album gives the fact away when another song on it carries the fact too.
         if let Some(album) = &song.album {
