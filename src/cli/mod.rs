@@ -46,7 +46,7 @@ enum Command {
     Db(db::Args),
     /// Train a model on the stored catalogue, evaluate it, register it, maybe promote it.
     Train(train::Args),
-    /// Score a model against a generated catalogue's ground truth (scene precision@10).
+    /// Score a model against a generated catalogue's ground truth or per-song labels (top 10).
     Eval(eval::Args),
     /// Serve recommendations from the champion model over HTTP.
     Serve(serve::Args),

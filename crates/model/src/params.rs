@@ -187,6 +187,10 @@ pub struct TrainParams {
     /// On the approximate path, features shared by more songs than this do not generate
     /// candidates (they still count in the score of candidates found through rarer features).
     pub candidate_max_df: usize,
+    /// Artist-profile entries carried by more songs than this never find candidates by
+    /// themselves, even on the exact path (they still count in every score): otherwise an
+    /// entry many artists share makes every one of their songs a candidate for every query.
+    pub profile_max_df: usize,
     /// Songs whose approximate neighbours are checked against exact search (recall@10).
     pub recall_sample: usize,
     /// Songs sampled for the held-out evaluation.
@@ -214,6 +218,7 @@ impl Default for TrainParams {
             artist_similarity: 0.5,
             exact_max_songs: 200_000,
             candidate_max_df: 2_000,
+            profile_max_df: 2_000,
             recall_sample: 500,
             eval_sample: 2_000,
             same_artist_share: 0.5,
@@ -260,6 +265,7 @@ impl TrainParams {
                 "artist_similarity",
                 "exact_max_songs",
                 "candidate_max_df",
+                "profile_max_df",
                 "recall_sample",
                 "eval_sample",
                 "same_artist_share",
@@ -354,6 +360,7 @@ impl TrainParams {
                     return Err(ModelError::Params("candidate_max_df must be >= 1".into()));
                 }
             }
+            "profile_max_df" => self.profile_max_df = parse(name, value)?,
             "recall_sample" => self.recall_sample = parse(name, value)?,
             "eval_sample" => self.eval_sample = parse(name, value)?,
             "same_artist_share" => {
@@ -413,6 +420,7 @@ impl TrainParams {
             ("artist_similarity", self.artist_similarity.to_string()),
             ("exact_max_songs", self.exact_max_songs.to_string()),
             ("candidate_max_df", self.candidate_max_df.to_string()),
+            ("profile_max_df", self.profile_max_df.to_string()),
             ("recall_sample", self.recall_sample.to_string()),
             ("eval_sample", self.eval_sample.to_string()),
             ("same_artist_share", self.same_artist_share.to_string()),

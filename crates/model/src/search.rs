@@ -123,6 +123,21 @@ impl<'v> Searcher<'v> {
         }
     }
 
+    /// Artist-profile entries carried by more than `max_df` songs stop finding candidates
+    /// (they still count in every score), even on the exact path: an entry most artists share
+    /// (a common role, a major label) would otherwise make every song a candidate of every
+    /// artist, and such an entry weighs little (see `profile::artist_profiles`).
+    pub fn with_profile_max_df(mut self, max_df: usize) -> Searcher<'v> {
+        for (t, traverse) in self.traverse.iter_mut().enumerate() {
+            if self.vectors.kinds[t] == Kind::Circle
+                && self.vectors.document_frequency(t as u32) > max_df
+            {
+                *traverse = false;
+            }
+        }
+        self
+    }
+
     /// Songs of one version group (a song and its live, remixed, translated or re-released
     /// versions) are never recommended for each other, and a list holds one of each group.
     pub fn with_versions(mut self, version_group: Vec<u32>) -> Searcher<'v> {

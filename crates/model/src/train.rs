@@ -61,6 +61,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
                 (!exact).then_some(params.candidate_max_df),
                 params.same_artist_share,
             )
+            .with_profile_max_df(params.profile_max_df)
             .with_versions(groups.clone());
             let t = Instant::now();
             search_all(
@@ -205,6 +206,7 @@ pub fn heldout_hit_rate(songs: &[Song], params: &TrainParams) -> Result<f64, Mod
                 (!exact).then_some(params.candidate_max_df),
                 params.same_artist_share,
             )
+            .with_profile_max_df(params.profile_max_df)
             .with_versions(versions::version_groups(&ordered));
             let traces = Traces::new(&ordered);
             hidden
