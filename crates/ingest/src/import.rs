@@ -17,7 +17,7 @@ use crate::read::{Place, Raw, ReadError, Sink, Stop, parse_record, read_input};
 /// Records parsed together on the worker threads.
 const PARSE_BATCH: usize = 2_000;
 /// Songs handed to the store at a time; the store splits them into its own transactions.
-const SEND_BATCH: usize = 2_000;
+const SEND_BATCH: usize = 5_000;
 
 /// What an import tells its caller while it runs (rejections are reported as they are found,
 /// in input order).

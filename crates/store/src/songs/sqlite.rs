@@ -16,14 +16,18 @@ use super::{
 use crate::records::current_version;
 use crate::{StoreError, UpsertCounts};
 
-/// Songs per write transaction: large enough to amortise the commit and the rewriting of the
-/// indexes' pages, small enough that a concurrent writer (which waits for the lock) never waits
-/// long and readers (WAL) are not held up at all.
-pub(super) const BATCH_SONGS: usize = 500;
+/// Songs per write transaction. Each commit writes every page it changed to the WAL again, and
+/// the secondary indexes (pageviews, credits by artist, links by related song) take inserts
+/// all over, so a commit rewrites most of their pages: the fewer commits, the less is written.
+/// At this size a transaction lasts a fraction of a second, so a concurrent writer (which waits
+/// for the lock) never waits long, and readers (WAL) are not held up at all.
+pub(super) const BATCH_SONGS: usize = 5_000;
 
-/// Rows of the largest statement per table; smaller remainders go in statements of halving
-/// sizes, so a table has at most a handful of distinct statements.
-const MAX_ROWS: usize = 256;
+/// Rows of the largest statement per table (fewer when the table's columns would exceed
+/// [`super::MAX_BIND_PARAMS`]); smaller remainders go in statements of halving sizes, so a
+/// table has at most a handful of distinct statements. Large statements also copy fewer pages
+/// into SQLite's statement journal, which keeps every page a statement touches first.
+const MAX_ROWS: usize = 1_024;
 
 pub(super) async fn write_batch(
     pool: &SqlitePool,
@@ -81,6 +85,7 @@ pub(super) async fn write_batch(
         .collect();
     insert_rows(
         &mut tx,
+        3,
         "INSERT INTO song_records (song_id, version, record) ",
         " ON CONFLICT (song_id) DO UPDATE SET version = excluded.version, \
          record = excluded.record",
@@ -99,6 +104,7 @@ pub(super) async fn write_batch(
 
     insert_rows(
         &mut tx,
+        2,
         "INSERT INTO artists (id, name) ",
         " ON CONFLICT (id) DO UPDATE SET name = excluded.name \
          WHERE artists.name <> excluded.name",
@@ -113,6 +119,7 @@ pub(super) async fn write_batch(
     let songs_tail = format!(" ON CONFLICT (id) DO UPDATE SET {SONG_UPDATES}");
     insert_rows(
         &mut tx,
+        21,
         &songs_head,
         &songs_tail,
         &plan.writes,
@@ -158,6 +165,7 @@ pub(super) async fn write_batch(
     // A credit or link listed twice on one song is stored once.
     insert_rows(
         &mut tx,
+        4,
         "INSERT INTO credits (song_id, artist_id, role, position) ",
         " ON CONFLICT DO NOTHING",
         &credit_rows(&plan.writes),
@@ -171,6 +179,7 @@ pub(super) async fn write_batch(
     .await?;
     insert_rows(
         &mut tx,
+        4,
         "INSERT INTO relationships (song_id, related_song_id, kind, position) ",
         " ON CONFLICT DO NOTHING",
         &relationship_rows(&plan.writes),
@@ -187,19 +196,22 @@ pub(super) async fn write_batch(
     Ok(plan.counts)
 }
 
-/// `head VALUES (..), (..) tail` for every item, in statements of [`MAX_ROWS`] rows and the
-/// remainder in statements of halving power-of-two sizes. The statement text depends only on
-/// the row count, so each size is compiled once per connection and then reused.
+/// `head VALUES (..), (..) tail` for every item (`columns` values each), in statements of the
+/// largest size and the remainder in statements of halving power-of-two sizes. The statement
+/// text depends only on the row count, so each size is compiled once per connection and then
+/// reused.
 async fn insert_rows<'a, T>(
     conn: &mut SqliteConnection,
+    columns: usize,
     head: &str,
     tail: &str,
     items: &'a [T],
     mut bind: impl FnMut(Separated<'_, 'a, Sqlite, &'static str>, &'a T),
 ) -> Result<(), StoreError> {
+    let max_rows = MAX_ROWS.min(super::MAX_BIND_PARAMS / columns);
     let mut rest = items;
     while !rest.is_empty() {
-        let n = statement_rows(rest.len());
+        let n = statement_rows(rest.len(), max_rows);
         let (chunk, tail_items) = rest.split_at(n);
         rest = tail_items;
         let mut qb: QueryBuilder<'a, Sqlite> = QueryBuilder::new(head);
@@ -210,10 +222,10 @@ async fn insert_rows<'a, T>(
     Ok(())
 }
 
-/// How many of `remaining` rows the next statement takes.
-fn statement_rows(remaining: usize) -> usize {
-    if remaining >= MAX_ROWS {
-        MAX_ROWS
+/// How many of `remaining` rows the next statement takes, at most `max_rows`.
+fn statement_rows(remaining: usize, max_rows: usize) -> usize {
+    if remaining >= max_rows {
+        max_rows
     } else {
         // The largest power of two not above `remaining` (which is at least 1 here).
         1 << remaining.ilog2()
@@ -227,12 +239,12 @@ mod tests {
     #[test]
     fn rows_go_in_statements_of_a_few_sizes() {
         let mut sizes = Vec::new();
-        let mut rest = 2 * MAX_ROWS + 13;
+        let mut rest = 2 * 1000 + 13;
         while rest > 0 {
-            let n = statement_rows(rest);
+            let n = statement_rows(rest, 1000);
             sizes.push(n);
             rest -= n;
         }
-        assert_eq!(sizes, vec![MAX_ROWS, MAX_ROWS, 8, 4, 1]);
+        assert_eq!(sizes, vec![1000, 1000, 8, 4, 1]);
     }
 }
