@@ -14,6 +14,8 @@
 # Needs a release build (`cargo build --release --workspace --bins --example load_catalogue`),
 # /usr/bin/time, psql, python3. Environment:
 #   RUNS=3  SEED=42  BACKENDS="sqlite postgres"  BASELINE_MAX=100000
+#   SONGREC, LOAD            the binary and the load_catalogue example measured as "after"
+#                            (default: this checkout's release build)
 #   BEFORE=path/to/songrec   an earlier build's binary, measured in the same rounds (rows "before")
 #   BEFORE_LOAD=path/to/load_catalogue  the earlier build's example, for its load_catalogue row
 #   VENV=dir                 the baseline's virtualenv (default WORKDIR/venv, created if missing
@@ -41,8 +43,8 @@ ADMIN_URL="${SONGREC_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="songrec_scale_$$"
 PG_URL="${ADMIN_URL%/*}/$PG_DB"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-SONGREC="$TARGET/release/songrec"
-LOAD="$TARGET/release/examples/load_catalogue"
+SONGREC="${SONGREC:-$TARGET/release/songrec}"
+LOAD="${LOAD:-$TARGET/release/examples/load_catalogue}"
 [ -x "$SONGREC" ] && [ -x "$LOAD" ] || {
     echo "build first: cargo build --release --workspace --bins --example load_catalogue" >&2
     exit 2
