@@ -1,6 +1,7 @@
 //! The import pipeline: a reader thread reads every input in turn and parses its records in
-//! batches on all cores, in input order; the caller's task writes the parsed songs to the store
-//! while the next batch is being read and parsed.
+//! batches on all cores, in input order, preparing each song's rows for the store
+//! ([`PreparedSong`]) on the same threads; the caller's task only writes the prepared songs to
+//! the store while the next batch is being read and parsed.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use songrec_store::{ImportedSong, Store, StoreError, UpsertCounts};
+use songrec_store::{PreparedSong, Store, StoreError, UpsertCounts};
 use tokio::sync::mpsc;
 
 use crate::read::{Place, Raw, ReadError, Sink, Stop, parse_record, read_input};
@@ -16,7 +17,7 @@ use crate::read::{Place, Raw, ReadError, Sink, Stop, parse_record, read_input};
 /// Records parsed together on the worker threads.
 const PARSE_BATCH: usize = 2_000;
 /// Songs handed to the store at a time; the store splits them into its own transactions.
-const SEND_BATCH: usize = 2_000;
+const SEND_BATCH: usize = 5_000;
 
 /// What an import tells its caller while it runs (rejections are reported as they are found,
 /// in input order).
@@ -91,7 +92,7 @@ pub async fn import_paths(
     paths: Vec<PathBuf>,
     observer: Arc<dyn ImportObserver>,
 ) -> Result<ImportReport, StoreError> {
-    let (tx, mut rx) = mpsc::channel::<Vec<ImportedSong>>(2);
+    let (tx, mut rx) = mpsc::channel::<Vec<PreparedSong>>(2);
     let reader = {
         let observer = observer.clone();
         std::thread::spawn(move || read_all(&paths, &tx, observer.as_ref()))
@@ -99,7 +100,7 @@ pub async fn import_paths(
     let mut counts = UpsertCounts::default();
     let mut write_error = None;
     while let Some(batch) = rx.recv().await {
-        match store.upsert_songs(&batch).await {
+        match store.upsert_prepared_songs(&batch).await {
             Ok(c) => {
                 counts += c;
                 observer.written(counts);
@@ -126,7 +127,7 @@ pub async fn import_paths(
 
 fn read_all(
     paths: &[PathBuf],
-    tx: &mpsc::Sender<Vec<ImportedSong>>,
+    tx: &mpsc::Sender<Vec<PreparedSong>>,
     observer: &dyn ImportObserver,
 ) -> ImportReport {
     let mut batches = Batches {
@@ -184,8 +185,8 @@ fn read_all(
 struct Batches<'a> {
     name: String,
     pending: Vec<(Place, Raw)>,
-    songs: Vec<ImportedSong>,
-    tx: &'a mpsc::Sender<Vec<ImportedSong>>,
+    songs: Vec<PreparedSong>,
+    tx: &'a mpsc::Sender<Vec<PreparedSong>>,
     observer: &'a dyn ImportObserver,
     report: ImportReport,
 }
@@ -201,12 +202,18 @@ impl Sink for Batches<'_> {
 }
 
 impl Batches<'_> {
-    /// Parses the pending records on all cores, then counts, reports and queues them in order.
+    /// Parses the pending records and prepares their rows for the store on all cores, then
+    /// counts, reports and queues them in order.
     fn parse_pending(&mut self) -> Result<(), Stop> {
         let pending = std::mem::replace(&mut self.pending, Vec::with_capacity(PARSE_BATCH));
-        let parsed: Vec<Vec<(Place, Result<ImportedSong, String>)>> = pending
+        let parsed: Vec<Vec<(Place, Result<PreparedSong, String>)>> = pending
             .into_par_iter()
-            .map(|(place, raw)| parse_record(place, raw))
+            .map(|(place, raw)| {
+                parse_record(place, raw)
+                    .into_iter()
+                    .map(|(place, song)| (place, song.map(PreparedSong::new)))
+                    .collect()
+            })
             .collect();
         for (place, result) in parsed.into_iter().flatten() {
             self.report.read += 1;

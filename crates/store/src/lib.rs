@@ -4,7 +4,8 @@
 //!
 //! The backend is chosen by the URL scheme (`sqlite://PATH` or `postgres://...`). Versioned
 //! migrations (`migrations/sqlite`, `migrations/postgres`) run on [`Store::connect`]. Writes are
-//! batched multi-row upserts keyed by Genius id, one transaction per batch; a content hash makes
+//! batched upserts keyed by Genius id, one transaction per batch (multi-row statements on SQLite,
+//! COPY into staging tables and set-based upserts on PostgreSQL); a content hash makes
 //! re-importing the same data a no-op. Reads stream whole tables once instead of querying per song.
 //!
 //! The `songs` table keeps the original service's columns with their names and meanings, so its
@@ -63,6 +64,33 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ImportedSong {
     pub song: Song,
     pub raw: String,
+}
+
+/// A song made ready to write: what the store derives from it to write it (its record, its
+/// content hash, the row's derived columns) computed ahead, on the caller's thread, so that an
+/// importer can do it in parallel while the store writes the previous batch. Writing prepared
+/// songs ([`Store::upsert_prepared_songs`]) does exactly what writing the songs does.
+#[derive(Debug, Clone)]
+pub struct PreparedSong {
+    song: ImportedSong,
+    /// `None` when the song cannot be written (an id out of the database's range): the write
+    /// derives it again and fails with the reason, where an unprepared write would.
+    derived: Option<songs::Derived>,
+}
+
+impl PreparedSong {
+    pub fn new(song: ImportedSong) -> PreparedSong {
+        let derived = songs::Derived::of(&song).ok();
+        PreparedSong { song, derived }
+    }
+
+    pub fn song(&self) -> &ImportedSong {
+        &self.song
+    }
+
+    pub(crate) fn derived(&self) -> Option<&songs::Derived> {
+        self.derived.as_ref()
+    }
 }
 
 /// What an upsert did.
@@ -200,6 +228,15 @@ impl Store {
     #[tracing::instrument(skip_all, fields(songs = songs.len(), backend = %self.backend()))]
     pub async fn upsert_songs(&self, songs: &[ImportedSong]) -> Result<UpsertCounts, StoreError> {
         songs::upsert(&self.pool, songs, None).await
+    }
+
+    /// As [`Store::upsert_songs`], for songs prepared ahead with [`PreparedSong::new`].
+    #[tracing::instrument(skip_all, fields(songs = songs.len(), backend = %self.backend()))]
+    pub async fn upsert_prepared_songs(
+        &self,
+        songs: &[PreparedSong],
+    ) -> Result<UpsertCounts, StoreError> {
+        songs::upsert_prepared(&self.pool, songs, None).await
     }
 
     /// As [`Store::upsert_songs`], for songs just fetched from the source: also records

@@ -2,11 +2,12 @@
 //! kept in `song_records` beside the row it was parsed from and written in the same transaction.
 //!
 //! Training reads only this table, in one pass, without reassembling songs from columns and
-//! child tables; whatever `Song` carries (new fields included) flows through unchanged. Each
-//! record carries the format version it was written with ([`SONG_RECORD_VERSION`]); records of
-//! another version (0: never derived, after the migration that created the table) are derived
-//! again from the song's raw JSON by [`refresh`], with a parser the caller supplies (the store
-//! does not parse Genius JSON itself).
+//! child tables (chunks of records are decoded in parallel with reading the next rows); whatever
+//! `Song` carries (new fields included) flows through unchanged. Each record carries the format
+//! version it was written with ([`SONG_RECORD_VERSION`]); records of another version (0: never
+//! derived, after the migration that created the table) are derived again from the song's raw
+//! JSON by [`refresh`], with a parser the caller supplies (the store does not parse Genius JSON
+//! itself).
 
 use futures::TryStreamExt;
 use songrec_catalog::{SONG_RECORD_VERSION, Song};
@@ -34,11 +35,17 @@ fn decode(id: i64, bytes: &[u8]) -> Result<Song, StoreError> {
     })
 }
 
+/// Records decoded per task. Decoding (a few allocations per song) costs about as much as
+/// reading the rows, so chunks are decoded on the blocking pool while the next rows arrive.
+const DECODE_CHUNK: usize = 8_192;
+
 /// Every song with a record, ordered by id, from one query (one consistent snapshot).
 pub(crate) async fn load_catalogue(pool: &Pool) -> Result<Vec<Song>, StoreError> {
     let version = current_version();
-    on_pool!(pool, p, _backend => {
-        let mut songs: Vec<Song> = Vec::new();
+    let mut decoding: Vec<tokio::task::JoinHandle<Result<Vec<Song>, StoreError>>> = Vec::new();
+    let mut total = 0usize;
+    let stale = on_pool!(pool, p, _backend => {
+        let mut chunk = RecordChunk::default();
         let mut stale = 0u64;
         let mut stream =
             sqlx::query("SELECT song_id, version, record FROM song_records ORDER BY song_id")
@@ -48,13 +55,55 @@ pub(crate) async fn load_catalogue(pool: &Pool) -> Result<Vec<Song>, StoreError>
                 stale += 1;
                 continue;
             }
-            songs.push(decode(row.try_get(0)?, row.try_get(2)?)?);
+            chunk.push(row.try_get(0)?, row.try_get(2)?);
+            if chunk.ends.len() == DECODE_CHUNK {
+                total += chunk.ends.len();
+                let full = std::mem::take(&mut chunk);
+                decoding.push(tokio::task::spawn_blocking(move || full.decode()));
+            }
         }
-        if stale > 0 {
-            return Err(StoreError::SongRecordsOutdated { songs: stale });
+        if !chunk.ends.is_empty() {
+            total += chunk.ends.len();
+            decoding.push(tokio::task::spawn_blocking(move || chunk.decode()));
+        }
+        stale
+    });
+    if stale > 0 {
+        return Err(StoreError::SongRecordsOutdated { songs: stale });
+    }
+    let mut songs = Vec::with_capacity(total);
+    for task in decoding {
+        match task.await {
+            Ok(decoded) => songs.extend(decoded?),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(StoreError::Io(std::io::Error::other(e))),
+        }
+    }
+    Ok(songs)
+}
+
+/// Song records read back to back, with each one's song id and end offset.
+#[derive(Default)]
+struct RecordChunk {
+    bytes: Vec<u8>,
+    ends: Vec<(i64, usize)>,
+}
+
+impl RecordChunk {
+    fn push(&mut self, song_id: i64, record: &[u8]) {
+        self.bytes.extend_from_slice(record);
+        self.ends.push((song_id, self.bytes.len()));
+    }
+
+    fn decode(self) -> Result<Vec<Song>, StoreError> {
+        let mut songs = Vec::with_capacity(self.ends.len());
+        let mut start = 0;
+        for (song_id, end) in self.ends {
+            songs.push(decode(song_id, &self.bytes[start..end])?);
+            start = end;
         }
         Ok(songs)
-    })
+    }
 }
 
 /// How many stored songs have a record of another version than this build's.

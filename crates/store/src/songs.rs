@@ -1,5 +1,13 @@
-//! Songs: batched upserts, the streaming catalogue load, export and small lookups.
+//! Songs: batched upserts, export and small lookups.
+//!
+//! A write is planned the same way on both backends (what is new, changed or unchanged, from
+//! one query of the stored content hashes) and carried out by the backend's module: multi-row
+//! statements on SQLite ([`sqlite`]), COPY into staging tables on PostgreSQL ([`postgres`]).
 
+mod postgres;
+mod sqlite;
+
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -8,14 +16,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use songrec_catalog::{CreditRole, Song};
 use sqlx::Row;
-use sqlx::types::Json;
 
 use crate::records::{self, current_version};
-use crate::{Backend, ImportedSong, Pool, StoreError, UpsertCounts, from_i64, on_pool, to_i64};
-
-/// Songs per write transaction: large enough to amortise the commit, small enough that a
-/// concurrent reader or writer never waits long.
-const BATCH_SONGS: usize = 500;
+use crate::{
+    ImportedSong, Pool, PreparedSong, StoreError, UpsertCounts, from_i64, on_pool, to_i64,
+};
 
 /// Bound parameters per statement, under SQLite's limit (32,766) and PostgreSQL's (65,535).
 const MAX_BIND_PARAMS: usize = 30_000;
@@ -24,7 +29,6 @@ const SONG_COLUMNS: &str = "id, title, language, artist, album, description, rel
      pageviews, featured_artists, producer_artists, song_relationships, url, created_at, \
      primary_artist_id, album_id, release_year, song_art_image_url, updated_at, content_hash, \
      raw_json, checked_at";
-const SONG_COLUMN_COUNT: usize = 21;
 
 /// Columns a changed song overwrites (all but `id`, `created_at` and `checked_at`: a fetch sets
 /// `checked_at` on every song it confirms before writing the changed ones, and an import keeps it).
@@ -46,43 +50,105 @@ struct RelationshipGroup {
     song_ids: Vec<u64>,
 }
 
-/// A song in the shape of the `songs` row, borrowing from the imported song.
-struct SongRow<'a> {
+/// What the store derives from a song to write it: the integer columns, checked against the
+/// database's signed 64-bit range, the original's text columns, the song's record and the
+/// content hash. Computing it (encoding and hashing every song) is most of the CPU time a write
+/// costs outside the database, so [`PreparedSong`] lets callers do it on their own threads.
+#[derive(Debug, Clone)]
+pub(crate) struct Derived {
     id: i64,
-    song: &'a Song,
-    raw: &'a str,
     /// The song's record (see [`records`]).
     record: Vec<u8>,
     hash: String,
     pageviews: Option<i64>,
     primary_artist_id: i64,
     album_id: Option<i64>,
+    /// The artist id of every credit, in the song's order.
+    credit_artist_ids: Vec<i64>,
+    /// The related song id of every relationship, in the song's order.
+    related_song_ids: Vec<i64>,
     featured_artists: String,
     producer_artists: String,
-    relationships: Json<Vec<RelationshipGroup>>,
+    /// The `song_relationships` column's JSON text.
+    relationships: String,
+}
+
+impl Derived {
+    pub(crate) fn of(imported: &ImportedSong) -> Result<Derived, StoreError> {
+        let song = &imported.song;
+        let id = to_i64("song id", song.id)?;
+        let pageviews = song.pageviews.map(|v| to_i64("pageviews", v)).transpose()?;
+        let primary_artist_id = to_i64("artist id", song.primary_artist.id)?;
+        let album_id = song
+            .album
+            .as_ref()
+            .map(|a| to_i64("album id", a.id))
+            .transpose()?;
+        let credit_artist_ids = song
+            .credits
+            .iter()
+            .map(|c| to_i64("artist id", c.artist.id))
+            .collect::<Result<_, _>>()?;
+        let related_song_ids = song
+            .relationships
+            .iter()
+            .map(|r| to_i64("song id", r.song_id))
+            .collect::<Result<_, _>>()?;
+        let record = records::encode(song);
+        // Serialising strings and integers cannot fail.
+        let relationships = serde_json::to_string(&relationship_groups(song)).unwrap_or_default();
+        Ok(Derived {
+            id,
+            hash: content_hash(&record, &imported.raw),
+            record,
+            pageviews,
+            primary_artist_id,
+            album_id,
+            credit_artist_ids,
+            related_song_ids,
+            featured_artists: joined_names(song, CreditRole::Featured),
+            producer_artists: joined_names(song, CreditRole::Producer),
+            relationships,
+        })
+    }
+}
+
+/// A song in the shape of the `songs` row, borrowing from the imported song (and from what was
+/// derived from it, when that was done ahead).
+struct SongRow<'a> {
+    song: &'a Song,
+    raw: &'a str,
+    derived: Cow<'a, Derived>,
+}
+
+impl std::ops::Deref for SongRow<'_> {
+    type Target = Derived;
+
+    fn deref(&self) -> &Derived {
+        &self.derived
+    }
 }
 
 impl<'a> SongRow<'a> {
     fn new(imported: &'a ImportedSong) -> Result<SongRow<'a>, StoreError> {
-        let song = &imported.song;
-        let record = records::encode(song);
         Ok(SongRow {
-            id: to_i64("song id", song.id)?,
-            song,
+            song: &imported.song,
             raw: &imported.raw,
-            hash: content_hash(&record, &imported.raw),
-            record,
-            pageviews: song.pageviews.map(|v| to_i64("pageviews", v)).transpose()?,
-            primary_artist_id: to_i64("artist id", song.primary_artist.id)?,
-            album_id: song
-                .album
-                .as_ref()
-                .map(|a| to_i64("album id", a.id))
-                .transpose()?,
-            featured_artists: joined_names(song, CreditRole::Featured),
-            producer_artists: joined_names(song, CreditRole::Producer),
-            relationships: Json(relationship_groups(song)),
+            derived: Cow::Owned(Derived::of(imported)?),
         })
+    }
+
+    /// The row of a prepared song; one whose preparation failed is derived again here, to
+    /// fail with the same error at the same place as an unprepared write.
+    fn prepared(prepared: &'a PreparedSong) -> Result<SongRow<'a>, StoreError> {
+        match prepared.derived() {
+            Some(derived) => Ok(SongRow {
+                song: &prepared.song().song,
+                raw: &prepared.song().raw,
+                derived: Cow::Borrowed(derived),
+            }),
+            None => SongRow::new(prepared.song()),
+        }
     }
 }
 
@@ -188,7 +254,7 @@ pub(crate) async fn upsert(
     checked_at: Option<DateTime<Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
     let mut total = UpsertCounts::default();
-    for batch in songs.chunks(BATCH_SONGS) {
+    for batch in songs.chunks(batch_songs(pool)) {
         let rows = batch
             .iter()
             .map(SongRow::new)
@@ -198,181 +264,103 @@ pub(crate) async fn upsert(
     Ok(total)
 }
 
+/// As [`upsert`], for songs whose rows were derived ahead ([`PreparedSong`]).
+pub(crate) async fn upsert_prepared(
+    pool: &Pool,
+    songs: &[PreparedSong],
+    checked_at: Option<DateTime<Utc>>,
+) -> Result<UpsertCounts, StoreError> {
+    let mut total = UpsertCounts::default();
+    for batch in songs.chunks(batch_songs(pool)) {
+        let rows = batch
+            .iter()
+            .map(SongRow::prepared)
+            .collect::<Result<Vec<_>, _>>()?;
+        total += upsert_batch(pool, &rows, checked_at).await?;
+    }
+    Ok(total)
+}
+
+fn batch_songs(pool: &Pool) -> usize {
+    match pool {
+        Pool::Sqlite(_) => sqlite::BATCH_SONGS,
+        Pool::Postgres(_) => postgres::BATCH_SONGS,
+    }
+}
+
 async fn upsert_batch(
     pool: &Pool,
     rows: &[SongRow<'_>],
     checked_at: Option<DateTime<Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
-    let now = Utc::now();
-    on_pool!(pool, p, backend => {
-        // SQLite: take the write lock up front, so reading the stored hashes and writing happen
-        // under one lock and a concurrent writer waits (busy timeout) instead of failing.
-        let mut tx = match backend {
-            Backend::Sqlite => p.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => p.begin().await?,
-        };
+    match pool {
+        Pool::Sqlite(p) => sqlite::write_batch(p, rows, checked_at).await,
+        Pool::Postgres(p) => postgres::write_batch(p, rows, checked_at).await,
+    }
+}
 
-        // A batch has at most BATCH_SONGS ids, so each of these lists fits in one statement.
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut stored: HashMap<i64, StoredSong> = HashMap::with_capacity(rows.len());
+/// The distinct ids of a batch, in order.
+fn batch_ids(rows: &[SongRow<'_>]) -> Vec<i64> {
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Every artist the written songs credit, by id: written in id order, so that concurrent
+/// batches lock shared rows in the same order and cannot deadlock.
+fn artists_of<'a>(writes: &[&'a SongRow<'a>]) -> Vec<(i64, &'a str)> {
+    let mut artists: BTreeMap<i64, &str> = BTreeMap::new();
+    for row in writes {
+        artists.insert(row.primary_artist_id, &row.song.primary_artist.name);
+        for (c, id) in row.song.credits.iter().zip(&row.credit_artist_ids) {
+            artists.insert(*id, &c.artist.name);
+        }
+    }
+    artists.into_iter().collect()
+}
+
+/// The `credits` rows of the written songs: (song, artist, role, position), the primary
+/// artist first at position 0.
+fn credit_rows(writes: &[&SongRow<'_>]) -> Vec<(i64, i64, &'static str, i32)> {
+    let mut credits = Vec::new();
+    for row in writes {
+        credits.push((
+            row.id,
+            row.primary_artist_id,
+            CreditRole::Primary.as_str(),
+            0,
+        ));
+        for (i, (c, artist)) in row
+            .song
+            .credits
+            .iter()
+            .zip(&row.credit_artist_ids)
+            .enumerate()
         {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT s.id, s.content_hash, r.version FROM songs s \
-                 LEFT JOIN song_records r ON r.song_id = s.id WHERE s.id IN (",
-            );
-            let mut list = qb.separated(", ");
-            for id in &ids {
-                list.push_bind(*id);
-            }
-            qb.push(")");
-            let mut stream = qb.build().fetch(&mut *tx);
-            while let Some(row) = stream.try_next().await? {
-                let song = StoredSong {
-                    hash: row.try_get(1)?,
-                    record_version: row.try_get(2)?,
-                };
-                stored.insert(row.try_get(0)?, song);
-            }
+            let position = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            credits.push((row.id, *artist, c.role.as_str(), position));
         }
-        // Stored songs are marked here, changed or not; new ones get the time on insert.
-        if let Some(at) = checked_at
-            && !stored.is_empty()
+    }
+    credits
+}
+
+/// The `relationships` rows of the written songs: (song, related song, kind, position).
+fn relationship_rows<'a>(writes: &[&'a SongRow<'a>]) -> Vec<(i64, i64, &'a str, i32)> {
+    let mut relationships = Vec::new();
+    for row in writes {
+        for (i, (r, related)) in row
+            .song
+            .relationships
+            .iter()
+            .zip(&row.related_song_ids)
+            .enumerate()
         {
-            let mut qb = sqlx::QueryBuilder::new("UPDATE songs SET checked_at = ");
-            qb.push_bind(at);
-            qb.push(" WHERE id IN (");
-            let mut list = qb.separated(", ");
-            for id in stored.keys() {
-                list.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build().execute(&mut *tx).await?;
+            let position = i32::try_from(i).unwrap_or(i32::MAX);
+            relationships.push((row.id, *related, r.kind.as_str(), position));
         }
-
-        let plan = plan_batch(rows, &stored);
-        let record_rows: Vec<&SongRow> =
-            plan.writes.iter().chain(&plan.records_only).copied().collect();
-        for chunk in record_rows.chunks(MAX_BIND_PARAMS / 3) {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO song_records (song_id, version, record) ");
-            qb.push_values(chunk, |mut b, row| {
-                b.push_bind(row.id).push_bind(current_version()).push_bind(row.record.as_slice());
-            });
-            qb.push(
-                " ON CONFLICT (song_id) DO UPDATE SET version = excluded.version, \
-                 record = excluded.record",
-            );
-            qb.build().execute(&mut *tx).await?;
-        }
-        if plan.writes.is_empty() {
-            tx.commit().await?;
-            return Ok(plan.counts);
-        }
-
-        // Artists first (credits refer to them), in id order so that concurrent batches lock
-        // shared rows in the same order and cannot deadlock.
-        let mut artists: BTreeMap<i64, &str> = BTreeMap::new();
-        for row in &plan.writes {
-            artists.insert(row.primary_artist_id, &row.song.primary_artist.name);
-            for c in &row.song.credits {
-                artists.insert(to_i64("artist id", c.artist.id)?, &c.artist.name);
-            }
-        }
-        let artists: Vec<(i64, &str)> = artists.into_iter().collect();
-        for chunk in artists.chunks(MAX_BIND_PARAMS / 2) {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO artists (id, name) ");
-            qb.push_values(chunk, |mut b, (id, name)| {
-                b.push_bind(*id).push_bind(*name);
-            });
-            qb.push(
-                " ON CONFLICT (id) DO UPDATE SET name = excluded.name \
-                 WHERE artists.name <> excluded.name",
-            );
-            qb.build().execute(&mut *tx).await?;
-        }
-
-        for chunk in plan.writes.chunks(MAX_BIND_PARAMS / SONG_COLUMN_COUNT) {
-            let mut qb = sqlx::QueryBuilder::new(format!("INSERT INTO songs ({SONG_COLUMNS}) "));
-            qb.push_values(chunk, |mut b, row| {
-                let s = row.song;
-                b.push_bind(row.id)
-                    .push_bind(s.title.as_str())
-                    .push_bind(s.language.as_deref())
-                    .push_bind(s.primary_artist.name.as_str())
-                    .push_bind(s.album.as_ref().map(|a| a.name.as_str()))
-                    .push_bind(s.description.as_deref())
-                    .push_bind(s.release_date.as_deref())
-                    .push_bind(row.pageviews)
-                    .push_bind(row.featured_artists.as_str())
-                    .push_bind(row.producer_artists.as_str())
-                    .push_bind(&row.relationships)
-                    .push_bind(s.url.as_deref())
-                    .push_bind(now)
-                    .push_bind(row.primary_artist_id)
-                    .push_bind(row.album_id)
-                    .push_bind(s.release_year)
-                    .push_bind(s.song_art_image_url.as_deref())
-                    .push_bind(now)
-                    .push_bind(row.hash.as_str())
-                    .push_bind(row.raw)
-                    .push_bind(checked_at);
-            });
-            qb.push(" ON CONFLICT (id) DO UPDATE SET ");
-            qb.push(SONG_UPDATES);
-            qb.build().execute(&mut *tx).await?;
-        }
-
-        for table in ["credits", "relationships"] {
-            for chunk in plan.replaced.chunks(MAX_BIND_PARAMS) {
-                let mut qb =
-                    sqlx::QueryBuilder::new(format!("DELETE FROM {table} WHERE song_id IN ("));
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                qb.build().execute(&mut *tx).await?;
-            }
-        }
-
-        let mut credits: Vec<(i64, i64, &'static str, i32)> = Vec::new();
-        let mut relationships: Vec<(i64, i64, &str, i32)> = Vec::new();
-        for row in &plan.writes {
-            credits.push((row.id, row.primary_artist_id, CreditRole::Primary.as_str(), 0));
-            for (i, c) in row.song.credits.iter().enumerate() {
-                let position = i32::try_from(i + 1).unwrap_or(i32::MAX);
-                credits.push((row.id, to_i64("artist id", c.artist.id)?, c.role.as_str(), position));
-            }
-            for (i, r) in row.song.relationships.iter().enumerate() {
-                let position = i32::try_from(i).unwrap_or(i32::MAX);
-                relationships.push((row.id, to_i64("song id", r.song_id)?, r.kind.as_str(), position));
-            }
-        }
-        // A credit or link listed twice on one song is stored once.
-        for chunk in credits.chunks(MAX_BIND_PARAMS / 4) {
-            let mut qb =
-                sqlx::QueryBuilder::new("INSERT INTO credits (song_id, artist_id, role, position) ");
-            qb.push_values(chunk, |mut b, (song, artist, role, position)| {
-                b.push_bind(*song).push_bind(*artist).push_bind(*role).push_bind(*position);
-            });
-            qb.push(" ON CONFLICT DO NOTHING");
-            qb.build().execute(&mut *tx).await?;
-        }
-        for chunk in relationships.chunks(MAX_BIND_PARAMS / 4) {
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO relationships (song_id, related_song_id, kind, position) ",
-            );
-            qb.push_values(chunk, |mut b, (song, related, kind, position)| {
-                b.push_bind(*song).push_bind(*related).push_bind(*kind).push_bind(*position);
-            });
-            qb.push(" ON CONFLICT DO NOTHING");
-            qb.build().execute(&mut *tx).await?;
-        }
-
-        tx.commit().await?;
-        Ok(plan.counts)
-    })
+    }
+    relationships
 }
 
 pub(crate) async fn export_jsonl(

@@ -1,0 +1,250 @@
+//! SQLite writes: each batch in one `BEGIN IMMEDIATE` transaction, through multi-row
+//! statements of a few fixed sizes, so every statement is compiled once per connection and
+//! reused from the statement cache for the rest of the import.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use sqlx::query_builder::Separated;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+use super::{
+    SONG_COLUMNS, SONG_UPDATES, SongRow, StoredSong, artists_of, batch_ids, credit_rows,
+    plan_batch, relationship_rows,
+};
+use crate::records::current_version;
+use crate::{StoreError, UpsertCounts};
+
+/// Songs per write transaction. Each commit writes every page it changed to the WAL again, and
+/// the secondary indexes (pageviews, credits by artist, links by related song) take inserts
+/// all over, so a commit rewrites most of their pages: the fewer commits, the less is written.
+/// At this size a transaction lasts a fraction of a second, so a concurrent writer (which waits
+/// for the lock) never waits long, and readers (WAL) are not held up at all.
+pub(super) const BATCH_SONGS: usize = 5_000;
+
+/// Rows of the largest statement per table (fewer when the table's columns would exceed
+/// [`super::MAX_BIND_PARAMS`]); smaller remainders go in statements of halving sizes, so a
+/// table has at most a handful of distinct statements. Large statements also copy fewer pages
+/// into SQLite's statement journal, which keeps every page a statement touches first.
+const MAX_ROWS: usize = 1_024;
+
+pub(super) async fn write_batch(
+    pool: &SqlitePool,
+    rows: &[SongRow<'_>],
+    checked_at: Option<DateTime<Utc>>,
+) -> Result<UpsertCounts, StoreError> {
+    let now = Utc::now();
+    // Take the write lock up front, so reading the stored hashes and writing happen under one
+    // lock and a concurrent writer waits (busy timeout) instead of failing.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+
+    // A batch has at most BATCH_SONGS ids, so each of these lists fits in one statement.
+    let ids = batch_ids(rows);
+    let mut stored: HashMap<i64, StoredSong> = HashMap::with_capacity(rows.len());
+    {
+        let mut qb = QueryBuilder::new(
+            "SELECT s.id, s.content_hash, r.version FROM songs s \
+             LEFT JOIN song_records r ON r.song_id = s.id WHERE s.id IN (",
+        );
+        let mut list = qb.separated(", ");
+        for id in &ids {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        let mut stream = qb.build().fetch(&mut *tx);
+        while let Some(row) = stream.try_next().await? {
+            let song = StoredSong {
+                hash: row.try_get(1)?,
+                record_version: row.try_get(2)?,
+            };
+            stored.insert(row.try_get(0)?, song);
+        }
+    }
+    // Stored songs are marked here, changed or not; new ones get the time on insert.
+    if let Some(at) = checked_at
+        && !stored.is_empty()
+    {
+        let mut qb = QueryBuilder::new("UPDATE songs SET checked_at = ");
+        qb.push_bind(at);
+        qb.push(" WHERE id IN (");
+        let mut list = qb.separated(", ");
+        for id in stored.keys() {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build().execute(&mut *tx).await?;
+    }
+
+    let plan = plan_batch(rows, &stored);
+    let record_rows: Vec<&SongRow> = plan
+        .writes
+        .iter()
+        .chain(&plan.records_only)
+        .copied()
+        .collect();
+    insert_rows(
+        &mut tx,
+        3,
+        "INSERT INTO song_records (song_id, version, record) ",
+        " ON CONFLICT (song_id) DO UPDATE SET version = excluded.version, \
+         record = excluded.record",
+        &record_rows,
+        |mut b, row| {
+            b.push_bind(row.id)
+                .push_bind(current_version())
+                .push_bind(row.record.as_slice());
+        },
+    )
+    .await?;
+    if plan.writes.is_empty() {
+        tx.commit().await?;
+        return Ok(plan.counts);
+    }
+
+    insert_rows(
+        &mut tx,
+        2,
+        "INSERT INTO artists (id, name) ",
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name \
+         WHERE artists.name <> excluded.name",
+        &artists_of(&plan.writes),
+        |mut b, (id, name)| {
+            b.push_bind(*id).push_bind(*name);
+        },
+    )
+    .await?;
+
+    let songs_head = format!("INSERT INTO songs ({SONG_COLUMNS}) ");
+    let songs_tail = format!(" ON CONFLICT (id) DO UPDATE SET {SONG_UPDATES}");
+    insert_rows(
+        &mut tx,
+        21,
+        &songs_head,
+        &songs_tail,
+        &plan.writes,
+        |mut b, row| {
+            let s = row.song;
+            b.push_bind(row.id)
+                .push_bind(s.title.as_str())
+                .push_bind(s.language.as_deref())
+                .push_bind(s.primary_artist.name.as_str())
+                .push_bind(s.album.as_ref().map(|a| a.name.as_str()))
+                .push_bind(s.description.as_deref())
+                .push_bind(s.release_date.as_deref())
+                .push_bind(row.pageviews)
+                .push_bind(row.featured_artists.as_str())
+                .push_bind(row.producer_artists.as_str())
+                .push_bind(row.relationships.as_str())
+                .push_bind(s.url.as_deref())
+                .push_bind(now)
+                .push_bind(row.primary_artist_id)
+                .push_bind(row.album_id)
+                .push_bind(s.release_year)
+                .push_bind(s.song_art_image_url.as_deref())
+                .push_bind(now)
+                .push_bind(row.hash.as_str())
+                .push_bind(row.raw)
+                .push_bind(checked_at);
+        },
+    )
+    .await?;
+
+    for table in ["credits", "relationships"] {
+        for chunk in plan.replaced.chunks(super::MAX_BIND_PARAMS) {
+            let mut qb = QueryBuilder::new(format!("DELETE FROM {table} WHERE song_id IN ("));
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
+        }
+    }
+
+    // A credit or link listed twice on one song is stored once.
+    insert_rows(
+        &mut tx,
+        4,
+        "INSERT INTO credits (song_id, artist_id, role, position) ",
+        " ON CONFLICT DO NOTHING",
+        &credit_rows(&plan.writes),
+        |mut b, (song, artist, role, position)| {
+            b.push_bind(*song)
+                .push_bind(*artist)
+                .push_bind(*role)
+                .push_bind(*position);
+        },
+    )
+    .await?;
+    insert_rows(
+        &mut tx,
+        4,
+        "INSERT INTO relationships (song_id, related_song_id, kind, position) ",
+        " ON CONFLICT DO NOTHING",
+        &relationship_rows(&plan.writes),
+        |mut b, (song, related, kind, position)| {
+            b.push_bind(*song)
+                .push_bind(*related)
+                .push_bind(*kind)
+                .push_bind(*position);
+        },
+    )
+    .await?;
+
+    tx.commit().await?;
+    Ok(plan.counts)
+}
+
+/// `head VALUES (..), (..) tail` for every item (`columns` values each), in statements of the
+/// largest size and the remainder in statements of halving power-of-two sizes. The statement
+/// text depends only on the row count, so each size is compiled once per connection and then
+/// reused.
+async fn insert_rows<'a, T>(
+    conn: &mut SqliteConnection,
+    columns: usize,
+    head: &str,
+    tail: &str,
+    items: &'a [T],
+    mut bind: impl FnMut(Separated<'_, 'a, Sqlite, &'static str>, &'a T),
+) -> Result<(), StoreError> {
+    let max_rows = MAX_ROWS.min(super::MAX_BIND_PARAMS / columns);
+    let mut rest = items;
+    while !rest.is_empty() {
+        let n = statement_rows(rest.len(), max_rows);
+        let (chunk, tail_items) = rest.split_at(n);
+        rest = tail_items;
+        let mut qb: QueryBuilder<'a, Sqlite> = QueryBuilder::new(head);
+        qb.push_values(chunk, &mut bind);
+        qb.push(tail);
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// How many of `remaining` rows the next statement takes, at most `max_rows`.
+fn statement_rows(remaining: usize, max_rows: usize) -> usize {
+    if remaining >= max_rows {
+        max_rows
+    } else {
+        // The largest power of two not above `remaining` (which is at least 1 here).
+        1 << remaining.ilog2()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_go_in_statements_of_a_few_sizes() {
+        let mut sizes = Vec::new();
+        let mut rest = 2 * 1000 + 13;
+        while rest > 0 {
+            let n = statement_rows(rest, 1000);
+            sizes.push(n);
+            rest -= n;
+        }
+        assert_eq!(sizes, vec![1000, 1000, 8, 4, 1]);
+    }
+}
