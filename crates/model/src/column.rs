@@ -128,10 +128,10 @@ impl Strings {
         let boundary = |o: u64| {
             usize::try_from(o)
                 .ok()
-                .and_then(|o| match bytes.get(o) {
+                .map(|o| match bytes.get(o) {
                     // Not a continuation byte (10xxxxxx): a character starts here.
-                    Some(&b) => Some((b as i8) >= -0x40),
-                    None => Some(o == bytes.len()),
+                    Some(&b) => (b as i8) >= -0x40,
+                    None => o == bytes.len(),
                 })
                 .unwrap_or(false)
         };
