@@ -170,7 +170,7 @@ mod tests {
             item(
                 "Halo",
                 vec!["same artist".into(), "shared producer Ryan Tedder".into()],
-                0.87654321,
+                0.876_543_2,
                 true,
             ),
             item("tab\there", Vec::new(), 0.0, false),
