@@ -9,7 +9,10 @@
 # missing). SHARED (default /work/shared) holds bench/ and baseline/.
 # Environment: REPS (3), SEED (42), PORT (8400; +1 limit-server, +2 baseline), DURATION (15s),
 # BASELINE_WORKERS (1, as the original ran).
-# Output: WORKDIR/serve_summary.tsv (one row per run) and the medians on stdout.
+# songrec is loaded over its /recommend catalogue (the songs with pageviews, GET /model's
+# recommend_songs), the others over every line of the file.
+# Output: WORKDIR/serve_summary.tsv (one row per run), WORKDIR/serve_hostile.tsv (bench/hostile.sh
+# per size) and the medians on stdout.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -89,17 +92,21 @@ for N in "${SIZES[@]}"; do
     declare -A URL=([songrec]="http://127.0.0.1:$PORT" [limit-server]="http://127.0.0.1:$((PORT + 1))" \
         [baseline]="http://127.0.0.1:$((PORT + 2))")
     declare -A PID=([songrec]=$SONGREC_PID [limit-server]=$LIMIT_PID [baseline]=$BASE_PID)
+    # songrec's /recommend/{index} serves the songs with pageviews (the original's catalogue,
+    # indices 0..recommend_songs); the others answer any line of the file.
+    UNIVERSE=$(curl -sf "http://127.0.0.1:$PORT/model" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recommend_songs"])')
+    declare -A LOAD_N=([songrec]=$UNIVERSE [limit-server]=$N [baseline]=$N)
     # Warm-up, which also checks that no 200 answer carries an error (the check costs wrk CPU,
     # so the measured runs go without it).
     for system in songrec limit-server baseline; do
-        BENCH_CHECK=1 DURATION=3s "$SHARED/bench/load.sh" "${URL[$system]}" "$N" 2>/dev/null | tail -1 \
+        BENCH_CHECK=1 DURATION=3s "$SHARED/bench/load.sh" "${URL[$system]}" "${LOAD_N[$system]}" 2>/dev/null | tail -1 \
             | sed "s/^/warm-up $N $system: /" >&2
     done
     for rep in $(seq 1 "$REPS"); do
         for system in songrec limit-server baseline; do
             load1=$(cut -d' ' -f1 /proc/loadavg)
             out="$W/wrk_${N}_${system}_$rep.txt"
-            OUT="$out" DURATION="$DURATION" "$SHARED/bench/load.sh" "${URL[$system]}" "$N" > /dev/null 2>&1
+            OUT="$out" DURATION="$DURATION" "$SHARED/bench/load.sh" "${URL[$system]}" "${LOAD_N[$system]}" > /dev/null 2>&1
             res="$(grep '^RESULT' "$out")"
             g() { printf '%s\n' "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
             errs=$(( $(g errors_connect) + $(g errors_read) + $(g errors_write) + $(g errors_timeout) + $(g non2xx3xx) ))
@@ -109,6 +116,8 @@ for N in "${SIZES[@]}"; do
     done
     stop "$SONGREC_PID"; stop "$LIMIT_PID"; kill -TERM -- "-$BASE_PID" 2>/dev/null || true; wait "$BASE_PID" 2>/dev/null || true
     PIDS=()
+    # The two hostile requests of the API issue: the server's CPU time for each.
+    PORT="$((PORT + 3))" "$ROOT/bench/hostile.sh" "$DATA" 3 | sed "s/^/$N\t/" | tee -a "$W/serve_hostile.tsv" >&2
 done
 
 echo "medians (N, system, req/s, p50 ms, p99 ms, errors, RSS MB):"

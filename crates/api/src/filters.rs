@@ -43,10 +43,8 @@ impl Filters {
             || self.min_pageviews.is_some()
     }
 
-    fn admits(&self, index: usize, song: &SongView<'_>) -> bool {
-        if index >= self.below_index || self.excluded_songs.contains(&index) {
-            return false;
-        }
+    /// Whether a song passes the filters on its details (not the index filters).
+    fn admits(&self, song: &SongView<'_>) -> bool {
         if self.excluded_artists.contains(&song.artist_id) {
             return false;
         }
@@ -83,16 +81,30 @@ impl Filters {
         candidates: impl IntoIterator<Item = (usize, T)>,
         k: usize,
     ) -> Vec<(usize, T)> {
+        // Without narrowing filters a song's details are not needed, only that it exists.
+        let narrows = self.narrows();
         let mut chosen = Vec::with_capacity(k);
         let mut per_artist: Vec<(u64, usize)> = Vec::new();
         for (index, extra) in candidates {
             if chosen.len() == k {
                 break;
             }
+            if index >= self.below_index
+                || self.excluded_songs.contains(&index)
+                || chosen.iter().any(|(i, _)| *i == index)
+            {
+                continue;
+            }
+            if !narrows {
+                if model.has_song(index) {
+                    chosen.push((index, extra));
+                }
+                continue;
+            }
             let Some(song) = model.song(index) else {
                 continue;
             };
-            if !self.admits(index, &song) || chosen.iter().any(|(i, _)| *i == index) {
+            if !self.admits(&song) {
                 continue;
             }
             if let Some(max) = self.max_per_artist {

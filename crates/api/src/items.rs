@@ -6,6 +6,7 @@ use songrec_model::SongView;
 use utoipa::ToSchema;
 
 use crate::Recommender;
+use crate::json;
 
 /// A song of the served catalogue.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,4 +71,136 @@ pub(crate) struct RecommendedSong<'m> {
     pub score: f32,
     /// Why it is recommended, most telling first.
     pub reasons: Vec<String>,
+}
+
+impl RecommendedSong<'_> {
+    /// Appends the item as JSON, exactly as serialising it with `serde_json` would.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let s = &self.song;
+        out.push(b'{');
+        json::key(out, "id", true);
+        json::value(out, &s.id);
+        json::key(out, "index", false);
+        json::value(out, &s.index);
+        json::key(out, "title", false);
+        json::string(out, s.title);
+        json::key(out, "artist", false);
+        json::string(out, s.artist);
+        json::key(out, "artist_id", false);
+        json::value(out, &s.artist_id);
+        json::key(out, "album", false);
+        json::optional_string(out, s.album);
+        json::key(out, "release_date", false);
+        json::optional_string(out, s.release_date);
+        json::key(out, "release_year", false);
+        json::value(out, &s.release_year);
+        json::key(out, "language", false);
+        json::optional_string(out, s.language);
+        json::key(out, "pageviews", false);
+        json::value(out, &s.pageviews);
+        json::key(out, "url", false);
+        json::optional_string(out, s.url);
+        json::key(out, "art_url", false);
+        json::optional_string(out, s.art_url);
+        json::key(out, "score", false);
+        json::value(out, &self.score);
+        json::key(out, "reasons", false);
+        out.push(b'[');
+        for (i, reason) in self.reasons.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::string(out, reason);
+        }
+        out.extend_from_slice(b"]}");
+    }
+}
+
+/// Appends `"recommendations":[...]` (after a comma).
+pub(crate) fn write_recommendations(out: &mut Vec<u8>, items: &[RecommendedSong<'_>]) {
+    json::key(out, "recommendations", false);
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item.write_json(out);
+    }
+    out.push(b']');
+}
+
+/// Bytes to reserve for an answer of `n` items: most answers fit without growing.
+pub(crate) fn answer_capacity(n: usize) -> usize {
+    256 + 400 * n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item<'a>(
+        title: &'a str,
+        reasons: Vec<String>,
+        score: f32,
+        full: bool,
+    ) -> RecommendedSong<'a> {
+        RecommendedSong {
+            song: SongItem {
+                id: 2_471_960,
+                index: 17,
+                title,
+                artist: "Beyoncé \"B\"",
+                artist_id: u64::MAX,
+                album: full.then_some("I Am... Sasha Fierce"),
+                release_date: full.then_some("2008-11-12"),
+                release_year: full.then_some(-12),
+                language: full.then_some("en"),
+                pageviews: full.then_some(0),
+                url: full.then_some("https://genius.com/Beyonce-halo-lyrics"),
+                art_url: None,
+            },
+            score,
+            reasons,
+        }
+    }
+
+    #[test]
+    fn items_are_written_as_serde_json_writes_them() {
+        let items = [
+            item(
+                "Halo",
+                vec!["same artist".into(), "shared producer Ryan Tedder".into()],
+                0.876_543_2,
+                true,
+            ),
+            item("tab\there", Vec::new(), 0.0, false),
+            item("", vec!["\u{0}".into()], f32::NAN, true),
+            item("희원", vec!["x".into()], 1.0, false),
+            item("a", vec![], 1e-7, true),
+        ];
+        for it in &items {
+            let mut out = Vec::new();
+            it.write_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(it).unwrap()
+            );
+        }
+        let mut out = vec![b'{'];
+        json::key(&mut out, "n", true);
+        json::value(&mut out, &1);
+        write_recommendations(&mut out, &items);
+        out.push(b'}');
+        #[derive(Serialize)]
+        struct Answer<'a> {
+            n: u32,
+            recommendations: &'a [RecommendedSong<'a>],
+        }
+        let want = serde_json::to_vec(&Answer {
+            n: 1,
+            recommendations: &items,
+        })
+        .unwrap();
+        assert_eq!(out, want);
+    }
 }

@@ -14,6 +14,7 @@
 mod error;
 mod filters;
 mod items;
+mod json;
 mod params;
 mod recommender;
 mod reload;
@@ -37,10 +38,9 @@ pub use source::{BoxError, ModelSource, RegistrySource, SourceFuture};
 
 use axum::http::HeaderValue;
 use secrecy::SecretString;
-use tokio::sync::Semaphore;
 
 use crate::reload::Reloader;
-use crate::routes::AppState;
+use crate::routes::{AppState, InFlight, Shared};
 use crate::served::ModelSlot;
 use crate::telemetry::Metrics;
 
@@ -152,20 +152,20 @@ pub async fn run_with_options(
     let slot = Arc::new(ModelSlot::empty());
     let metrics = Metrics::new();
     let reloader = Arc::new(Reloader::new(source, slot.clone(), metrics.clone()));
-    let state = AppState {
+    let state = AppState::new(Shared {
         slot,
         metrics: metrics.clone(),
         reloader: reloader.clone(),
         admin_token: options.admin_token.map(Arc::new),
-        in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+        in_flight: InFlight::new(options.max_in_flight),
         pipeline: options.pipeline,
         body_read_timeout: options.body_read_timeout,
-    };
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let reload_task = tokio::spawn(reloader.run(reload_interval, stop_rx.clone()));
     let upkeep_task = tokio::spawn(metrics.run_upkeep(stop_rx));
 
-    let app = routes::router(state, &cors_origins);
+    let app = routes::app(state, &cors_origins);
     let served = server::serve(listener, app, options.header_read_timeout, async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");

@@ -30,6 +30,21 @@ pub trait Recommender: Send + Sync + 'static {
     /// Every stored neighbour of the song at `index` (up to `max_k`), best first.
     fn neighbours(&self, index: usize) -> Vec<Neighbour>;
 
+    /// The same neighbours one at a time, for callers that usually need only the first few.
+    fn neighbours_iter(&self, index: usize) -> Box<dyn Iterator<Item = Neighbour> + '_> {
+        Box::new(self.neighbours(index).into_iter())
+    }
+
+    /// Whether there is a song at `index`: `song(index).is_some()`, without reading it.
+    fn has_song(&self, index: usize) -> bool {
+        self.song(index).is_some()
+    }
+
+    /// The Genius id of the song at `index`: `song(index)`'s id, without reading the rest.
+    fn song_id(&self, index: usize) -> Option<u64> {
+        self.song(index).map(|s| s.id)
+    }
+
     /// Why song `c` is a neighbour of song `q`, given the stored reason bits.
     fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String>;
 
@@ -82,6 +97,18 @@ impl Recommender for Model {
 
     fn neighbours(&self, index: usize) -> Vec<Neighbour> {
         Model::neighbours(self, index).collect()
+    }
+
+    fn neighbours_iter(&self, index: usize) -> Box<dyn Iterator<Item = Neighbour> + '_> {
+        Box::new(Model::neighbours(self, index))
+    }
+
+    fn has_song(&self, index: usize) -> bool {
+        Model::song_id(self, index).is_some()
+    }
+
+    fn song_id(&self, index: usize) -> Option<u64> {
+        Model::song_id(self, index)
     }
 
     fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String> {

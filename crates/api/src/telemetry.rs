@@ -4,10 +4,11 @@
 //! The recorder belongs to the server rather than being installed globally, so several
 //! servers (tests) in one process keep separate counts.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use tokio::sync::watch;
 
@@ -34,6 +35,20 @@ static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, 
 pub(crate) struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    /// The request series registered so far, by route template: registering a series hashes
+    /// its name and labels, so each is registered once and its handles kept.
+    series: Arc<RwLock<HashMap<String, Vec<Series>>>>,
+    in_flight: Gauge,
+    shed: Counter,
+}
+
+/// The handles of one route's requests of one method and status.
+#[derive(Clone)]
+struct Series {
+    method: &'static str,
+    status: u16,
+    count: Counter,
+    duration: Histogram,
 }
 
 /// How a reload attempt ended, as counted in `songrec_model_reloads_total{outcome}`.
@@ -101,14 +116,19 @@ impl Metrics {
             "Requests answered 503 because too many were in flight.".into(),
         );
         let handle = recorder.handle();
+        let in_flight = recorder.register_gauge(&Key::from_name(IN_FLIGHT), &METADATA);
+        let shed = recorder.register_counter(&Key::from_name(SHED), &METADATA);
         let metrics = Metrics {
             recorder: Arc::new(recorder),
             handle,
+            series: Arc::default(),
+            in_flight,
+            shed,
         };
         metrics.set_model(None, 0);
         metrics.set_load_seconds(0.0);
-        metrics.gauge(IN_FLIGHT).set(0.0);
-        metrics.counter(SHED).absolute(0);
+        metrics.in_flight.set(0.0);
+        metrics.shed.absolute(0);
         for outcome in [
             ReloadOutcome::Loaded,
             ReloadOutcome::Refused,
@@ -119,29 +139,59 @@ impl Metrics {
         metrics
     }
 
-    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let status = status.to_string();
+    pub fn record_request(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let series = self.series(method, route, status);
+        series.count.increment(1);
+        series.duration.record(elapsed.as_secs_f64());
+    }
+
+    /// The handles of a request series, registered on first use.
+    fn series(&self, method: &'static str, route: &str, status: u16) -> Series {
+        let find = |all: &HashMap<String, Vec<Series>>| {
+            all.get(route)?
+                .iter()
+                .find(|s| s.method == method && s.status == status)
+                .cloned()
+        };
+        if let Some(found) = find(&self.series.read().unwrap_or_else(|p| p.into_inner())) {
+            return found;
+        }
+        let mut all = self.series.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = find(&all) {
+            return found;
+        }
+        let status_label = status.to_string();
         let counter_key = Key::from_parts(
             REQUESTS,
             vec![
                 Label::new("route", route.to_owned()),
-                Label::new("method", method.to_owned()),
-                Label::new("status", status.clone()),
+                Label::new("method", method),
+                Label::new("status", status_label.clone()),
             ],
         );
-        self.recorder
-            .register_counter(&counter_key, &METADATA)
-            .increment(1);
         let histogram_key = Key::from_parts(
             DURATION,
             vec![
                 Label::new("route", route.to_owned()),
-                Label::new("status", status),
+                Label::new("status", status_label),
             ],
         );
-        self.recorder
-            .register_histogram(&histogram_key, &METADATA)
-            .record(elapsed.as_secs_f64());
+        let series = Series {
+            method,
+            status,
+            count: self.recorder.register_counter(&counter_key, &METADATA),
+            duration: self.recorder.register_histogram(&histogram_key, &METADATA),
+        };
+        all.entry(route.to_owned())
+            .or_default()
+            .push(series.clone());
+        series
     }
 
     pub fn set_model(&self, version: Option<u64>, songs: usize) {
@@ -157,30 +207,26 @@ impl Metrics {
         self.gauge(LOAD_SECONDS).set(seconds);
     }
 
-    /// The in-flight gauge (incremented and decremented around each limited request).
-    pub fn in_flight(&self) -> metrics::Gauge {
-        self.gauge(IN_FLIGHT)
+    /// Sets the in-flight gauge (read from the limiter when metrics are rendered, rather than
+    /// kept up to date by every request).
+    pub fn set_in_flight(&self, requests: usize) {
+        self.in_flight.set(requests as f64);
     }
 
     pub fn record_shed(&self) {
-        self.counter(SHED).increment(1);
+        self.shed.increment(1);
     }
 
-    fn gauge(&self, name: &'static str) -> metrics::Gauge {
+    fn gauge(&self, name: &'static str) -> Gauge {
         self.recorder
             .register_gauge(&Key::from_name(name), &METADATA)
-    }
-
-    fn counter(&self, name: &'static str) -> metrics::Counter {
-        self.recorder
-            .register_counter(&Key::from_name(name), &METADATA)
     }
 
     pub fn record_reload(&self, outcome: ReloadOutcome) {
         self.reload_counter(outcome).increment(1);
     }
 
-    fn reload_counter(&self, outcome: ReloadOutcome) -> metrics::Counter {
+    fn reload_counter(&self, outcome: ReloadOutcome) -> Counter {
         let key = Key::from_parts(RELOADS, vec![Label::new("outcome", outcome.as_str())]);
         self.recorder.register_counter(&key, &METADATA)
     }

@@ -80,9 +80,24 @@ pub(crate) struct Strings {
     /// `offsets[i]..offsets[i + 1]` are string i's bytes.
     pub offsets: Column<u64>,
     pub bytes: Column<u8>,
+    /// Whether the whole pool is known to be UTF-8 with every offset on a character boundary,
+    /// so that no string needs checking when it is read (see [`Strings::check_utf8`]).
+    utf8: bool,
 }
 
+/// Bytes of the pool checked between two releases of the pages read.
+const CHECK_STRETCH: usize = 16 << 20;
+
 impl Strings {
+    /// A pool whose strings are checked as they are read, until [`Strings::check_utf8`].
+    pub fn new(offsets: Column<u64>, bytes: Column<u8>) -> Strings {
+        Strings {
+            offsets,
+            bytes,
+            utf8: false,
+        }
+    }
+
     /// String `id`, or `None` for [`NO_STRING`], an unknown id or bytes that are not UTF-8
     /// (a damaged file degrades to a missing field rather than a panic).
     pub fn get(&self, id: StrRef) -> Option<&str> {
@@ -92,7 +107,55 @@ impl Strings {
         let i = id as usize;
         let start = usize::try_from(*self.offsets.get(i)?).ok()?;
         let end = usize::try_from(*self.offsets.get(i + 1)?).ok()?;
-        std::str::from_utf8(self.bytes.get(start..end)?).ok()
+        let bytes = self.bytes.get(start..end)?;
+        if self.utf8 {
+            // SAFETY: `check_utf8` found the whole pool to be UTF-8 and both offsets to be
+            // character boundaries of it, so the bytes between them are UTF-8. Neither column
+            // can change since: an owned column is never mutated, and a mapped model file is
+            // never written in place (see `file::load`).
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes).ok()
+        }
+    }
+
+    /// Checks once that the whole pool is UTF-8 and that every offset is a character boundary,
+    /// so that reading a string no longer checks it (serving reads several per song of every
+    /// answer). A pool that fails keeps checking each string as it is read. `release` is given
+    /// each stretch of the columns once checked (a mapped file's pages can then be dropped).
+    pub fn check_utf8(&mut self, release: &mut dyn FnMut(&[u8])) {
+        let bytes: &[u8] = &self.bytes;
+        let boundary = |o: u64| {
+            usize::try_from(o)
+                .ok()
+                .map(|o| match bytes.get(o) {
+                    // Not a continuation byte (10xxxxxx): a character starts here.
+                    Some(&b) => (b as i8) >= -0x40,
+                    None => o == bytes.len(),
+                })
+                .unwrap_or(false)
+        };
+        let mut valid = true;
+        for stretch in self.offsets.chunks(CHECK_STRETCH / 8) {
+            valid = valid && stretch.iter().all(|&o| boundary(o));
+            release(bytemuck::cast_slice(stretch));
+        }
+        let mut start = 0;
+        while valid && start < bytes.len() {
+            // End each stretch where a character starts, so none is split between two.
+            let mut end = (start + CHECK_STRETCH).min(bytes.len());
+            while end < bytes.len() && end > start && (bytes[end] as i8) < -0x40 {
+                end -= 1;
+            }
+            if end == start {
+                valid = false;
+                break;
+            }
+            valid = std::str::from_utf8(&bytes[start..end]).is_ok();
+            release(&bytes[start..end]);
+            start = end;
+        }
+        self.utf8 = valid;
     }
 
     /// String `id`, empty when there is none.
@@ -148,6 +211,8 @@ impl StringsBuilder {
         Strings {
             offsets: self.offsets.into(),
             bytes: self.bytes.into(),
+            // Built from `&str`s, with an offset after each.
+            utf8: true,
         }
     }
 }
@@ -173,11 +238,36 @@ mod tests {
 
     #[test]
     fn a_string_cut_inside_a_character_reads_as_missing() {
-        let strings = Strings {
-            offsets: vec![0, 1, 2].into(),
-            bytes: "é".as_bytes().to_vec().into(),
-        };
+        let mut strings = Strings::new(vec![0, 1, 2].into(), "é".as_bytes().to_vec().into());
         assert_eq!(strings.get(0), None);
         assert_eq!(strings.text(1), "");
+        // The whole-pool check refuses it, and reading keeps checking.
+        strings.check_utf8(&mut |_| {});
+        assert!(!strings.utf8);
+        assert_eq!(strings.get(0), None);
+    }
+
+    #[test]
+    fn a_checked_pool_reads_the_same_strings() {
+        let mut b = StringsBuilder::new();
+        let ids: Vec<StrRef> = ["", "Halo", "Heewon (희원)", "ñé", "\u{1F600}x"]
+            .iter()
+            .map(|s| b.add(s))
+            .collect();
+        let built = b.finish();
+        let mut read = Strings::new(built.offsets.to_vec().into(), built.bytes.to_vec().into());
+        let before: Vec<Option<String>> = ids
+            .iter()
+            .map(|&i| read.get(i).map(str::to_owned))
+            .collect();
+        let mut released = 0;
+        read.check_utf8(&mut |bytes| released += bytes.len());
+        assert!(read.utf8);
+        assert_eq!(released, built.offsets.len() * 8 + built.bytes.len());
+        for (&i, want) in ids.iter().zip(&before) {
+            assert_eq!(read.get(i).map(str::to_owned), *want);
+            assert_eq!(read.get(i), built.get(i));
+        }
+        assert_eq!(read.get(99), None);
     }
 }

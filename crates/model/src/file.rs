@@ -11,7 +11,8 @@
 //!
 //! Every section is one column of `table::Tables`, little-endian. Loading maps the file,
 //! checks one SHA-256 (the whole file's against a registry's record when the caller has one,
-//! else the payload's against the header), then validates every cross-reference. The pages it
+//! else the payload's against the header), then validates every cross-reference and checks the
+//! string pool's UTF-8 once, so that serving reads strings without checking each. The pages it
 //! reads to do so are dropped from the process again as it goes, so loading a model next to
 //! the one being served does not hold two models in memory; serving then maps in only the
 //! pages requests touch.
@@ -295,10 +296,13 @@ pub(crate) fn load(path: &Path, expected_file_sha256: Option<&str>) -> Result<Mo
         return Err(corrupt("its checksum does not match its content".into()));
     }
     let (k, info, directory) = read_directory(&mapped).map_err(&corrupt)?;
-    let tables = Tables::read(&directory).map_err(&corrupt)?;
+    let mut tables = Tables::read(&directory).map_err(&corrupt)?;
     tables
         .validate(k, &mut |stretch| mapped.release(stretch))
         .map_err(&corrupt)?;
+    tables
+        .strings
+        .check_utf8(&mut |stretch| mapped.release(stretch));
     if info.songs != tables.ids.len() {
         return Err(corrupt(format!(
             "info says {} songs, file holds {}",

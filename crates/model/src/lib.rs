@@ -331,6 +331,13 @@ impl Model {
         })
     }
 
+    /// The Genius id of the song at `index` (what [`Model::song`] gives, without the rest).
+    pub fn song_id(&self, index: usize) -> Option<u64> {
+        let t = &self.tables;
+        t.song_artist.get(index)?;
+        t.ids.get(index).copied()
+    }
+
     pub fn index_of(&self, song_id: u64) -> Option<usize> {
         let t = &self.tables;
         let pos = t.by_id_keys.binary_search(&song_id).ok()?;
@@ -458,12 +465,25 @@ impl Model {
 
     /// The first artist credited on both songs whose roles satisfy `wanted`.
     fn shared_artist(&self, a: usize, b: usize, wanted: impl Fn(u8, u8) -> bool) -> Option<&str> {
-        let theirs: Vec<(u32, u8)> = self.credit_pairs(b).collect();
+        let t = &self.tables;
+        let range = table::range(&t.credit_offsets, b).unwrap_or(0..0);
+        let (artists, roles) = (&t.credit_artists[range.clone()], &t.credit_roles[range]);
+        let theirs = &artists[..artists.len().min(roles.len())];
         self.credit_pairs(a).find_map(|(name, role_a)| {
-            let pos = theirs.binary_search_by_key(&name, |c| c.0).ok()?;
-            let t = &self.tables;
-            wanted(role_a, theirs[pos].1).then(|| t.strings.text(t.artist_names[name as usize]))
+            let pos = theirs.binary_search(&name).ok()?;
+            wanted(role_a, roles[pos]).then(|| t.strings.text(t.artist_names[name as usize]))
         })
+    }
+
+    /// The Genius id and name of the song's primary artist, as [`Model::song`] gives them.
+    fn primary_artist(&self, index: usize) -> Option<(u64, &str)> {
+        let t = &self.tables;
+        let artist = *t.song_artist.get(index)? as usize;
+        Some((
+            t.artist_ids.get(artist).copied().unwrap_or(0),
+            t.strings
+                .text(t.artist_names.get(artist).copied().unwrap_or(NO_STRING)),
+        ))
     }
 
     fn relation_kind(&self, from: usize, to: usize) -> Option<&str> {
@@ -530,13 +550,23 @@ impl Model {
         if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::CREW != 0) {
             out.push(format!("same crew: {name}"));
         }
-        let theirs: Vec<String> = self.tags(c).map(str::to_lowercase).collect();
-        if let Some(tag) = self.tags(q).find(|t| theirs.contains(&t.to_lowercase())) {
+        // Compared lower-cased; without allocating when both are ASCII (most tags).
+        let same = |a: &str, b: &str| {
+            if a.is_ascii() && b.is_ascii() {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a.to_lowercase() == b.to_lowercase()
+            }
+        };
+        if let Some(tag) = self
+            .tags(q)
+            .find(|t| self.tags(c).any(|theirs| same(t, theirs)))
+        {
             out.push(format!("tagged {tag}"));
         }
-        match (self.song(q), self.song(c)) {
-            (Some(a), Some(b)) if a.artist_id != b.artist_id => {
-                out.push(format!("similar artist: {}", b.artist));
+        match (self.primary_artist(q), self.primary_artist(c)) {
+            (Some((a, _)), Some((b, b_name))) if a != b => {
+                out.push(format!("similar artist: {b_name}"));
             }
             _ if out.is_empty() => out.push("same circle of collaborators".to_string()),
             _ => {}

@@ -61,10 +61,10 @@ macro_rules! tables {
 
             pub fn read(source: &impl SectionSource) -> Result<Tables, String> {
                 Ok(Tables {
-                    strings: Strings {
-                        offsets: source.column(tag("str.offs"))?,
-                        bytes: source.column(tag("str.byte"))?,
-                    },
+                    strings: Strings::new(
+                        source.column(tag("str.offs"))?,
+                        source.column(tag("str.byte"))?,
+                    ),
                     $($field: source.column(tag($tag))?,)*
                 })
             }

@@ -1,6 +1,7 @@
 //! The router: one file per route group, plus the layers every request goes through
-//! (tracing, compression, metrics, timeout, load shedding, body limit, CORS) and JSON answers
-//! for unknown routes and methods.
+//! (tracing, compression, CORS, then one guard that counts and times the request, sheds load
+//! and applies the timeout, and the body limit) and JSON answers for unknown routes and
+//! methods.
 //!
 //! Every documented route is declared once, in [`api_routes`]: the same declarations build
 //! the router and the OpenAPI document (`/openapi.json`, browsable at `/docs`). A new route is
@@ -15,16 +16,21 @@ mod ui;
 
 pub(crate) mod openapi;
 
+use std::convert::Infallible;
+use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
 use secrecy::SecretString;
-use tokio::sync::Semaphore;
+use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -50,22 +56,83 @@ const RETRY_AFTER_SECONDS: u64 = 1;
 /// Routes that are never shed, so that probes and scrapes work under any load.
 const NEVER_SHED: [&str; 3] = ["/health", "/ready", "/metrics"];
 
-/// What every handler can reach.
+/// What every handler can reach, behind one `Arc`: it is cloned for every request.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<Shared>);
+
+/// The fields of [`AppState`].
+pub(crate) struct Shared {
     pub slot: Arc<ModelSlot>,
     pub metrics: Metrics,
     pub reloader: Arc<Reloader>,
     /// `POST /admin/reload` exists only when this is set.
     pub admin_token: Option<Arc<SecretString>>,
-    pub in_flight: Arc<Semaphore>,
+    pub in_flight: InFlight,
     /// What `GET /pipeline` shows; `None` answers 404.
     pub pipeline: Option<songrec_pipeline::PipelineStatus>,
     /// How long a handler waits for a request body (see `params::JsonBody`).
     pub body_read_timeout: Duration,
 }
 
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Counts the requests being answered and admits at most a fixed number at once.
+pub(crate) struct InFlight {
+    now: AtomicUsize,
+    max: usize,
+}
+
+/// One admitted request; leaving drops it from the count.
+struct Admitted<'a>(&'a InFlight);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl InFlight {
+    pub fn new(max: usize) -> InFlight {
+        InFlight {
+            now: AtomicUsize::new(0),
+            max: max.max(1),
+        }
+    }
+
+    /// Admits one more request, or `None` when the limit is reached.
+    fn admit(&self) -> Option<Admitted<'_>> {
+        let mut now = self.now.load(Ordering::Acquire);
+        loop {
+            if now >= self.max {
+                return None;
+            }
+            match self
+                .now
+                .compare_exchange_weak(now, now + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(Admitted(self)),
+                Err(seen) => now = seen,
+            }
+        }
+    }
+
+    /// Requests being answered now.
+    pub fn current(&self) -> usize {
+        self.now.load(Ordering::Acquire)
+    }
+}
+
 impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+
     /// The model this request will use from start to end, or 503.
     pub fn model(&self) -> Result<Arc<ServedModel>, ApiError> {
         self.slot.load_full().ok_or(ApiError::NoModel)
@@ -93,7 +160,21 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pipeline::cycles))
 }
 
-pub(crate) fn router(state: AppState, cors_origins: &[HeaderValue]) -> Router {
+/// The whole service: tracing, compression and the body limit around the router (once per
+/// request, rather than once per route as `Router::layer` would apply them, which costs every
+/// request a boxed future and a clone of the service below at each layer), and inside it, on
+/// every route and the fallbacks, CORS (when origins are configured) and the [`guard`].
+pub(crate) fn app(
+    state: AppState,
+    cors_origins: &[HeaderValue],
+) -> impl Service<
+    Request<Incoming>,
+    Response = Response<impl HttpBody<Data = Bytes, Error: Into<crate::BoxError>> + Send + 'static>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
     let (api, document) = api_routes().split_for_parts();
     let mut router = Router::new()
         .merge(ui::routes())
@@ -101,10 +182,7 @@ pub(crate) fn router(state: AppState, cors_origins: &[HeaderValue]) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(time_out))
-        .layer(middleware::from_fn_with_state(state.clone(), shed))
-        .layer(middleware::from_fn_with_state(state.clone(), track));
+        .layer(middleware::from_fn_with_state(state.clone(), guard));
     if !cors_origins.is_empty() {
         router = router.layer(
             CorsLayer::new()
@@ -116,27 +194,44 @@ pub(crate) fn router(state: AppState, cors_origins: &[HeaderValue]) -> Router {
                 ]),
         );
     }
-    router
-        .layer(CompressionLayer::new())
+    ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(router.with_state(state))
 }
 
-/// Answers 503 with `Retry-After` when too many requests are in flight, except on the
-/// operations routes, which are cheap and must answer under any load.
-async fn shed(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if NEVER_SHED.contains(&request.uri().path()) {
-        return next.run(request).await;
-    }
-    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+/// Every request, under its route template (so that label values stay few), is counted and
+/// timed; unless it is for an operations route (cheap, and must answer under any load) it is
+/// answered 503 with `Retry-After` when too many are in flight; and it is answered 503 when it
+/// takes longer than [`REQUEST_TIMEOUT`]. One layer rather than three: every layer costs each
+/// request a boxed future and a clone of the service below it.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = known_method(request.method());
+    let response = if NEVER_SHED.contains(&request.uri().path()) {
+        time_out(next.run(request)).await
+    } else if let Some(_admitted) = state.in_flight.admit() {
+        time_out(next.run(request)).await
+    } else {
         state.metrics.record_shed();
-        return ApiError::Overloaded(RETRY_AFTER_SECONDS).into_response();
+        ApiError::Overloaded(RETRY_AFTER_SECONDS).into_response()
     };
-    let gauge = state.metrics.in_flight();
-    gauge.increment(1.0);
-    let response = next.run(request).await;
-    gauge.decrement(1.0);
+    state.metrics.record_request(
+        method,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
+}
+
+async fn time_out(answer: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(REQUEST_TIMEOUT.as_secs()).into_response(),
+    }
 }
 
 async fn no_route(uri: Uri) -> ApiError {
@@ -145,32 +240,6 @@ async fn no_route(uri: Uri) -> ApiError {
 
 async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string())
-}
-
-async fn time_out(request: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout(REQUEST_TIMEOUT.as_secs()).into_response(),
-    }
-}
-
-/// Counts and times every request under its route template, so that label values stay few.
-async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = known_method(request.method());
-    let response = next.run(request).await;
-    state.metrics.record_request(
-        method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// The method as a metric label; anything unusual is "other" so that label values stay few.

@@ -152,6 +152,7 @@ pub(crate) async fn metrics(
     State(state): State<AppState>,
     Query(NoQuery {}): Query<NoQuery>,
 ) -> impl IntoResponse {
+    state.metrics.set_in_flight(state.in_flight.current());
     let mut text = state.metrics.render();
     if let Some(pipeline) = state.pipeline.as_ref().and_then(|p| p.metrics()) {
         text.push_str(&pipeline.render());

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,8 @@ use super::AppState;
 use crate::Recommender;
 use crate::error::{ApiError, ErrorBody};
 use crate::filters::Filters;
-use crate::items::{RecommendedSong, SongItem};
+use crate::items::{self, RecommendedSong, SongItem};
+use crate::json;
 use crate::params::{
     self, JsonBody, MAX_AVOID, MAX_EXCLUDE, MAX_SEEDS, Query, QueryNames, Segment,
 };
@@ -31,6 +31,20 @@ pub(crate) struct RecommendResponse<'m> {
     pub recommendations: Vec<RecommendedSong<'m>>,
 }
 
+impl IntoResponse for RecommendResponse<'_> {
+    fn into_response(self) -> Response {
+        let mut out = Vec::with_capacity(items::answer_capacity(self.recommendations.len()));
+        out.push(b'{');
+        json::key(&mut out, "requested_song_id", true);
+        json::value(&mut out, &self.requested_song_id);
+        json::key(&mut out, "recommended_song_ids", false);
+        json::numbers(&mut out, &self.recommended_song_ids);
+        items::write_recommendations(&mut out, &self.recommendations);
+        out.push(b'}');
+        json::response(out)
+    }
+}
+
 /// Recommendations for a set of seed songs.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SeedsResponse<'m> {
@@ -39,6 +53,22 @@ pub(crate) struct SeedsResponse<'m> {
     /// Up to k ids, best first, none of them a seed or excluded.
     pub recommended_song_ids: Vec<u64>,
     pub recommendations: Vec<RecommendedSong<'m>>,
+}
+
+impl IntoResponse for SeedsResponse<'_> {
+    fn into_response(self) -> Response {
+        let mut out = Vec::with_capacity(
+            items::answer_capacity(self.recommendations.len()) + 21 * self.seed_song_ids.len(),
+        );
+        out.push(b'{');
+        json::key(&mut out, "seed_song_ids", true);
+        json::numbers(&mut out, &self.seed_song_ids);
+        json::key(&mut out, "recommended_song_ids", false);
+        json::numbers(&mut out, &self.recommended_song_ids);
+        items::write_recommendations(&mut out, &self.recommendations);
+        out.push(b'}');
+        json::response(out)
+    }
 }
 
 /// Filters every recommendation route takes, as query parameters (and body fields for
@@ -260,7 +290,7 @@ pub(crate) async fn by_index(
         return Err(ApiError::UnknownIndex(raw_index));
     }
     let (k, filters) = filter_args!(query).check(model, &[index], model.universe())?;
-    Ok(Json(recommend_for(model, index, k, &filters, true)).into_response())
+    Ok(recommend_for(model, index, k, &filters, true).into_response())
 }
 
 /// Recommendations for a song given by its Genius id, over the whole catalogue.
@@ -289,7 +319,7 @@ pub(crate) async fn by_song_id(
     let id = params::parse_song_id(&raw_id)?;
     let index = model.index_of(id).ok_or(ApiError::UnknownSong(id))?;
     let (k, filters) = filter_args!(query).check(model, &[index], model.len())?;
-    Ok(Json(recommend_for(model, index, k, &filters, false)).into_response())
+    Ok(recommend_for(model, index, k, &filters, false).into_response())
 }
 
 /// Recommendations for several seed songs: each candidate's similarity is averaged over the
@@ -321,7 +351,7 @@ pub(crate) async fn from_seeds_query(
     )?;
     let args = filter_args!(query);
     let answer = recommend_from_seeds(served.model.as_ref(), seeds, avoid, exclude, args)?;
-    Ok(Json(answer).into_response())
+    Ok(answer.into_response())
 }
 
 /// The same as `GET /recommendations`, with the lists in a JSON body (at most 64 KiB).
@@ -358,7 +388,7 @@ pub(crate) async fn from_seeds_body(
         min_pageviews: request.min_pageviews,
     };
     let answer = recommend_from_seeds(served.model.as_ref(), seeds, avoid, exclude, args)?;
-    Ok(Json(answer).into_response())
+    Ok(answer.into_response())
 }
 
 /// Reason given to songs added to reach k when the stored neighbours run out.
@@ -374,11 +404,10 @@ fn recommend_for<'m>(
     filters: &Filters,
     fill: bool,
 ) -> RecommendResponse<'m> {
-    let neighbours = model.neighbours(index);
     let mut chosen = filters.select(
         model,
-        neighbours
-            .iter()
+        model
+            .neighbours_iter(index)
             .map(|n| (n.index, (n.score, n.reason_bits))),
         k,
     );
@@ -414,7 +443,7 @@ fn recommend_for<'m>(
         })
     }));
     RecommendResponse {
-        requested_song_id: model.song(index).map_or(0, |s| s.id),
+        requested_song_id: model.song_id(index).unwrap_or(0),
         recommended_song_ids: recommendations.iter().map(|r| r.song.id).collect(),
         recommendations,
     }
