@@ -210,18 +210,18 @@ impl<'v> Searcher<'v> {
                 circle_touched,
                 circle_order,
                 circle_context_max,
+                circle_dots,
                 ..
             } = &mut *scratch;
             // Circle tokens too common to traverse still count for every song reached through
-            // the others; added here once for the group rather than once per query.
-            for &(t, wq) in &circle_skipped {
-                let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
-                for (&c, &w) in p.songs[range.clone()].iter().zip(&p.weights[range]) {
-                    if let Some(score) = circle_scores.get_mut(c as usize)
-                        && *score > 0.0
-                    {
-                        *score += wq * w;
-                    }
+            // the others; added here once for the group rather than once per query, through
+            // each reached artist's profile (all its songs share it) rather than through the
+            // tokens' long postings.
+            if !circle_skipped.is_empty() {
+                for &c in circle_touched.iter() {
+                    let c = c as usize;
+                    let dot = self.profile_dot(&circle_skipped, c, circle_dots);
+                    circle_scores[c] += dot * v.inv_norm[c];
                 }
             }
             circle_order.clear();
@@ -273,19 +273,27 @@ impl<'v> Searcher<'v> {
         c: usize,
         dots: &mut HashMap<u32, f32>,
     ) -> f32 {
-        let v = self.vectors;
-        let id = v.circle_of[c];
-        if circle.is_empty() || id == NONE {
+        if circle.is_empty() {
             return 0.0;
         }
-        let dot = *dots.entry(id).or_insert_with(|| {
+        query.inv_norm * self.profile_dot(circle, c, dots) * self.vectors.inv_norm[c]
+    }
+
+    /// The dot product of the group's `circle` tokens with the profile of song `c`'s artist,
+    /// computed once per artist and group (`dots` is cleared with the group).
+    fn profile_dot(&self, circle: &[(u32, f32)], c: usize, dots: &mut HashMap<u32, f32>) -> f32 {
+        let v = self.vectors;
+        let id = v.circle_of[c];
+        if id == NONE {
+            return 0.0;
+        }
+        *dots.entry(id).or_insert_with(|| {
             let (tokens, weights) = v.circle(c);
             circle
                 .iter()
                 .filter_map(|&(t, wq)| tokens.binary_search(&t).ok().map(|pos| wq * weights[pos]))
                 .sum()
-        });
-        query.inv_norm * dot * v.inv_norm[c]
+        })
     }
 
     fn search_one(
