@@ -406,3 +406,73 @@ async fn serve_shows_the_recorded_cycles_newest_first_with_a_bounded_limit() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Cycles that ran while the catalogue database could not be opened are recorded by the first
+/// cycle that opens it: the record misses none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cycles_run_while_the_database_is_unreachable_are_recorded_once_it_is_back() {
+    let fake = FakeGenius::start(TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A SQLite database in a folder that does not exist yet: nothing can open it, or its lock.
+    let later = dir.path().join("later");
+    let db = later.join("songrec.db");
+    let mut command = songrec(&fake, dir.path(), &["run", "--every", "1s", "--no-serve"]);
+    command
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env_remove("GENIUS_API_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start songrec run");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let is_verdict = |line: &str| line.starts_with("cycle ");
+    let mut seen = Vec::new();
+    let wait_for_verdicts = |n: usize, seen: &mut Vec<String>| {
+        let mut verdicts = 0;
+        while verdicts < n {
+            let line = lines_rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("songrec run goes on with its cycles");
+            verdicts += usize::from(is_verdict(&line));
+            seen.push(line);
+        }
+    };
+    tokio::task::block_in_place(|| wait_for_verdicts(2, &mut seen));
+    assert!(
+        seen.iter().any(|l| l.contains("cannot open the lock file")),
+        "{seen:#?}"
+    );
+    std::fs::create_dir(&later).unwrap();
+    tokio::task::block_in_place(|| wait_for_verdicts(2, &mut seen));
+    let killed = Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::task::block_in_place(|| child.wait()).expect("wait");
+    assert!(status.success(), "{status:?}");
+    reader.join().unwrap();
+    seen.extend(lines_rx.try_iter());
+    let verdicts = seen.iter().filter(|l| is_verdict(l)).count();
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let reports: Vec<String> = sqlx::query_scalar("SELECT report FROM pipeline_cycles ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(reports.len(), verdicts, "every cycle recorded: {seen:#?}");
+    let unreachable = reports
+        .iter()
+        .take_while(|r| r.contains("cannot open the lock file"))
+        .count();
+    assert!(unreachable >= 2, "{reports:#?}");
+    assert!(unreachable < reports.len(), "{reports:#?}");
+}

@@ -136,6 +136,7 @@ impl Settings {
             train_when,
             keep_versions: None,
             metrics: PipelineMetrics::new(),
+            backlog: Default::default(),
         })
     }
 }

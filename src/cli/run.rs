@@ -127,7 +127,9 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     };
     tracing::info!(schedule = cadence.describe(), "pipeline scheduled");
     let status = PipelineStatus::runner(&settings.store, pipeline.metrics.clone());
-    status.set_plan(cadence.describe(), cadence.current_slot(Utc::now()));
+    status
+        .set_plan(cadence.describe(), cadence.current_slot(Utc::now()))
+        .await;
     let server = (!args.no_serve).then(|| {
         let stopped = stop.clone();
         let (addr, interval, status) = (args.addr, args.reload_interval, status.clone());
@@ -144,12 +146,14 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let cycles = run_on_schedule(schedule, Clock::System, stop.clone(), |tick| async move {
         cycle(pipeline, Some(tick.slot), stopping).await;
         // The scheduler's next slot: the first after the cycle finished.
-        status.set_plan(
-            cadence.describe(),
-            cadence.next_after(Utc::now().max(tick.slot)),
-        );
+        status
+            .set_plan(
+                cadence.describe(),
+                cadence.next_after(Utc::now().max(tick.slot)),
+            )
+            .await;
     });
-    match server {
+    let served = match server {
         Some(server) => {
             let (served, _) = tokio::join!(
                 async {
@@ -160,12 +164,15 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 },
                 cycles
             );
-            served?;
+            served
         }
         None => {
             cycles.await;
+            Ok(())
         }
-    }
+    };
+    status.withdraw_plan().await;
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -15,9 +15,11 @@
 //! - `metrics`: Prometheus metrics per step ([`PipelineMetrics`]).
 //!
 //! Every cycle is recorded in the catalogue database (`Store::record_cycle`); replicas read
-//! the record to run each scheduled slot once. The fetch runs table stays the record of
+//! the record to run each scheduled slot once. A cycle the database could not record (it was
+//! down) waits in the [`Backlog`] and is recorded by the next cycle that opens it. The fetch runs table stays the record of
 //! fetches.
 
+mod backlog;
 mod fetch;
 mod lock;
 mod metrics;
@@ -37,6 +39,7 @@ use songrec_store::{Store, StoreConfig};
 
 pub use tokio_util::sync::CancellationToken;
 
+pub use backlog::Backlog;
 pub use fetch::{ArtistFailure, Artists, FetchPlan, FetchTotals, fetch_songs};
 pub use report::{
     CycleReport, CycleStatus, EXIT_BUSY, EXIT_INTERRUPTED, EXIT_OK, EXIT_PRECONDITION,
@@ -47,7 +50,7 @@ pub use train::{MIN_SONGS, TrainOptions, TrainOutcome};
 use lock::{CycleLock, Wait};
 pub use metrics::PipelineMetrics;
 use report::StepTimer;
-pub use status::{MAX_RECENT_CYCLES, PipelineStatus};
+pub use status::{MAX_RECENT_CYCLES, PipelineStatus, Plan};
 
 /// Whether cycles fetch from Genius.
 #[derive(Debug, Clone)]
@@ -82,6 +85,8 @@ pub struct Pipeline {
     pub keep_versions: Option<usize>,
     /// Where the cycles this process runs are counted.
     pub metrics: PipelineMetrics,
+    /// Cycles the database could not record yet.
+    pub backlog: Backlog,
 }
 
 /// What a step passes on to the next ones.
@@ -141,7 +146,9 @@ impl Pipeline {
             Err(e) => {
                 let e = e.context("cannot take the pipeline lock");
                 let reason = "the pipeline lock cannot be taken";
-                return self.failed_to_start(report, with_fetch, &e, reason, started);
+                let report = self.failed_to_start(report, with_fetch, &e, reason, started);
+                self.backlog.push(slot, report.clone());
+                return report;
             }
         };
         let store = match songrec_ingest::open_store(&self.store).await {
@@ -149,9 +156,12 @@ impl Pipeline {
             Err(e) => {
                 let e = anyhow::Error::new(e).context("cannot open the catalogue store");
                 let reason = "the catalogue store cannot be opened";
-                return self.failed_to_start(report, with_fetch, &e, reason, started);
+                let report = self.failed_to_start(report, with_fetch, &e, reason, started);
+                self.backlog.push(slot, report.clone());
+                return report;
             }
         };
+        self.backlog.flush(&store).await;
         if let Some(slot) = slot {
             let slot = slot.to_rfc3339();
             match store.cycle_slot_runner(&slot).await {
@@ -169,7 +179,13 @@ impl Pipeline {
         report.finish(started);
         match record(&store, slot, &report).await {
             Ok(id) => report.id = Some(id),
-            Err(e) => tracing::warn!("the cycle is not recorded: {}", error_line(&e)),
+            Err(e) => {
+                tracing::warn!(
+                    "the cycle is not recorded yet (it will be by the next cycle): {}",
+                    error_line(&e)
+                );
+                self.backlog.push(slot, report.clone());
+            }
         }
         store.close().await;
         drop(lock);

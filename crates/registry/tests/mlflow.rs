@@ -708,6 +708,87 @@ async fn promotion_compares_with_a_champion_another_trainer_set_meanwhile_and_ta
     );
 }
 
+/// Four trainers that share nothing but the MLflow server (no pipeline lock) decide at the same
+/// moment: without the promotion lease each sees the same champion, each moves the alias, and
+/// the last to write wins whatever its score.
+#[tokio::test]
+async fn concurrent_promotions_take_turns_and_leave_the_best_model_champion() {
+    let Some(world) = World::new().await else {
+        return;
+    };
+    world
+        .register(&world.registry, b"base", 0.5, PromotionPolicy::Auto)
+        .await
+        .unwrap();
+    let scores = [0.6, 0.9, 0.7, 0.8];
+    let mut candidates = Vec::new();
+    for (i, score) in scores.into_iter().enumerate() {
+        let content = format!("candidate {i}");
+        let (version, _) = world
+            .register(
+                &world.registry,
+                content.as_bytes(),
+                score,
+                PromotionPolicy::Never,
+            )
+            .await
+            .unwrap();
+        candidates.push(world.registry.get(version).await.unwrap());
+    }
+    let best = candidates[1].version;
+
+    let trainers = candidates.iter().map(|candidate| {
+        let registry = world.registry_via(&world.uri);
+        async move {
+            registry
+                .promote_if(candidate, PromotionPolicy::Auto, PRIMARY)
+                .await
+                .unwrap()
+        }
+    });
+    let decisions = futures::future::join_all(trainers).await;
+    assert_eq!(world.champion().await, Some(best), "{decisions:?}");
+    assert!(decisions[1].promote, "{decisions:?}");
+
+    // Each decision is tagged with its own holder and the champion it was compared with: taking
+    // turns, the champions seen form a chain ending at the best model.
+    let mut holders = std::collections::HashSet::new();
+    for candidate in &candidates {
+        let version = world
+            .api_get(
+                "model-versions/get",
+                &[
+                    ("name", &world.model_name),
+                    ("version", &candidate.version.to_string()),
+                ],
+            )
+            .await;
+        let tags = &version["model_version"]["tags"];
+        let holder = tag(tags, "songrec.promotion.decided_by").expect("decided_by tag");
+        assert!(holders.insert(holder.to_string()), "{holder} decided twice");
+        assert!(tag(tags, "songrec.promotion.champion_seen").is_some());
+    }
+    for (candidate, decision) in candidates.iter().zip(&decisions) {
+        let seen = decision.champion_score.expect("a champion was seen");
+        let score = candidate.metrics[PRIMARY];
+        assert_eq!(decision.promote, score >= seen, "{decision:?}");
+    }
+    let promoted = decisions.iter().filter(|d| d.promote).count();
+    assert!(promoted >= 1, "{decisions:?}");
+
+    // Every holder gave the lease back.
+    let model = world
+        .api_get("registered-models/get", &[("name", &world.model_name)])
+        .await;
+    let lease = tag(
+        &model["registered_model"]["tags"],
+        "songrec.promotion.lease",
+    )
+    .unwrap();
+    let lease: Value = serde_json::from_str(lease).unwrap();
+    assert_eq!(lease["until"], 0, "{lease}");
+}
+
 #[tokio::test]
 async fn prune_removes_old_cached_model_files_and_keeps_every_mlflow_version() {
     let Some(world) = World::new().await else {

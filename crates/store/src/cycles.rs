@@ -1,5 +1,6 @@
 //! The record of pipeline cycles: one row per cycle with the slot it belongs to, the process
-//! that ran it and its report. The report is the pipeline's JSON, kept opaque here.
+//! that ran it and its report (the pipeline's JSON, kept opaque here); and the plan of each
+//! process that runs cycles on a schedule.
 
 use futures::TryStreamExt;
 use sqlx::Row;
@@ -80,3 +81,75 @@ pub(crate) async fn recent(pool: &Pool, limit: u32) -> Result<Vec<CycleRow>, Sto
         Ok(rows)
     })
 }
+
+/// A process's plan: its schedule and when it runs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRow {
+    /// `host:pid`.
+    pub runner: String,
+    pub schedule: String,
+    /// RFC 3339; `None` when no run is planned.
+    pub next_run: Option<String>,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+pub(crate) async fn write_plan(pool: &Pool, plan: &PlanRow) -> Result<(), StoreError> {
+    on_pool!(pool, p, _backend => {
+        sqlx::query(
+            "INSERT INTO pipeline_plans (runner, schedule, next_run, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (runner) DO UPDATE SET \
+             schedule = excluded.schedule, next_run = excluded.next_run, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&plan.runner)
+        .bind(&plan.schedule)
+        .bind(&plan.next_run)
+        .bind(&plan.updated_at)
+        .execute(p)
+        .await?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn remove_plan(pool: &Pool, runner: &str) -> Result<(), StoreError> {
+    if !table_exists(pool, "pipeline_plans").await? {
+        return Ok(());
+    }
+    on_pool!(pool, p, _backend => {
+        sqlx::query("DELETE FROM pipeline_plans WHERE runner = $1")
+            .bind(runner)
+            .execute(p)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Every plan, bounded to [`MAX_PLANS`] rows (most recently updated first); none when the table
+/// does not exist.
+pub(crate) async fn plans(pool: &Pool) -> Result<Vec<PlanRow>, StoreError> {
+    if !table_exists(pool, "pipeline_plans").await? {
+        return Ok(Vec::new());
+    }
+    on_pool!(pool, p, _backend => {
+        let mut stream = sqlx::query(
+            "SELECT runner, schedule, next_run, updated_at FROM pipeline_plans \
+             ORDER BY updated_at DESC LIMIT $1",
+        )
+        .bind(MAX_PLANS)
+        .fetch(p);
+        let mut rows = Vec::new();
+        while let Some(row) = stream.try_next().await? {
+            rows.push(PlanRow {
+                runner: row.try_get(0)?,
+                schedule: row.try_get(1)?,
+                next_run: row.try_get(2)?,
+                updated_at: row.try_get(3)?,
+            });
+        }
+        Ok(rows)
+    })
+}
+
+/// Most plans one read returns: far more processes than run cycles on one database.
+const MAX_PLANS: i64 = 100;

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use songrec_catalog::Song;
 
-pub use cycles::{CycleRow, NewCycle};
+pub use cycles::{CycleRow, NewCycle, PlanRow};
 pub use migrations::MigrationState;
 pub use records::RecordRefresh;
 
@@ -341,6 +341,22 @@ impl Store {
     /// no record yet (works without migrating, for read-only servers).
     pub async fn recent_cycles(&self, limit: u32) -> Result<Vec<CycleRow>, StoreError> {
         cycles::recent(&self.pool, limit).await
+    }
+
+    /// Records (or replaces) the schedule and next run of the process `plan.runner`.
+    pub async fn record_plan(&self, plan: &PlanRow) -> Result<(), StoreError> {
+        cycles::write_plan(&self.pool, plan).await
+    }
+
+    /// Forgets the plan of `runner` (a process that stops running cycles).
+    pub async fn forget_plan(&self, runner: &str) -> Result<(), StoreError> {
+        cycles::remove_plan(&self.pool, runner).await
+    }
+
+    /// The plans of the processes that run cycles on this database, most recently updated
+    /// first (works without migrating, for read-only servers).
+    pub async fn plans(&self) -> Result<Vec<PlanRow>, StoreError> {
+        cycles::plans(&self.pool).await
     }
 
     /// Waits for in-flight queries and closes every connection.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use songrec_catalog::{Album, Artist, Credit, CreditRole, Relationship, Song, browse_order};
 use songrec_store::{
-    FetchRunSummary, ImportedSong, NewCycle, Store, StoreConfig, StoreError, UpsertCounts,
+    FetchRunSummary, ImportedSong, NewCycle, PlanRow, Store, StoreConfig, StoreError, UpsertCounts,
 };
 use support::TestDb;
 
@@ -379,6 +379,26 @@ async fn pipeline_cycles_are_recorded_newest_first_and_a_slot_is_run_once(db: Te
     assert_eq!(recent[0].report, "{\"n\":3}");
 }
 
+async fn plans_are_replaced_per_process_and_forgotten(db: TestDb) {
+    assert!(db.store.plans().await.unwrap().is_empty());
+    let plan = |runner: &str, next: Option<&str>, at: &str| PlanRow {
+        runner: runner.into(),
+        schedule: "every 1h".into(),
+        next_run: next.map(Into::into),
+        updated_at: at.into(),
+    };
+    let first = plan("a:1", Some("2026-11-28T11:00:00Z"), "2026-11-28T10:00:00Z");
+    db.store.record_plan(&first).await.unwrap();
+    let replaced = plan("a:1", Some("2026-11-28T12:00:00Z"), "2026-11-28T11:00:05Z");
+    db.store.record_plan(&replaced).await.unwrap();
+    let other = plan("b:2", None, "2026-11-28T10:30:00Z");
+    db.store.record_plan(&other).await.unwrap();
+    assert_eq!(db.store.plans().await.unwrap(), [replaced.clone(), other]);
+    db.store.forget_plan("b:2").await.unwrap();
+    db.store.forget_plan("nobody:0").await.unwrap();
+    assert_eq!(db.store.plans().await.unwrap(), [replaced]);
+}
+
 /// Earlier builds created `pipeline_cycles` when a cycle first ran, after the migrations of
 /// their time; the migration that now creates it adopts that table and its rows.
 async fn a_pipeline_record_created_at_run_time_is_kept_by_the_migration(db: TestDb) {
@@ -617,6 +637,7 @@ store_suite!(
     outdated_song_records_are_derived_again_from_the_raw_json,
     fetch_runs_are_recorded_newest_first,
     pipeline_cycles_are_recorded_newest_first_and_a_slot_is_run_once,
+    plans_are_replaced_per_process_and_forgotten,
     a_pipeline_record_created_at_run_time_is_kept_by_the_migration,
     migrations_are_all_applied_once,
     the_original_browse_query_lists_songs_in_recommend_index_order,

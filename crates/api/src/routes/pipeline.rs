@@ -36,10 +36,11 @@ pub(crate) struct PipelineReport {
     /// The last cycles recorded in the catalogue database by any process sharing it, newest
     /// first; empty before the first cycle.
     pub cycles: Vec<CycleReport>,
-    /// When this process runs its next cycle (RFC 3339); null when this process does not run
-    /// cycles (`songrec serve`) or none is planned.
+    /// When the next cycle runs (RFC 3339): this process's next cycle when it runs them
+    /// (`songrec run`), otherwise the soonest one planned by a process sharing the catalogue
+    /// database; null when none is planned.
     pub next_run: Option<DateTime<Utc>>,
-    /// This process's schedule (`every 1h`, `cron 0 * * * *`), when it runs cycles.
+    /// The schedule of that next run (`every 1h`, `cron 0 * * * *`).
     pub schedule: Option<String>,
 }
 
@@ -71,9 +72,10 @@ pub(crate) async fn cycles(
             songrec_pipeline::error_line(&e)
         ))
     })?;
+    let plan = pipeline.plan().await;
     Ok(Json(PipelineReport {
         cycles,
-        next_run: pipeline.next_run(),
-        schedule: pipeline.schedule(),
+        next_run: plan.next_run,
+        schedule: plan.schedule,
     }))
 }

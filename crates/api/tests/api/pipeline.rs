@@ -170,7 +170,7 @@ async fn a_process_that_runs_cycles_shows_its_plan_and_step_metrics() {
     let next = chrono::DateTime::parse_from_rfc3339("2026-11-28T11:00:00Z")
         .unwrap()
         .to_utc();
-    status.set_plan("every 1h".into(), Some(next));
+    status.set_plan("every 1h".into(), Some(next)).await;
     let app = TestApp::spawn_with(FakeSource::new(), TEST_RELOAD_INTERVAL, with(status)).await;
 
     let (code, body) = app.get("/pipeline").await;
@@ -194,4 +194,37 @@ async fn a_process_that_runs_cycles_shows_its_plan_and_step_metrics() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
+}
+
+#[tokio::test]
+async fn a_server_shows_the_next_run_a_process_sharing_its_database_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = database_with_cycles(dir.path(), 1).await;
+    let app = TestApp::spawn_with(
+        FakeSource::new(),
+        TEST_RELOAD_INTERVAL,
+        with(PipelineStatus::reader(&config)),
+    )
+    .await;
+    let (_, body) = app.get("/pipeline").await;
+    assert_eq!(
+        (&body["next_run"], &body["schedule"]),
+        (&Value::Null, &Value::Null)
+    );
+
+    // The leader (`songrec run`) plans its next cycle.
+    let leader = PipelineStatus::runner(&config, PipelineMetrics::new());
+    let next = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 3600, 0).unwrap();
+    leader.set_plan("every 1h".into(), Some(next)).await;
+    let (code, body) = app.get("/pipeline").await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["schedule"], "every 1h");
+    let shown: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(body["next_run"].clone()).unwrap();
+    assert_eq!(shown, next);
+
+    // A leader that stops withdraws it.
+    leader.withdraw_plan().await;
+    let (_, body) = app.get("/pipeline").await;
+    assert_eq!(body["next_run"], Value::Null, "{body}");
 }

@@ -19,10 +19,21 @@ pub(super) const TAG_CANDIDATE_SCORE: &str = "songrec.promotion.candidate_score"
 pub(super) const TAG_CHAMPION_SCORE: &str = "songrec.promotion.champion_score";
 pub(super) const TAG_CHAMPION_SEEN: &str = "songrec.promotion.champion_seen";
 pub(super) const TAG_DECIDED_AT: &str = "songrec.promotion.decided_at";
+/// The process that decided, holding the promotion lease (`host:pid:nonce`).
+pub(super) const TAG_DECIDED_BY: &str = "songrec.promotion.decided_by";
 /// Longest tag value written (MLflow refuses more than 5000 characters).
 const TAG_VALUE_LIMIT: usize = 4000;
 /// Times a promotion re-reads a champion that keeps moving before giving up.
 const PROMOTION_ATTEMPTS: usize = 5;
+
+/// A promotion decision and its circumstances, as tagged on the candidate's version.
+#[derive(Clone, Copy)]
+struct DecisionRecord<'a> {
+    policy: PromotionPolicy,
+    decision: &'a Decision,
+    champion_seen: Option<u64>,
+    holder: &'a str,
+}
 
 impl MlflowRegistry {
     async fn history(&self) -> Result<Vec<u64>, RegistryError> {
@@ -83,8 +94,11 @@ impl MlflowRegistry {
         let mv = self.model_version(version).await?;
         // Only songrec's own versions can be served: they carry the checksum.
         self.version_info(&mv, None).await?;
-        let current = self.champion_number().await?;
-        self.move_alias(version, current).await
+        self.leased(async |_| {
+            let current = self.champion_number().await?;
+            self.move_alias(version, current).await
+        })
+        .await
     }
 
     /// Points the alias at `version`, `current` being the champion it replaces, and appends
@@ -101,19 +115,30 @@ impl MlflowRegistry {
         Ok(())
     }
 
-    /// Decides against the champion the alias names, then reads the alias again just before
-    /// moving it: when another trainer moved it in between, the candidate is compared with the
-    /// new champion instead. The decision (both scores, the champion seen) is recorded as tags
-    /// on the candidate's version.
-    ///
-    /// MLflow has no compare-and-set on aliases, so two trainers promoting at the very same
-    /// moment could still race; the pipeline's cycle lock keeps trainers sharing a database
-    /// from doing so.
+    /// Decides against the champion, holding the promotion lease (see `lease.rs`) so that no
+    /// other songrec process moves the alias in between, and reads the alias again just before
+    /// moving it: someone moving it by hand meanwhile makes the candidate be compared with the
+    /// new champion instead. The decision (both scores, the champion seen, who decided) is
+    /// recorded as tags on the candidate's version.
     pub async fn promote_if(
         &self,
         candidate: &VersionInfo,
         policy: PromotionPolicy,
         primary_metric: &str,
+    ) -> Result<Decision, RegistryError> {
+        self.leased(async |lease| {
+            self.decide_and_move(candidate, policy, primary_metric, lease.holder())
+                .await
+        })
+        .await
+    }
+
+    async fn decide_and_move(
+        &self,
+        candidate: &VersionInfo,
+        policy: PromotionPolicy,
+        primary_metric: &str,
+        holder: &str,
     ) -> Result<Decision, RegistryError> {
         let mut seen = self.champion().await?;
         for _ in 0..PROMOTION_ATTEMPTS {
@@ -132,8 +157,13 @@ impl MlflowRegistry {
             if decision.promote {
                 self.move_alias(candidate.version, now).await?;
             }
-            self.tag_decision(candidate.version, policy, &decision, seen_number)
-                .await?;
+            let record = DecisionRecord {
+                policy,
+                decision: &decision,
+                champion_seen: seen_number,
+                holder,
+            };
+            self.tag_decision(candidate.version, &record).await?;
             return Ok(decision);
         }
         Err(RegistryError::Mlflow {
@@ -151,10 +181,14 @@ impl MlflowRegistry {
     async fn tag_decision(
         &self,
         version: u64,
-        policy: PromotionPolicy,
-        decision: &Decision,
-        champion_seen: Option<u64>,
+        record: &DecisionRecord<'_>,
     ) -> Result<(), RegistryError> {
+        let DecisionRecord {
+            policy,
+            decision,
+            champion_seen,
+            holder,
+        } = *record;
         let score = |v: Option<f64>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
         let reason: String = decision.reason.chars().take(TAG_VALUE_LIMIT).collect();
         let tags = [
@@ -176,6 +210,7 @@ impl MlflowRegistry {
                 champion_seen.map_or_else(|| "none".to_string(), |v| v.to_string()),
             ),
             (TAG_DECIDED_AT, crate::local::now_rfc3339()),
+            (TAG_DECIDED_BY, holder.to_string()),
         ];
         for (key, value) in tags {
             self.client
@@ -206,6 +241,14 @@ impl MlflowRegistry {
     }
 
     pub async fn rollback(&self) -> Result<VersionInfo, RegistryError> {
+        // Nothing to take the lease for (nor a registered model to hold it) without a champion.
+        if self.champion_number().await?.is_none() {
+            return Err(RegistryError::NothingToRollBack);
+        }
+        self.leased(async |_| self.roll_back_alias().await).await
+    }
+
+    async fn roll_back_alias(&self) -> Result<VersionInfo, RegistryError> {
         let current = self.champion_number().await?;
         if current.is_none() {
             return Err(RegistryError::NothingToRollBack);

@@ -8,6 +8,7 @@
 mod cache;
 mod champion;
 mod client;
+mod lease;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
