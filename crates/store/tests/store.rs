@@ -474,9 +474,19 @@ async fn a_run_whose_process_ended_is_abandoned_by_the_next_run_alone(db: TestDb
     let other = Store::connect(&db.config).await.unwrap();
     let alive = other.start_fetch_run("Alive").await.unwrap();
     let runs = db.store.recent_fetch_runs(10).await.unwrap();
-    assert_eq!(status(&runs, "Gone"), ("abandoned".into(), true), "{runs:?}");
+    assert_eq!(
+        status(&runs, "Gone"),
+        ("abandoned".into(), true),
+        "{runs:?}"
+    );
     let gone = runs.iter().find(|r| r.artist == "Gone").unwrap();
-    assert!(gone.summary.error.as_deref().unwrap().contains("ended without"));
+    assert!(
+        gone.summary
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("ended without")
+    );
 
     // While another process (its own store, its own lock) is fetching, a new run abandons
     // nothing: it cannot tell that run's row from a dead one.
@@ -484,7 +494,11 @@ async fn a_run_whose_process_ended_is_abandoned_by_the_next_run_alone(db: TestDb
     let mine = db.store.start_fetch_run("Mine").await.unwrap();
     let runs = db.store.recent_fetch_runs(10).await.unwrap();
     assert_eq!(status(&runs, "Dead"), ("running".into(), false), "{runs:?}");
-    assert_eq!(status(&runs, "Alive"), ("running".into(), false), "{runs:?}");
+    assert_eq!(
+        status(&runs, "Alive"),
+        ("running".into(), false),
+        "{runs:?}"
+    );
 
     // Once both ended, the next run is alone again.
     let done = FetchRunSummary {
@@ -495,7 +509,11 @@ async fn a_run_whose_process_ended_is_abandoned_by_the_next_run_alone(db: TestDb
     db.store.finish_fetch_run(mine, &done).await.unwrap();
     let next = db.store.start_fetch_run("Next").await.unwrap();
     let runs = db.store.recent_fetch_runs(10).await.unwrap();
-    assert_eq!(status(&runs, "Dead"), ("abandoned".into(), true), "{runs:?}");
+    assert_eq!(
+        status(&runs, "Dead"),
+        ("abandoned".into(), true),
+        "{runs:?}"
+    );
     assert_eq!(status(&runs, "Alive"), ("succeeded".into(), true));
     assert_eq!(status(&runs, "Mine"), ("succeeded".into(), true));
     assert_eq!(status(&runs, "Next"), ("running".into(), false));
