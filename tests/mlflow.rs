@@ -85,6 +85,7 @@ impl Cli {
                 experiment: experiment.clone(),
                 model_name: model.clone(),
                 cache_dir: self.dir.path().join("setup-cache"),
+                timeout: songrec_registry::DEFAULT_MLFLOW_TIMEOUT,
             })
             .unwrap(),
         }

@@ -16,14 +16,14 @@ use crate::support::{generate, run, songrec, text};
 
 const TOKEN: &str = "faults-test-token-0123456789";
 
-type Vars = Vec<(&'static str, String)>;
+pub(crate) type Vars = Vec<(&'static str, String)>;
 
-fn vars(v: &Vars) -> Vec<(&str, &str)> {
+pub(crate) fn vars(v: &Vars) -> Vec<(&str, &str)> {
     v.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// Waits for `child`, at most `limit`; kills it and fails past that.
-fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+pub(crate) fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -37,14 +37,14 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus 
     }
 }
 
-fn sigkill(child: &mut Child) {
+pub(crate) fn sigkill(child: &mut Child) {
     let _ = std::process::Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
         .status();
     let _ = child.wait();
 }
 
-fn stderr_of(child: &mut Child) -> String {
+pub(crate) fn stderr_of(child: &mut Child) -> String {
     use std::io::Read;
     let mut text = String::new();
     if let Some(mut e) = child.stderr.take() {
@@ -53,7 +53,7 @@ fn stderr_of(child: &mut Child) -> String {
     text
 }
 
-fn last_line(text: &str) -> &str {
+pub(crate) fn last_line(text: &str) -> &str {
     text.trim().lines().last().unwrap_or_default()
 }
 
@@ -151,11 +151,20 @@ async fn postgresql_halted_under_a_fetch_and_an_import_fails_them_cleanly_and_th
     let runs = store.recent_fetch_runs(10).await.unwrap();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[0].summary.status, "succeeded", "{runs:?}");
-    assert!(runs[1].summary.status != "succeeded", "{runs:?}");
+    // The failed run could not record its end; the next fetch, finding no fetch alive, marked
+    // it abandoned.
+    assert_eq!(runs[1].summary.status, "abandoned", "{runs:?}");
+    let ended = runs[1].finished_at.expect("an abandoned run has an end");
+    assert!(
+        ended >= runs[1].started_at && ended <= runs[0].started_at,
+        "{runs:?}"
+    );
     eprintln!(
-        "figure: after recovery 540 songs; failed run {:?} (stored {}), next run {:?} (stored {})",
+        "figure: after recovery 540 songs; failed run {:?} (stored {}, error {:?}), next run {:?} \
+         (stored {})",
         runs[1].summary.status,
         runs[1].summary.songs_stored,
+        runs[1].summary.error.as_deref().unwrap_or_default(),
         runs[0].summary.status,
         runs[0].summary.songs_stored
     );
@@ -163,7 +172,7 @@ async fn postgresql_halted_under_a_fetch_and_an_import_fails_them_cleanly_and_th
 
 /// Every registered version has its model file and it matches its checksum; the champion is one
 /// of them.
-async fn assert_registry_consistent(registry: &Path) -> usize {
+pub(crate) async fn assert_registry_consistent(registry: &Path) -> usize {
     let registry = Registry::local(registry).unwrap();
     let versions = registry.list().await.unwrap();
     for v in &versions {
@@ -273,12 +282,12 @@ async fn sigkill_during_import_training_and_registration_leaves_store_and_regist
 }
 
 /// A small tmpfs mounted over a directory; unmounted on drop.
-struct SmallDisk {
+pub(crate) struct SmallDisk {
     path: std::path::PathBuf,
 }
 
 impl SmallDisk {
-    fn mount(path: &Path, size: &str) -> Option<SmallDisk> {
+    pub(crate) fn mount(path: &Path, size: &str) -> Option<SmallDisk> {
         std::fs::create_dir_all(path).unwrap();
         let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -297,7 +306,7 @@ impl SmallDisk {
     }
 
     /// Writes a filler file until the disk is full.
-    fn fill(&self) -> std::path::PathBuf {
+    pub(crate) fn fill(&self) -> std::path::PathBuf {
         use std::io::Write;
         let filler = self.path.join("filler");
         let mut file = std::fs::File::create(&filler).unwrap();

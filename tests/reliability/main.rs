@@ -8,12 +8,18 @@
 #[path = "../../crates/genius/tests/support/fake_genius.rs"]
 mod fake_genius;
 
+#[path = "../../crates/registry/tests/support/mlflow_proxy.rs"]
+mod mlflow_proxy;
+
 mod cluster;
 mod faults;
 mod long_runs;
 mod mlflow_auth;
+mod mlflow_slow;
 mod non_root;
 mod postgres_tls;
+mod promotion_kills;
 mod secrets;
 mod serve_options;
+mod sqlite_disk_full;
 mod support;

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use songrec_registry::VersionInfo;
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
 
 use crate::ModelSource;
 use crate::served::{ModelSlot, ServedModel};
@@ -51,16 +50,35 @@ impl Reloader {
         self.source.versions().await
     }
 
-    /// Polls now, then every `interval`, until `stop` changes.
+    /// Polls now, then every `interval`, until `stop` changes. While the source keeps failing
+    /// (the registry down or slower than its timeout) the polls back off: twice the wait after
+    /// each failed poll, up to [`MAX_BACKOFF`] (or `interval` if longer); one good poll brings
+    /// the interval back.
     pub async fn run(self: Arc<Self>, interval: Duration, mut stop: watch::Receiver<bool>) {
-        let mut ticker = tokio::time::interval(interval);
-        // A slow load must not be followed by a burst of catch-up polls.
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut next = tokio::time::Instant::now();
+        let mut failures = 0u32;
         loop {
             tokio::select! {
-                _ = ticker.tick() => { self.poll().await; }
+                _ = tokio::time::sleep_until(next) => {}
                 _ = stop.changed() => return,
             }
+            let started = tokio::time::Instant::now();
+            let failed = self.poll().await == Poll::SourceFailed;
+            failures = if failed {
+                failures.saturating_add(1)
+            } else {
+                0
+            };
+            let wait = backoff(interval, failures);
+            if failed {
+                tracing::info!(
+                    failures,
+                    next_poll_in = ?wait,
+                    "the registry failed; backing off"
+                );
+            }
+            // A poll slower than the wait is followed by the next one at once, never a burst.
+            next = (started + wait).max(tokio::time::Instant::now());
         }
     }
 
@@ -140,6 +158,17 @@ impl Reloader {
             }
         }
     }
+}
+
+/// The longest wait between two polls of a failing source (unless the interval is longer).
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The wait before the next poll after `failures` failed polls in a row.
+fn backoff(interval: Duration, failures: u32) -> Duration {
+    let factor = 1u32 << failures.min(16);
+    interval
+        .saturating_mul(factor)
+        .min(MAX_BACKOFF.max(interval))
 }
 
 /// Same registry version with the same file: nothing to reload.
@@ -236,6 +265,8 @@ mod tests {
         champion: AtomicU64,
         broken: Mutex<Vec<u64>>,
         polls: AtomicU64,
+        /// The champion cannot be read (the registry is down or too slow).
+        failing: std::sync::atomic::AtomicBool,
     }
 
     fn version(n: u64) -> VersionInfo {
@@ -257,7 +288,13 @@ mod tests {
         fn champion(&self) -> SourceFuture<'_, Option<VersionInfo>> {
             self.polls.fetch_add(1, Ordering::SeqCst);
             let n = self.champion.load(Ordering::SeqCst);
-            Box::pin(async move { Ok((n > 0).then(|| version(n))) })
+            let failing = self.failing.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if failing {
+                    return Err::<_, BoxError>("MLflow did not answer".into());
+                }
+                Ok((n > 0).then(|| version(n)))
+            })
         }
 
         fn versions(&self) -> SourceFuture<'_, Vec<VersionInfo>> {
@@ -332,5 +369,54 @@ mod tests {
 
         stop_tx.send(true).unwrap();
         task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_back_off_while_the_source_fails_and_resume_their_interval_after() {
+        let (reloader, source, slot) = reloader();
+        source.champion.store(1, Ordering::SeqCst);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(Arc::new(reloader).run(Duration::from_secs(10), stop_rx));
+        let polls = || source.polls.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!((polls(), served(&slot)), (1, Some(1)));
+
+        // Failing from the poll at 10 s: waits of 20, 40, 80, 160, 300, 300 s.
+        source.failing.store(true, Ordering::SeqCst);
+        let mut at = Vec::new();
+        let mut seen = polls();
+        // Sampled half-way between seconds, so that a poll and a sample never coincide.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for second in 2..=1200 {
+            tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_secs(1)).await;
+            if polls() != seen {
+                seen = polls();
+                at.push(second);
+            }
+        }
+        assert_eq!(
+            at,
+            [10, 30, 70, 150, 310, 610, 910],
+            "polls at these seconds"
+        );
+        assert_eq!(served(&slot), Some(1), "the served model stays");
+
+        // Back: the next poll succeeds and the interval is 10 s again.
+        source.failing.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        let back = polls();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(polls(), back + 3);
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_cap_and_never_below_the_interval() {
+        let s = Duration::from_secs;
+        assert_eq!(backoff(s(1), 0), s(1));
+        assert_eq!(backoff(s(1), 3), s(8));
+        assert_eq!(backoff(s(1), 40), MAX_BACKOFF);
+        assert_eq!(backoff(s(600), 5), s(600));
     }
 }

@@ -96,6 +96,7 @@ async fn main() {
             experiment: format!("songrec-bench-{nanos}"),
             model_name: format!("songrec-bench-{nanos}"),
             cache_dir: dir.path().join(cache),
+            timeout: songrec_registry::DEFAULT_MLFLOW_TIMEOUT,
         };
         let mlflow = Registry::mlflow(config("writer-cache")).unwrap();
         let counter = std::sync::atomic::AtomicUsize::new(0);

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use files::sha256_file;
-pub use mlflow::{CHAMPION_ALIAS, MlflowAuth, MlflowConfig};
+pub use mlflow::{CHAMPION_ALIAS, DEFAULT_MLFLOW_TIMEOUT, MlflowAuth, MlflowConfig};
 pub use policy::{
     CHAMPION_PREFIX, Contender, DEFAULT_TOLERANCE, Decision, PromotionPolicy,
     RESCORED_VERSION_METRIC, TOLERANCE_PARAM, UnknownPolicy, tolerance,
@@ -131,6 +131,15 @@ pub enum RegistryError {
         uri: String,
         operation: String,
         reason: String,
+    },
+    /// MLflow answered too slowly: the call was given up (not retried) after `seconds`.
+    #[error(
+        "MLflow at {uri} did not answer {operation} within {seconds} s (MLFLOW_HTTP_REQUEST_TIMEOUT)"
+    )]
+    MlflowTimedOut {
+        uri: String,
+        operation: String,
+        seconds: f64,
     },
     #[error("MLflow refused {operation}: {code}: {message}")]
     Mlflow {

@@ -314,7 +314,17 @@ impl LocalRegistry {
         }
     }
 
+    /// Only called under the writer lock: a temporary champion file present then was left by
+    /// a writer that died between writing it and renaming it, and is removed first.
     fn write_champion_history(&self, history: &ChampionHistory) -> Result<(), RegistryError> {
+        let prefix = format!(".{CHAMPION_FILE}.tmp-");
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         let bytes = serde_json::to_vec_pretty(history)
             .map_err(|e| RegistryError::Corrupt(format!("cannot encode champion history: {e}")))?;
         crate::files::write_atomically(&self.root.join(CHAMPION_FILE), &bytes)

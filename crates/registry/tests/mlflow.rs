@@ -4,13 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use mlflow_proxy::FailingProxy;
 use serde_json::{Value, json};
 use songrec_registry::{
     MlflowAuth, MlflowConfig, NewVersion, PromotionPolicy, Registry, RegistryError, sha256_file,
 };
+
+#[path = "support/mlflow_proxy.rs"]
+mod mlflow_proxy;
 
 const PRIMARY: &str = "heldout_hit_rate_at_10";
 
@@ -181,12 +184,29 @@ impl World {
 }
 
 fn registry_for(uri: &str, model_name: &str, experiment: &str, dir: &Path) -> Registry {
+    registry_with_timeout(
+        uri,
+        model_name,
+        experiment,
+        dir,
+        songrec_registry::DEFAULT_MLFLOW_TIMEOUT,
+    )
+}
+
+fn registry_with_timeout(
+    uri: &str,
+    model_name: &str,
+    experiment: &str,
+    dir: &Path,
+    timeout: std::time::Duration,
+) -> Registry {
     Registry::mlflow(MlflowConfig {
         tracking_uri: uri.parse().unwrap(),
         auth: MlflowAuth::None,
         experiment: experiment.to_string(),
         model_name: model_name.to_string(),
         cache_dir: dir.join("cache"),
+        timeout,
     })
     .unwrap()
 }
@@ -626,6 +646,81 @@ async fn mlflow_going_down_during_the_upload_leaves_no_version_and_the_champion_
     assert_eq!(std::fs::read(path).unwrap(), b"one");
 }
 
+/// MLflow slow rather than down: the upload, then the version creation, answer after the
+/// client's timeout. Each registration fails naming the call and the timeout, the run is marked
+/// FAILED, the champion stays, and every version listed has its files. The version whose
+/// creation the server finished after the client gave up is left unpromoted, whole.
+#[tokio::test]
+async fn a_slow_mlflow_times_out_a_registration_clearly_and_keeps_the_champion() {
+    let Some(uri) = mlflow_uri().await else {
+        return;
+    };
+    let proxy = FailingProxy::start(&uri, |_| false).await;
+    let world = World::at(&uri, &proxy.uri);
+    let direct = world.registry_via(&uri);
+    world
+        .register(&direct, b"one", 0.5, PromotionPolicy::Auto)
+        .await
+        .unwrap();
+    let slow = registry_with_timeout(
+        &proxy.uri,
+        &world.model_name,
+        &world.experiment,
+        world.dir.path(),
+        std::time::Duration::from_secs(1),
+    );
+    let delay = std::time::Duration::from_secs(3);
+    for (call, shown) in [
+        ("/mlflow-artifacts/", "upload of"),
+        ("/model-versions/create", "model-versions/create"),
+    ] {
+        proxy.delay(move |path| path.contains(call), delay);
+        let started = std::time::Instant::now();
+        let error = world
+            .register(&slow, b"two", 0.9, PromotionPolicy::Always)
+            .await
+            .unwrap_err();
+        let waited = started.elapsed();
+        proxy.no_delay();
+        assert!(
+            matches!(error, RegistryError::MlflowTimedOut { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(shown) && message.contains("within 1 s"),
+            "{message}"
+        );
+        eprintln!("figure: MLflow slow at {call}: failed after {waited:.1?}: {message}");
+        assert_eq!(world.champion().await, Some(1));
+    }
+    // Let the late version creation finish on the server before looking.
+    tokio::time::sleep(delay).await;
+    let versions = direct.list().await.unwrap();
+    for v in &versions {
+        let file = direct.model_file(v.version).await.unwrap();
+        assert_eq!(sha256_file(&file).unwrap(), v.checksum);
+    }
+    let failed = world
+        .runs()
+        .await
+        .into_iter()
+        .filter(|r| r["info"]["status"] == "FAILED")
+        .count();
+    assert_eq!(failed, 2);
+    eprintln!(
+        "figure: after two timed-out registrations: versions {:?}, champion 1, 2 runs FAILED",
+        versions.iter().map(|v| v.version).collect::<Vec<_>>()
+    );
+    // Served at normal speed again, the next registration goes through.
+    let (next, promoted) = world
+        .register(&slow, b"three", 0.9, PromotionPolicy::Always)
+        .await
+        .unwrap();
+    assert!(promoted);
+    assert_eq!(world.champion().await, Some(next));
+}
+
 #[tokio::test]
 async fn promotion_compares_with_a_champion_another_trainer_set_meanwhile_and_tags_the_decision() {
     let Some(uri) = mlflow_uri().await else {
@@ -826,131 +921,4 @@ async fn prune_removes_old_cached_model_files_and_keeps_every_mlflow_version() {
     // A pruned file comes back on demand.
     let path = world.registry.model_file(1).await.unwrap();
     assert_eq!(std::fs::read(path).unwrap(), b"one");
-}
-
-type PathMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
-
-/// A reverse proxy in front of the real MLflow that can be told to answer 503.
-struct FailingProxy {
-    uri: String,
-    state: Arc<ProxyState>,
-}
-
-struct ProxyState {
-    upstream: String,
-    http: reqwest::Client,
-    failing: AtomicBool,
-    /// Requests whose path matches fail while `failing` is set.
-    matches: PathMatcher,
-    /// When set, the first request matching it turns `failing` on for good.
-    trigger: std::sync::Mutex<Option<PathMatcher>>,
-    /// When set, the first read of the champion alias is answered, then the alias is moved on
-    /// the server to this (model, version): another trainer promoting meanwhile.
-    move_alias_after_read: std::sync::Mutex<Option<(String, u64)>>,
-}
-
-impl FailingProxy {
-    async fn start(upstream: &str, matches: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
-        let state = Arc::new(ProxyState {
-            upstream: upstream.to_string(),
-            http: reqwest::Client::new(),
-            failing: AtomicBool::new(false),
-            matches: Box::new(matches),
-            trigger: std::sync::Mutex::new(None),
-            move_alias_after_read: std::sync::Mutex::new(None),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let uri = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new()
-            .fallback(forward)
-            .with_state(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        FailingProxy { uri, state }
-    }
-
-    fn fail(&self, on: bool) {
-        self.state.failing.store(on, Ordering::SeqCst);
-    }
-
-    fn fail_from(&self, trigger: impl Fn(&str) -> bool + Send + Sync + 'static) {
-        *self.state.trigger.lock().unwrap() = Some(Box::new(trigger));
-    }
-
-    fn move_alias_after_next_read(&self, model: &str, version: u64) {
-        *self.state.move_alias_after_read.lock().unwrap() = Some((model.to_string(), version));
-    }
-}
-
-async fn forward(
-    axum::extract::State(state): axum::extract::State<Arc<ProxyState>>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let path = request.uri().path().to_string();
-    if state
-        .trigger
-        .lock()
-        .unwrap()
-        .as_ref()
-        .is_some_and(|t| t(&path))
-    {
-        state.failing.store(true, Ordering::SeqCst);
-    }
-    if state.failing.load(Ordering::SeqCst) && (state.matches)(&path) {
-        return (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "server is down",
-        )
-            .into_response();
-    }
-    let target = format!(
-        "{}{}",
-        state.upstream,
-        request
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
-    let method = request.method().clone();
-    let move_alias =
-        if method == axum::http::Method::GET && path.ends_with("registered-models/alias") {
-            state.move_alias_after_read.lock().unwrap().take()
-        } else {
-            None
-        };
-    let content_type = request.headers().get("content-type").cloned();
-    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let mut upstream = state.http.request(method, target).body(body);
-    if let Some(ct) = content_type {
-        upstream = upstream.header("content-type", ct);
-    }
-    let response = upstream.send().await.unwrap();
-    let status = response.status();
-    let content_type = response.headers().get("content-type").cloned();
-    let bytes = response.bytes().await.unwrap();
-    if let Some((model, version)) = move_alias {
-        let moved = state
-            .http
-            .post(format!(
-                "{}/api/2.0/mlflow/registered-models/alias",
-                state.upstream
-            ))
-            .json(&json!({"name": model, "alias": "champion", "version": version.to_string()}))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            moved.status().is_success(),
-            "moving the alias: {}",
-            moved.status()
-        );
-    }
-    let mut out = (status, bytes).into_response();
-    if let Some(ct) = content_type {
-        out.headers_mut().insert("content-type", ct);
-    }
-    out
 }

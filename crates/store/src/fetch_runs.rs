@@ -1,12 +1,55 @@
-//! The record of fetch runs: when each started and ended, with its counts and outcome.
+//! The record of fetch runs: when each started and ended, with its counts and outcome, and
+//! the runs whose process ended without recording it marked `abandoned` (see `run_lock`).
 
 use chrono::Utc;
 use futures::TryStreamExt;
 use sqlx::Row;
 
+use crate::run_lock::RunLock;
 use crate::{FetchRun, FetchRunSummary, Pool, StoreError, from_i64, on_pool, to_i64};
 
-pub(crate) async fn start(pool: &Pool, artist: &str) -> Result<i64, StoreError> {
+/// The status and error of a run found abandoned.
+const ABANDONED: &str = "abandoned";
+const ABANDONED_ERROR: &str =
+    "the fetch ended without recording its end (its process stopped or lost the database)";
+
+/// Records a new run, holding the lock that tells it is alive; runs that cannot be alive any
+/// more are marked abandoned first.
+pub(crate) async fn start(pool: &Pool, artist: &str) -> Result<(i64, RunLock), StoreError> {
+    let lock = RunLock::acquire(pool, || abandon(pool)).await?;
+    match insert(pool, artist).await {
+        Ok(id) => Ok((id, lock)),
+        Err(e) => {
+            lock.release().await;
+            Err(e)
+        }
+    }
+}
+
+/// Marks every `running` run abandoned; only called while no run of any process is alive.
+async fn abandon(pool: &Pool) -> Result<(), StoreError> {
+    let abandoned = on_pool!(pool, p, _backend => {
+        sqlx::query(
+            "UPDATE fetch_runs SET status = $1, finished_at = $2, error = $3 \
+             WHERE status = 'running'",
+        )
+        .bind(ABANDONED)
+        .bind(Utc::now())
+        .bind(ABANDONED_ERROR)
+        .execute(p)
+        .await?
+        .rows_affected()
+    });
+    if abandoned > 0 {
+        tracing::warn!(
+            runs = abandoned,
+            "marked fetch runs whose process ended abandoned"
+        );
+    }
+    Ok(())
+}
+
+async fn insert(pool: &Pool, artist: &str) -> Result<i64, StoreError> {
     on_pool!(pool, p, _backend => {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO fetch_runs (artist, started_at, status) VALUES ($1, $2, 'running') \

@@ -16,6 +16,7 @@ mod cycles;
 mod fetch_runs;
 mod migrations;
 mod records;
+mod run_lock;
 mod songs;
 
 use std::collections::HashMap;
@@ -122,6 +123,12 @@ pub enum StoreError {
     OutOfRange { field: &'static str, value: u64 },
     #[error("cannot write the export: {0}")]
     Io(#[from] std::io::Error),
+    /// The lock file that tells live fetch runs from abandoned ones (SQLite).
+    #[error("cannot lock {path}: {source}")]
+    FetchLock {
+        path: String,
+        source: std::io::Error,
+    },
     /// Song records written by a build with another record format; opening the store with
     /// `songrec` (or `songrec db migrate`) derives them again.
     #[error(
@@ -179,6 +186,8 @@ pub(crate) use on_pool;
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// The lock each fetch run started here holds until its end is recorded.
+    fetch_locks: std::sync::Arc<std::sync::Mutex<HashMap<i64, run_lock::RunLock>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -201,6 +210,7 @@ impl Store {
     pub async fn connect_without_migrating(config: &StoreConfig) -> Result<Store, StoreError> {
         Ok(Store {
             pool: connect::open_pool(config).await?,
+            fetch_locks: std::sync::Arc::default(),
         })
     }
 
@@ -308,17 +318,37 @@ impl Store {
     }
 
     /// Records the start of a fetch run and returns its id.
+    ///
+    /// The run holds a lock (a PostgreSQL advisory lock on a connection of its own, or a
+    /// file lock beside a SQLite database) until [`Store::finish_fetch_run`], released by the
+    /// system if the process dies first. When no other run of any process holds it, every
+    /// run still recorded `running` is one whose process ended without recording its end: it
+    /// is marked `abandoned` first.
     pub async fn start_fetch_run(&self, artist: &str) -> Result<i64, StoreError> {
-        fetch_runs::start(&self.pool, artist).await
+        let (id, lock) = fetch_runs::start(&self.pool, artist).await?;
+        self.fetch_locks_held().insert(id, lock);
+        Ok(id)
     }
 
-    /// Records how a fetch run ended.
+    /// Records how a fetch run ended, then releases its lock (whether or not the end could be
+    /// written: a run whose end is lost is abandoned by the next one).
     pub async fn finish_fetch_run(
         &self,
         run_id: i64,
         summary: &FetchRunSummary,
     ) -> Result<(), StoreError> {
-        fetch_runs::finish(&self.pool, run_id, summary).await
+        let result = fetch_runs::finish(&self.pool, run_id, summary).await;
+        let lock = self.fetch_locks_held().remove(&run_id);
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        result
+    }
+
+    fn fetch_locks_held(&self) -> std::sync::MutexGuard<'_, HashMap<i64, run_lock::RunLock>> {
+        self.fetch_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The most recent fetch runs, newest first.
@@ -376,7 +406,8 @@ pub struct FetchRunSummary {
     pub songs_stored: u64,
     /// Songs skipped because of an error (404, malformed response...).
     pub songs_failed: u64,
-    /// `succeeded`, `failed` or `interrupted` (`running` while a run has not finished).
+    /// `succeeded`, `failed` or `interrupted`; `running` while a run has not finished, and
+    /// `abandoned` when its process ended without recording its end (found by a later run).
     pub status: String,
     pub error: Option<String>,
 }
@@ -387,7 +418,7 @@ pub struct FetchRun {
     pub id: i64,
     pub artist: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
-    /// `None` while running, or when the process died mid-run.
+    /// `None` while running; for an `abandoned` run, when a later run found it abandoned.
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub summary: FetchRunSummary,
 }

@@ -10,6 +10,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use songrec_catalog::{Album, Artist, Credit, CreditRole, Relationship, Song, browse_order};
 use songrec_store::{
     FetchRunSummary, ImportedSong, NewCycle, PlanRow, Store, StoreConfig, StoreError, UpsertCounts,
@@ -469,6 +470,97 @@ async fn fetch_runs_are_recorded_newest_first(db: TestDb) {
     assert_eq!(db.store.recent_fetch_runs(1).await.unwrap().len(), 1);
 }
 
+/// A run whose process died (a `running` row nobody holds the lock of) is marked abandoned by
+/// the next run, but only once no other run is alive: a concurrent fetcher's row is never
+/// touched.
+async fn a_run_whose_process_ended_is_abandoned_by_the_next_run_alone(db: TestDb) {
+    let timestamp = if db.config.url.expose_secret().starts_with("sqlite:") {
+        "'2026-01-01T00:00:00Z'"
+    } else {
+        "TIMESTAMPTZ '2026-01-01 00:00:00+00'"
+    };
+    let dead = |artist: &str| {
+        format!(
+            "INSERT INTO fetch_runs (artist, started_at, status) \
+             VALUES ('{artist}', {timestamp}, 'running')"
+        )
+    };
+    let status = |runs: &[songrec_store::FetchRun], artist: &str| {
+        let run = runs.iter().find(|r| r.artist == artist).unwrap();
+        (run.summary.status.clone(), run.finished_at.is_some())
+    };
+    // The first run finds no run alive: the dead one is abandoned.
+    db.execute(&dead("Gone")).await;
+    let other = Store::connect(&db.config).await.unwrap();
+    let alive = other.start_fetch_run("Alive").await.unwrap();
+    let runs = db.store.recent_fetch_runs(10).await.unwrap();
+    assert_eq!(
+        status(&runs, "Gone"),
+        ("abandoned".into(), true),
+        "{runs:?}"
+    );
+    let gone = runs.iter().find(|r| r.artist == "Gone").unwrap();
+    assert!(
+        gone.summary
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("ended without")
+    );
+
+    // While another process (its own store, its own lock) is fetching, a new run abandons
+    // nothing: it cannot tell that run's row from a dead one.
+    db.execute(&dead("Dead")).await;
+    let mine = db.store.start_fetch_run("Mine").await.unwrap();
+    let runs = db.store.recent_fetch_runs(10).await.unwrap();
+    assert_eq!(status(&runs, "Dead"), ("running".into(), false), "{runs:?}");
+    assert_eq!(
+        status(&runs, "Alive"),
+        ("running".into(), false),
+        "{runs:?}"
+    );
+
+    // Once both ended, the next run is alone again.
+    let done = FetchRunSummary {
+        status: "succeeded".into(),
+        ..FetchRunSummary::default()
+    };
+    other.finish_fetch_run(alive, &done).await.unwrap();
+    db.store.finish_fetch_run(mine, &done).await.unwrap();
+    let next = db.store.start_fetch_run("Next").await.unwrap();
+    let runs = db.store.recent_fetch_runs(10).await.unwrap();
+    assert_eq!(
+        status(&runs, "Dead"),
+        ("abandoned".into(), true),
+        "{runs:?}"
+    );
+    assert_eq!(status(&runs, "Alive"), ("succeeded".into(), true));
+    assert_eq!(status(&runs, "Mine"), ("succeeded".into(), true));
+    assert_eq!(status(&runs, "Next"), ("running".into(), false));
+
+    // A store that is dropped without finishing its run (as a killed process) releases its
+    // lock: its run is abandoned by the next one.
+    db.store.finish_fetch_run(next, &done).await.unwrap();
+    let dying = Store::connect(&db.config).await.unwrap();
+    dying.start_fetch_run("Killed").await.unwrap();
+    dying.close().await;
+    drop(dying);
+    let mut abandoned = false;
+    for _ in 0..100 {
+        // PostgreSQL ends a dropped session's locks once its backend sees the socket close.
+        let id = db.store.start_fetch_run("After").await.unwrap();
+        db.store.finish_fetch_run(id, &done).await.unwrap();
+        let runs = db.store.recent_fetch_runs(200).await.unwrap();
+        if status(&runs, "Killed").0 == "abandoned" {
+            abandoned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(abandoned, "the dropped store's run was never abandoned");
+    other.close().await;
+}
+
 async fn migrations_are_all_applied_once(db: TestDb) {
     let status = db.store.migration_status().await.unwrap();
     assert!(!status.is_empty());
@@ -636,6 +728,7 @@ store_suite!(
     export_writes_every_raw_object_once_in_id_order,
     outdated_song_records_are_derived_again_from_the_raw_json,
     fetch_runs_are_recorded_newest_first,
+    a_run_whose_process_ended_is_abandoned_by_the_next_run_alone,
     pipeline_cycles_are_recorded_newest_first_and_a_slot_is_run_once,
     plans_are_replaced_per_process_and_forgotten,
     a_pipeline_record_created_at_run_time_is_kept_by_the_migration,

@@ -39,6 +39,22 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
 }
 
+/// `MLFLOW_HTTP_REQUEST_TIMEOUT`: seconds, as MLflow's own clients read it; unset, the default.
+fn request_timeout(value: Option<String>) -> anyhow::Result<std::time::Duration> {
+    let Some(value) = value else {
+        return Ok(songrec_registry::DEFAULT_MLFLOW_TIMEOUT);
+    };
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => {
+            Ok(std::time::Duration::from_secs_f64(seconds))
+        }
+        _ => anyhow::bail!(
+            "MLFLOW_HTTP_REQUEST_TIMEOUT must be a number of seconds (more than 0, at most \
+             86400), not {value:?}"
+        ),
+    }
+}
+
 /// Where model versions are registered.
 #[derive(Debug)]
 pub enum RegistrySettings {
@@ -110,6 +126,7 @@ impl RegistrySettings {
             experiment: args.experiment.clone(),
             model_name: args.model_name.clone(),
             cache_dir: data_dir.join("mlflow-cache"),
+            timeout: request_timeout(var("MLFLOW_HTTP_REQUEST_TIMEOUT"))?,
         }))
     }
 
@@ -183,6 +200,26 @@ mod tests {
             panic!("expected MLflow");
         };
         assert!(matches!(config.auth, MlflowAuth::Basic { ref username, .. } if username == "ann"));
+    }
+
+    #[test]
+    fn the_mlflow_timeout_is_read_in_seconds_and_refused_when_not_a_duration() {
+        let timeout = |vars: &[(&str, &str)]| match settings(Some("http://mlflow:5000"), vars) {
+            Ok(RegistrySettings::Mlflow(config)) => Ok(config.timeout),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(timeout(&[]), Ok(songrec_registry::DEFAULT_MLFLOW_TIMEOUT));
+        let set = |v| timeout(&[("MLFLOW_HTTP_REQUEST_TIMEOUT", v)]);
+        assert_eq!(set("2.5"), Ok(std::time::Duration::from_millis(2500)));
+        for bad in ["0", "-1", "ten", "1e9", "NaN"] {
+            assert!(
+                set(bad)
+                    .unwrap_err()
+                    .contains("MLFLOW_HTTP_REQUEST_TIMEOUT"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -15,9 +15,13 @@ use url::Url;
 
 use crate::RegistryError;
 
-/// How long one JSON call may take; artifact transfers only bound the connection.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one call may take by default (`MlflowConfig::timeout`): a JSON call whole, an
+/// artifact download between two reads, an upload plus [`UPLOAD_BYTES_PER_SECOND`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The slowest upload allowed on top of the call timeout: a model of hundreds of megabytes
+/// still gets minutes, a stalled server does not hold a training run forever.
+const UPLOAD_BYTES_PER_SECOND: u64 = 1 << 20;
 /// Largest JSON answer read from MLflow. songrec's calls return one run, one model version or
 /// one page of versions (kilobytes); more than this is not MLflow answering normally.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
@@ -167,10 +171,16 @@ pub struct Client {
     /// The tracking URI without credentials, for messages.
     shown: String,
     auth: MlflowAuth,
+    timeout: Duration,
 }
 
 impl Client {
-    pub fn new(tracking_uri: &Url, auth: MlflowAuth) -> Result<Client, RegistryError> {
+    /// A client whose calls give up after `timeout` (see [`DEFAULT_TIMEOUT`]).
+    pub fn new(
+        tracking_uri: &Url,
+        auth: MlflowAuth,
+        timeout: Duration,
+    ) -> Result<Client, RegistryError> {
         if !matches!(tracking_uri.scheme(), "http" | "https") {
             return Err(RegistryError::InvalidInput(format!(
                 "MLflow tracking URI must be http(s)://..., got scheme {:?}",
@@ -193,8 +203,11 @@ impl Client {
             base.set_path(&path);
         }
         let shown = base.as_str().trim_end_matches('/').to_string();
+        let timeout = timeout.max(Duration::from_millis(1));
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+            // Between two reads of an answer, downloads included.
+            .read_timeout(timeout)
             .user_agent(concat!("songrec/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RegistryError::InvalidInput(format!("cannot build HTTP client: {e}")))?;
@@ -203,6 +216,7 @@ impl Client {
             base,
             shown,
             auth,
+            timeout,
         })
     }
 
@@ -228,12 +242,23 @@ impl Client {
     }
 
     fn unreachable(&self, operation: &str, e: reqwest::Error) -> RegistryError {
+        if e.is_timeout() {
+            return self.timed_out(operation, self.timeout);
+        }
         // Without the URL: the tracking URI is already in the message, shown without credentials.
         let e = e.without_url();
         RegistryError::MlflowUnreachable {
             uri: self.shown.clone(),
             operation: operation.to_string(),
             reason: error_chain(&e),
+        }
+    }
+
+    fn timed_out(&self, operation: &str, after: Duration) -> RegistryError {
+        RegistryError::MlflowTimedOut {
+            uri: self.shown.clone(),
+            operation: operation.to_string(),
+            seconds: after.as_secs_f64(),
         }
     }
 
@@ -262,7 +287,7 @@ impl Client {
         loop {
             let mut builder = self
                 .request(method.clone(), url.clone())
-                .timeout(CALL_TIMEOUT)
+                .timeout(self.timeout)
                 .query(query);
             if let Some(body) = &body {
                 builder = builder.json(body);
@@ -358,14 +383,19 @@ impl Client {
             "api/2.0/mlflow-artifacts/artifacts/{}",
             encode_path(artifact_path)
         ))?;
+        let allowed = self.timeout + Duration::from_secs(len / UPLOAD_BYTES_PER_SECOND);
         let response = self
             .request(Method::PUT, url)
+            .timeout(allowed)
             .header(reqwest::header::CONTENT_LENGTH, len)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(body)
             .send()
             .await
-            .map_err(|e| self.unreachable(&operation, e))?;
+            .map_err(|e| match e.is_timeout() {
+                true => self.timed_out(&operation, allowed),
+                false => self.unreachable(&operation, e),
+            })?;
         let status = response.status();
         if !status.is_success() {
             let text = read_capped(response, MAX_ERROR_BODY_BYTES)
@@ -388,11 +418,12 @@ impl Client {
             "api/2.0/mlflow-artifacts/artifacts/{}",
             encode_path(artifact_path)
         ))?;
-        let mut response = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&operation, e))?;
+        // Until the answer starts: the call timeout; then between two reads (the client's).
+        let mut response =
+            tokio::time::timeout(self.timeout, self.request(Method::GET, url).send())
+                .await
+                .map_err(|_| self.timed_out(&operation, self.timeout))?
+                .map_err(|e| self.unreachable(&operation, e))?;
         let status = response.status();
         if !status.is_success() {
             let text = read_capped(response, MAX_ERROR_BODY_BYTES)
@@ -517,7 +548,7 @@ mod tests {
     #[test]
     fn credentials_in_the_uri_become_basic_auth_and_never_show() {
         let uri = Url::parse("http://alice:s3cret@mlflow.example:5000/base").unwrap();
-        let client = Client::new(&uri, MlflowAuth::None).unwrap();
+        let client = Client::new(&uri, MlflowAuth::None, DEFAULT_TIMEOUT).unwrap();
         assert_eq!(client.shown_uri(), "http://mlflow.example:5000/base");
         assert!(
             matches!(client.auth, MlflowAuth::Basic { ref username, .. } if username == "alice")
@@ -546,7 +577,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_over_the_cap_is_refused_without_being_read_whole_or_retried() {
         let uri = server_sending(MAX_BODY_BYTES + (1 << 16)).await;
-        let client = Client::new(&uri, MlflowAuth::None).unwrap();
+        let client = Client::new(&uri, MlflowAuth::None, DEFAULT_TIMEOUT).unwrap();
         let err = client
             .get::<Value>("registered-models/get", &[("name", "m")])
             .await
@@ -560,7 +591,7 @@ mod tests {
         }
         // Under the cap, the same whitespace is read and parsed as an empty answer.
         let uri = server_sending(1 << 16).await;
-        let client = Client::new(&uri, MlflowAuth::None).unwrap();
+        let client = Client::new(&uri, MlflowAuth::None, DEFAULT_TIMEOUT).unwrap();
         let ok: Value = client.get("registered-models/get", &[]).await.unwrap();
         assert_eq!(ok, json!({}));
     }
@@ -568,7 +599,7 @@ mod tests {
     #[test]
     fn a_non_http_tracking_uri_is_refused() {
         let uri = Url::parse("databricks://profile").unwrap();
-        assert!(Client::new(&uri, MlflowAuth::None).is_err());
+        assert!(Client::new(&uri, MlflowAuth::None, DEFAULT_TIMEOUT).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use url::Url;
 
+pub use client::DEFAULT_TIMEOUT as DEFAULT_MLFLOW_TIMEOUT;
 pub use client::MlflowAuth;
 use client::{
     Client, Experiment, ModelVersion, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST,
@@ -61,6 +62,9 @@ pub struct MlflowConfig {
     pub model_name: String,
     /// Where downloaded model files are kept, so the server does not fetch one twice.
     pub cache_dir: PathBuf,
+    /// How long one call may take before it is given up ([`DEFAULT_MLFLOW_TIMEOUT`]): a JSON
+    /// call whole, a download between two reads, an upload plus a second per MiB.
+    pub timeout: Duration,
 }
 
 /// Params, metrics and timings of a finished run; runs do not change once finished, so these are
@@ -108,7 +112,7 @@ impl MlflowRegistry {
                 "experiment name must not be empty".into(),
             ));
         }
-        let client = Client::new(&config.tracking_uri, config.auth.clone())?;
+        let client = Client::new(&config.tracking_uri, config.auth.clone(), config.timeout)?;
         Ok(MlflowRegistry {
             client,
             config,
