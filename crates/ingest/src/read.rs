@@ -16,6 +16,11 @@ use songrec_store::ImportedSong;
 /// and skipped to its end without being held, so one broken or hostile line cannot exhaust
 /// memory.
 const MAX_LINE_BYTES: usize = 16 << 20;
+/// Largest array item or multi-line document read. A lyricsgenius artist file (every song of an
+/// artist, lyrics included) is a few megabytes; past this, the record is refused and the rest
+/// of the input skipped (it cannot be resynchronised), so one hostile record cannot make the
+/// parser build a tree of hundreds of megabytes.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
 
 /// Where a record was in its input, for rejection messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +113,16 @@ impl From<std::io::Error> for ReadError {
 ///
 /// Chooses the layout from the first bytes: `[` is an array; a first line that is a whole JSON
 /// value means JSON Lines; otherwise the input is one or more multi-line documents.
-pub(crate) fn read_input(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), ReadError> {
+pub(crate) fn read_input(input: impl BufRead, sink: &mut dyn Sink) -> Result<(), ReadError> {
+    read_input_limited(input, sink, MAX_RECORD_BYTES)
+}
+
+/// [`read_input`] with `limit` bytes per array item or document.
+fn read_input_limited(
+    mut input: impl BufRead,
+    sink: &mut dyn Sink,
+    limit: u64,
+) -> Result<(), ReadError> {
     let mut blank_lines = 0;
     let first = loop {
         let buf = input.fill_buf()?;
@@ -127,13 +141,14 @@ pub(crate) fn read_input(mut input: impl BufRead, sink: &mut dyn Sink) -> Result
     };
     match first {
         None => Ok(()),
-        Some(b'[') => read_array(input, sink),
+        Some(b'[') => read_array(input, sink, limit),
         Some(_) => {
             let mut first_line = Vec::new();
             let (_, cut) = read_line_capped(&mut input, &mut first_line)?;
             match serde_json::from_slice::<serde::de::IgnoredAny>(&first_line) {
                 Err(e) if e.is_eof() && !cut => {
-                    read_documents(std::io::Cursor::new(first_line).chain(input), sink)
+                    let input = std::io::Cursor::new(first_line).chain(input);
+                    read_documents(input, sink, limit)
                 }
                 _ => read_lines(1 + blank_lines, (first_line, cut), input, sink),
             }
@@ -202,13 +217,15 @@ fn read_line_capped(
     }
 }
 
-fn read_array(input: impl BufRead, sink: &mut dyn Sink) -> Result<(), ReadError> {
+fn read_array(input: impl BufRead, sink: &mut dyn Sink, limit: u64) -> Result<(), ReadError> {
+    let (input, used) = RecordLimit::new(input, limit);
     let mut de = serde_json::Deserializer::from_reader(input);
     let mut items = 0u64;
     let mut stopped = false;
     let result = ArrayItems {
         on_item: &mut |value: Value| {
             items += 1;
+            used.set(0);
             match sink.push(Place::Item(items), Raw::Value(value)) {
                 Ok(()) => true,
                 Err(Stop) => {
@@ -224,30 +241,92 @@ fn read_array(input: impl BufRead, sink: &mut dyn Sink) -> Result<(), ReadError>
         return Err(ReadError::Stopped);
     }
     if let Err(e) = result {
-        if e.is_io() {
-            return Err(ReadError::Io(e.into()));
-        }
-        let reason = format!("invalid JSON: {e}; the rest of the array is skipped");
+        let reason = format!("{}; the rest of the array is skipped", refusal(e, limit)?);
         sink.push(Place::Item(items + 1), Raw::Invalid(reason))?;
     }
     Ok(())
 }
 
-fn read_documents(input: impl Read, sink: &mut dyn Sink) -> Result<(), ReadError> {
+fn read_documents(input: impl Read, sink: &mut dyn Sink, limit: u64) -> Result<(), ReadError> {
+    let (input, used) = RecordLimit::new(input, limit);
     let documents = serde_json::Deserializer::from_reader(input).into_iter::<Value>();
     for (i, document) in documents.enumerate() {
         let place = Place::Document(i as u64 + 1);
         match document {
-            Ok(value) => sink.push(place, Raw::Value(value))?,
-            Err(e) if e.is_io() => return Err(ReadError::Io(e.into())),
+            Ok(value) => {
+                used.set(0);
+                sink.push(place, Raw::Value(value))?;
+            }
             Err(e) => {
-                let reason = format!("invalid JSON: {e}; the rest of the file is skipped");
+                let reason = format!("{}; the rest of the file is skipped", refusal(e, limit)?);
                 sink.push(place, Raw::Invalid(reason))?;
                 break;
             }
         }
     }
     Ok(())
+}
+
+/// Why a record is refused, for a parse error that is about the record (invalid JSON, over
+/// the size limit); a read error of the input itself fails the import.
+fn refusal(e: serde_json::Error, limit: u64) -> Result<String, ReadError> {
+    if !e.is_io() {
+        return Ok(format!("invalid JSON: {e}"));
+    }
+    let e = std::io::Error::from(e);
+    if e.get_ref()
+        .is_some_and(|inner| inner.is::<RecordTooLarge>())
+    {
+        return Ok(format!("a record larger than {limit} bytes"));
+    }
+    Err(ReadError::Io(e))
+}
+
+/// The error [`RecordLimit`] reads fail with.
+#[derive(Debug)]
+struct RecordTooLarge;
+
+impl std::fmt::Display for RecordTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("record too large")
+    }
+}
+
+impl std::error::Error for RecordTooLarge {}
+
+/// A reader that fails once more than `limit` bytes were read since the counter (shared with
+/// the caller, who zeroes it after each record) was last reset.
+struct RecordLimit<R> {
+    inner: R,
+    used: std::rc::Rc<std::cell::Cell<u64>>,
+    limit: u64,
+}
+
+impl<R: Read> RecordLimit<R> {
+    fn new(inner: R, limit: u64) -> (RecordLimit<R>, std::rc::Rc<std::cell::Cell<u64>>) {
+        let used = std::rc::Rc::new(std::cell::Cell::new(0));
+        let reader = RecordLimit {
+            inner,
+            used: used.clone(),
+            limit,
+        };
+        (reader, used)
+    }
+}
+
+impl<R: Read> Read for RecordLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let used = self.used.get() + n as u64;
+        self.used.set(used);
+        if used > self.limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                RecordTooLarge,
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// Streams the items of a JSON array to a callback, which returns `false` to stop.
@@ -450,6 +529,42 @@ mod tests {
         let (took, cut) = read_line_capped(&mut long, &mut line).unwrap();
         assert_eq!((took, cut), (MAX_LINE_BYTES + 11, true));
         assert_eq!(line.len(), MAX_LINE_BYTES);
+    }
+
+    #[test]
+    fn an_array_item_or_document_over_the_limit_is_refused_and_the_rest_skipped() {
+        struct Collect(Vec<(Place, Result<ImportedSong, String>)>);
+        impl Sink for Collect {
+            fn push(&mut self, place: Place, raw: Raw) -> Result<(), Stop> {
+                self.0.extend(parse_record(place, raw));
+                Ok(())
+            }
+        }
+        let big = format!(
+            r#"{{"id": 5, "title": "{}", "primary_artist": {{"id": 2, "name": "A"}}}}"#,
+            "x".repeat(4096)
+        );
+        let limit = 1024;
+        for input in [
+            format!("[{SONG}, {SONG}, {big}, {SONG}]"),
+            format!(
+                "{{\n\"id\": 1, \"title\": \"T\",\n\"primary_artist\": {{\"id\": 2, \"name\": \"A\"}}}}\n{SONG}\n{big}\n{SONG}"
+            ),
+        ] {
+            let mut sink = Collect(Vec::new());
+            assert!(read_input_limited(input.as_bytes(), &mut sink, limit).is_ok());
+            assert_eq!(counts(&sink.0), (3, 1), "{input:.80}");
+            let (place, refused) = &sink.0[2];
+            assert!(
+                matches!(place, Place::Item(3) | Place::Document(3)),
+                "{place}"
+            );
+            let reason = refused.as_ref().unwrap_err();
+            assert!(reason.contains("larger than"), "{reason}");
+        }
+        // Under the limit, the same inputs import whole.
+        let input = format!("[{SONG}, {big}]");
+        assert_eq!(counts(&read(&input)), (2, 0));
     }
 
     #[test]
