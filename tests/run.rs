@@ -33,6 +33,20 @@ fn finished(mut command: Command) -> Output {
     command.output().expect("run songrec")
 }
 
+/// Sends SIGTERM to `child` and checks that it stops cleanly (exit 0).
+fn stop_with_sigterm(child: &mut std::process::Child) {
+    let killed = Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::task::block_in_place(|| child.wait()).expect("wait");
+    assert!(
+        status.success(),
+        "SIGTERM stops songrec run cleanly: {status:?}"
+    );
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -178,16 +192,7 @@ async fn run_serves_the_champion_it_trains_and_stops_on_sigterm() {
         .expect("last success gauge");
     assert!(last_success > 1.0e9, "{last_success}");
 
-    let killed = Command::new("kill")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = tokio::task::block_in_place(|| child.wait()).expect("wait");
-    assert!(
-        status.success(),
-        "SIGTERM stops songrec run cleanly: {status:?}"
-    );
+    stop_with_sigterm(&mut child);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,13 +454,7 @@ async fn cycles_run_while_the_database_is_unreachable_are_recorded_once_it_is_ba
     );
     std::fs::create_dir(&later).unwrap();
     tokio::task::block_in_place(|| wait_for_verdicts(2, &mut seen));
-    let killed = Command::new("kill")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = tokio::task::block_in_place(|| child.wait()).expect("wait");
-    assert!(status.success(), "{status:?}");
+    stop_with_sigterm(&mut child);
     reader.join().unwrap();
     seen.extend(lines_rx.try_iter());
     let verdicts = seen.iter().filter(|l| is_verdict(l)).count();

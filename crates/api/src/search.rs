@@ -5,6 +5,7 @@
 //! index. Title and release-date orders are precomputed. The cost of any query is bounded by
 //! one pass over the catalogue: queries have at most [`MAX_WORDS`] words of bounded length.
 
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -57,12 +58,18 @@ pub(crate) struct SearchPage {
     pub indices: Vec<usize>,
 }
 
+/// Room reserved per song for its normalised title and artist (most are shorter; a longer one
+/// only grows the buffer).
+const TEXT_BYTES_PER_SONG: usize = 48;
+
 impl SearchIndex {
     pub fn build(model: &dyn Recommender) -> SearchIndex {
         let n = model.len();
-        let mut text = String::new();
+        // Sized once and borrowed from the model where possible: a model swap builds a new
+        // index, and many small or regrown allocations would leave the allocator fragmented.
+        let mut text = String::with_capacity(n.saturating_mul(TEXT_BYTES_PER_SONG));
         let mut starts = Vec::with_capacity(n);
-        let mut dates: Vec<(String, u32)> = Vec::new();
+        let mut dates: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(n);
         for index in 0..n {
             starts.push(text.len());
             if let Some(song) = model.song(index) {
@@ -71,8 +78,8 @@ impl SearchIndex {
                 push_normalised(&mut text, song.artist);
                 let date = song
                     .release_date
-                    .map(str::to_owned)
-                    .or_else(|| song.release_year.map(|y| format!("{y:04}")));
+                    .map(Cow::Borrowed)
+                    .or_else(|| song.release_year.map(|y| Cow::Owned(format!("{y:04}"))));
                 if let Some(date) = date {
                     dates.push((date, index as u32));
                 }
