@@ -7,7 +7,7 @@
 //! the tag free before this one wrote has written by then and lost, and any later contender sees
 //! the lease held. That holds while a tag write lands within [`SETTLE`] of the read before it,
 //! which a tag write to a live server does by far; a holder that dies leaves a lease that
-//! expires after [`TTL`].
+//! expires after [`TTL`], or at once for contenders on its machine, which see it is gone.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -56,15 +56,19 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 /// A name no other contender uses: host, process and a per-call nonce.
 fn new_holder() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NONCE: AtomicU64 = AtomicU64::new(0);
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
+    let host = host_name();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -72,10 +76,27 @@ fn new_holder() -> String {
     format!("{host}:{}:{nanos:09}{nonce}", std::process::id())
 }
 
-/// Who holds the lease now, by the tag's value; `None` when free, expired or unreadable.
+/// Who holds the lease now, by the tag's value; `None` when free, expired, unreadable, or
+/// held by a process of this machine that no longer runs (killed while holding it: waiting
+/// for the expiry would hold up every promotion for [`TTL`]).
 fn live_holder(value: Option<&str>, now: u64) -> Option<LeaseValue> {
     let lease: LeaseValue = serde_json::from_str(value?).ok()?;
-    (lease.until > now).then_some(lease)
+    let dead = process_gone(&lease.holder, &host_name(), |pid| {
+        let proc = std::path::Path::new("/proc");
+        proc.join("self").exists().then(|| proc.join(pid).exists())
+    });
+    (lease.until > now && !dead).then_some(lease)
+}
+
+/// Whether `holder` (`host:pid:nonce`) names a process of `host` that `alive` (`None`: cannot
+/// tell) says is gone.
+fn process_gone(holder: &str, host: &str, alive: impl Fn(&str) -> Option<bool>) -> bool {
+    let mut parts = holder.rsplitn(3, ':');
+    let (Some(_nonce), Some(pid), Some(holder_host)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    holder_host == host && pid.parse::<u32>().is_ok() && alive(pid) == Some(false)
 }
 
 impl MlflowRegistry {
@@ -190,6 +211,33 @@ mod tests {
         assert!(live_holder(None, 100).is_none());
         assert!(live_holder(Some("not json"), 100).is_none());
         assert!(live_holder(Some("{\"holder\":\"x\"}"), 100).is_none());
+    }
+
+    #[test]
+    fn a_holder_of_this_machine_that_no_longer_runs_is_gone_and_nothing_else_is() {
+        let gone = |pid: &str| Some(pid == "7");
+        let alive = |_: &str| Some(true);
+        let unknown = |_: &str| None;
+        assert!(process_gone("h:9:123", "h", gone));
+        assert!(!process_gone("h:7:123", "h", gone));
+        assert!(!process_gone("h:9:123", "h", alive));
+        assert!(!process_gone("h:9:123", "h", unknown));
+        assert!(!process_gone("other:9:123", "h", gone), "another machine's");
+        assert!(!process_gone("h:x:123", "h", gone));
+        assert!(!process_gone("garbage", "h", gone));
+        // This process holds a live lease.
+        let mine = serde_json::to_string(&LeaseValue {
+            holder: new_holder(),
+            until: u64::MAX,
+        })
+        .unwrap();
+        assert!(live_holder(Some(&mine), 100).is_some());
+        let dead = serde_json::to_string(&LeaseValue {
+            holder: format!("{}:{}:1", host_name(), u32::MAX),
+            until: u64::MAX,
+        })
+        .unwrap();
+        assert!(live_holder(Some(&dead), 100).is_none());
     }
 
     #[test]
