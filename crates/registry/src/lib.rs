@@ -212,9 +212,9 @@ impl Registry {
 
     /// Makes the registered `candidate` champion if `policy` prefers it to the current champion
     /// on `primary_metric` (higher is better). A local registry reads and compares the champion
-    /// under its writer lock; MLflow reads the alias again just before moving it (comparing
-    /// with a champion another trainer set meanwhile) and records the decision as tags on the
-    /// candidate's version.
+    /// under its writer lock; MLflow does so under a promotion lease kept as a tag of the
+    /// registered model (so trainers sharing only the server take turns), reads the alias again
+    /// just before moving it, and records the decision as tags on the candidate's version.
     pub async fn promote_if(
         &self,
         candidate: &VersionInfo,
