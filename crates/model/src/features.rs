@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use songrec_catalog::{CreditRole, Song};
 
+use crate::circles::CircleIndex;
 use crate::params::TrainParams;
 
 /// What a token stands for; decides its weight, whether it finds candidates and the reason shown.
@@ -67,8 +68,6 @@ pub(crate) mod role {
     pub const FEATURED: u8 = 2;
     pub const PRODUCER: u8 = 4;
     pub const WRITER: u8 = 8;
-    /// The artist is one of the primary artist's usual collaborators, not credited here.
-    pub const CIRCLE: u8 = 16;
     /// In the model file's credits only: a `custom_performances` label or publisher.
     pub const LABEL: u8 = 32;
     /// In the model file's credits only: a `custom_performances` engineer, musician, vocalist
@@ -225,9 +224,11 @@ pub(crate) struct Vectors {
     pub circle_tokens: Vec<u32>,
     pub circle_weights: Vec<f32>,
     pub inv_norm: Vec<f32>,
+    /// The circles indexed by token (circle tokens are not in `postings`).
+    pub circles: CircleIndex,
 }
 
-/// The inverted index: for each token, the songs that carry it.
+/// The inverted index: for each direct token, the songs that carry it.
 pub(crate) struct Postings {
     pub offsets: Vec<usize>,
     pub songs: Vec<u32>,
@@ -255,9 +256,10 @@ impl Vectors {
         (&self.circle_tokens[r.clone()], &self.circle_weights[r])
     }
 
+    /// Songs carrying `token`, directly or through their circle.
     pub fn document_frequency(&self, token: u32) -> usize {
         let t = token as usize;
-        self.postings.offsets[t + 1] - self.postings.offsets[t]
+        self.postings.offsets[t + 1] - self.postings.offsets[t] + self.circles.song_df[t] as usize
     }
 }
 
@@ -567,8 +569,18 @@ pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
         circle_tokens,
         circle_weights,
         inv_norm,
+        circles: CircleIndex::default(),
     };
     vectors.postings = invert(&vectors);
+    vectors.circles = CircleIndex::build(
+        vectors.kinds.len(),
+        &vectors.circle_of,
+        &vectors.circle_offsets,
+        &vectors.circle_tokens,
+        &vectors.circle_weights,
+        &vectors.inv_norm,
+        &vectors.context,
+    );
     vectors
 }
 
@@ -588,29 +600,10 @@ fn context_of(song: &Song, params: &TrainParams) -> [(u32, f32); CONTEXT_SLOTS] 
     })
 }
 
-/// Every song's direct and circle entries, normalised, as (token, weight, role).
-fn song_entries(v: &Vectors, song: usize) -> impl Iterator<Item = (u32, f32, u8)> + '_ {
-    let (tokens, weights, roles) = v.song(song);
-    let direct = tokens
-        .iter()
-        .zip(weights)
-        .zip(roles)
-        .map(|((&t, &w), &r)| (t, w, r));
-    let (circle_tokens, circle_weights) = v.circle(song);
-    let scale = v.inv_norm[song];
-    let circle = circle_tokens
-        .iter()
-        .zip(circle_weights)
-        .map(move |(&t, &w)| (t, w * scale, role::CIRCLE));
-    direct.chain(circle)
-}
-
 fn invert(v: &Vectors) -> Postings {
     let mut counts = vec![0usize; v.kinds.len() + 1];
-    for song in 0..v.n {
-        for (t, _, _) in song_entries(v, song) {
-            counts[t as usize + 1] += 1;
-        }
+    for &t in &v.tokens {
+        counts[t as usize + 1] += 1;
     }
     for i in 1..counts.len() {
         counts[i] += counts[i - 1];
@@ -623,7 +616,8 @@ fn invert(v: &Vectors) -> Postings {
     let mut roles = vec![0u8; total];
     // Songs are visited in index order, so every posting list comes out sorted by song.
     for song in 0..v.n {
-        for (t, w, r) in song_entries(v, song) {
+        let (song_tokens, song_weights, song_roles) = v.song(song);
+        for ((&t, &w), &r) in song_tokens.iter().zip(song_weights).zip(song_roles) {
             let slot = next[t as usize];
             next[t as usize] += 1;
             songs[slot] = song as u32;

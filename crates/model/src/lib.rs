@@ -19,6 +19,7 @@
 //! - `versions`: which songs are versions of one song (live, remix, translation, re-release);
 //! - `file`: the model file format.
 
+mod circles;
 mod column;
 mod evaluate;
 mod features;

@@ -12,6 +12,12 @@ use std::collections::BinaryHeap;
 
 use crate::features::{CONTEXT_SLOTS, KINDS, Kind, NONE, Vectors, reason, reason_bit};
 
+mod candidate;
+mod fallback;
+
+use candidate::{Candidate, candidates, prefetch};
+use fallback::Fallback;
+
 /// One neighbour: song index, cosine score, reason bits.
 pub(crate) type Hit = (u32, f32, u8);
 
@@ -19,17 +25,20 @@ pub(crate) struct Searcher<'v> {
     pub vectors: &'v Vectors,
     /// Whether each token generates candidates.
     traverse: Vec<bool>,
-    primary_artist: Vec<u64>,
+    /// Per song what scoring it as a candidate reads, packed together.
+    meta: Vec<Candidate>,
     same_artist_share: f64,
     fallback: Fallback,
     /// Per token, its largest posting weight: bounds what a skipped token can add.
     max_weight: Vec<f32>,
-    /// Per song its version group (see [`crate::versions`]); empty when every song is its own.
-    version_group: Vec<u32>,
-    /// Per song whether another song shares its version group.
-    has_versions: Vec<bool>,
+
     /// `reason_bit` for every kind and pair of role sets, looked up in the inner loop.
     reason_table: [[[u8; 32]; 32]; KINDS],
+    /// Per circle, its tokens that are not traversed (CSR): what a group's common tokens add
+    /// to a circle is summed over these.
+    common_offsets: Vec<usize>,
+    common_tokens: Vec<u32>,
+    common_weights: Vec<f32>,
 }
 
 /// Per-thread accumulators, reused across queries.
@@ -37,27 +46,29 @@ pub(crate) struct Scratch {
     scores: Vec<f32>,
     bits: Vec<u8>,
     touched: Vec<u32>,
-    circle_scores: Vec<f32>,
+    /// Per circle, the group's overlap with it (circle tokens times circle weights).
+    circle_dots: Vec<f32>,
     circle_touched: Vec<u32>,
-    /// `circle_touched` by circle score, best first.
+    /// `circle_touched` by the best circle score any of their songs can have, best first.
     circle_order: Vec<u32>,
-    /// Per context slot, the largest weight among `circle_touched`: bounds their context part.
+    /// Per context slot, the largest weight among the songs of `circle_touched`: bounds their
+    /// context part.
     circle_context_max: [f32; CONTEXT_SLOTS],
-    /// Per candidate circle, its dot product with the group's skipped circle tokens.
-    circle_dots: HashMap<u32, f32>,
+    /// The group's circle tokens too common to traverse, by token (zero elsewhere).
+    circle_skipped: Vec<f32>,
 }
 
 impl Scratch {
-    pub fn new(n: usize) -> Scratch {
+    pub fn new(vectors: &Vectors) -> Scratch {
         Scratch {
-            scores: vec![0.0; n],
-            bits: vec![0; n],
+            scores: vec![0.0; vectors.n],
+            bits: vec![0; vectors.n],
             touched: Vec::new(),
-            circle_scores: vec![0.0; n],
+            circle_dots: vec![0.0; vectors.circles.len()],
             circle_touched: Vec::new(),
             circle_order: Vec::new(),
             circle_context_max: [0.0; CONTEXT_SLOTS],
-            circle_dots: HashMap::new(),
+            circle_skipped: vec![0.0; vectors.kinds.len()],
         }
     }
 }
@@ -106,7 +117,7 @@ impl<'v> Searcher<'v> {
         Searcher {
             vectors,
             traverse,
-            primary_artist,
+            meta: candidates(vectors, &primary_artist),
             same_artist_share,
             fallback: Fallback::new(vectors, pageviews),
             max_weight: (0..vectors.kinds.len())
@@ -117,10 +128,33 @@ impl<'v> Searcher<'v> {
                         .fold(0.0f32, |m, &w| m.max(w))
                 })
                 .collect(),
-            version_group: Vec::new(),
-            has_versions: Vec::new(),
             reason_table: reason_table(),
+            common_offsets: Vec::new(),
+            common_tokens: Vec::new(),
+            common_weights: Vec::new(),
         }
+        .with_common_tokens()
+    }
+
+    /// Indexes each circle's non-traversed tokens (after `traverse` changes).
+    fn with_common_tokens(mut self) -> Searcher<'v> {
+        let v = self.vectors;
+        let circles = v.circle_offsets.len().saturating_sub(1);
+        self.common_offsets = Vec::with_capacity(circles + 1);
+        self.common_offsets.push(0);
+        self.common_tokens.clear();
+        self.common_weights.clear();
+        for c in 0..circles {
+            let r = v.circle_offsets[c]..v.circle_offsets[c + 1];
+            for (&t, &w) in v.circle_tokens[r.clone()].iter().zip(&v.circle_weights[r]) {
+                if !self.traverse[t as usize] {
+                    self.common_tokens.push(t);
+                    self.common_weights.push(w);
+                }
+            }
+            self.common_offsets.push(self.common_tokens.len());
+        }
+        self
     }
 
     /// Artist-profile entries carried by more than `max_df` songs stop finding candidates
@@ -135,7 +169,7 @@ impl<'v> Searcher<'v> {
                 *traverse = false;
             }
         }
-        self
+        self.with_common_tokens()
     }
 
     /// Songs of one version group (a song and its live, remixed, translated or re-released
@@ -145,17 +179,19 @@ impl<'v> Searcher<'v> {
         for &g in &version_group {
             *sizes.entry(g).or_default() += 1;
         }
-        self.has_versions = version_group.iter().map(|g| sizes[g] > 1).collect();
-        self.version_group = version_group;
+        for (m, g) in self.meta.iter_mut().zip(&version_group) {
+            m.group = *g;
+            m.has_versions = sizes[g] > 1;
+        }
         self
     }
 
     fn same_song(&self, a: usize, b: usize) -> bool {
-        a == b || (!self.version_group.is_empty() && self.version_group[a] == self.version_group[b])
+        a == b || self.meta[a].group == self.meta[b].group
     }
 
     fn group_of(&self, song: usize) -> u32 {
-        self.version_group.get(song).copied().unwrap_or(song as u32)
+        self.meta[song].group
     }
 
     /// The `k` best neighbours of one query, best first.
@@ -177,78 +213,125 @@ impl<'v> Searcher<'v> {
         let Some(first) = group.first() else {
             return Vec::new();
         };
-        let v = self.vectors;
-        let p = &v.postings;
+        let circles = &self.vectors.circles;
         let mut circle_skipped: Vec<(u32, f32)> = Vec::new();
         {
             let Scratch {
-                circle_scores,
+                circle_dots,
                 circle_touched,
+                circle_skipped: skipped_by_token,
                 ..
             } = &mut *scratch;
-            let circle_scores = &mut circle_scores[..];
             for (&t, &wq) in first.circle_tokens.iter().zip(first.circle_weights) {
                 if !self.traverse[t as usize] {
                     circle_skipped.push((t, wq));
+                    if let Some(slot) = skipped_by_token.get_mut(t as usize) {
+                        *slot = wq;
+                    }
                     continue;
                 }
-                let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
-                for (&c, &w) in p.songs[range.clone()].iter().zip(&p.weights[range]) {
-                    let Some(score) = circle_scores.get_mut(c as usize) else {
+                let (reached, weights) = circles.postings(t);
+                for (&c, &w) in reached.iter().zip(weights) {
+                    let Some(dot) = circle_dots.get_mut(c as usize) else {
                         continue;
                     };
-                    if *score == 0.0 {
+                    if *dot == 0.0 {
                         circle_touched.push(c);
                     }
-                    *score += wq * w;
+                    *dot += wq * w;
+                }
+            }
+            // Circle tokens too common to traverse still count for every circle reached
+            // through the others: added once per circle for the group, through the circle's
+            // own common tokens rather than through the tokens' long postings.
+            // Whichever is shorter: the common tokens' circle postings, or the reached
+            // circles' common tokens.
+            if !circle_skipped.is_empty() {
+                let through_postings: usize = circle_skipped
+                    .iter()
+                    .map(|&(t, _)| circles.postings(t).0.len())
+                    .sum();
+                let through_circles: usize =
+                    circle_touched.iter().map(|&c| self.common_len(c)).sum();
+                if through_postings < through_circles {
+                    for &(t, wq) in &circle_skipped {
+                        let (reached, weights) = circles.postings(t);
+                        for (&c, &w) in reached.iter().zip(weights) {
+                            if let Some(dot) = circle_dots.get_mut(c as usize)
+                                && *dot > 0.0
+                            {
+                                *dot += wq * w;
+                            }
+                        }
+                    }
+                } else {
+                    for &c in circle_touched.iter() {
+                        circle_dots[c as usize] += self.common_dot(c, skipped_by_token);
+                    }
                 }
             }
         }
         {
             let Scratch {
-                circle_scores,
+                circle_dots,
                 circle_touched,
                 circle_order,
                 circle_context_max,
-                circle_dots,
                 ..
             } = &mut *scratch;
-            // Circle tokens too common to traverse still count for every song reached through
-            // the others; added here once for the group rather than once per query, through
-            // each reached artist's profile (all its songs share it) rather than through the
-            // tokens' long postings.
-            if !circle_skipped.is_empty() {
-                for &c in circle_touched.iter() {
-                    let c = c as usize;
-                    let dot = self.profile_dot(&circle_skipped, c, circle_dots);
-                    circle_scores[c] += dot * v.inv_norm[c];
-                }
-            }
+            let best = |c: u32| circle_dots[c as usize] * circles.max_inv_norm[c as usize];
             circle_order.clear();
             circle_order.extend_from_slice(circle_touched);
-            circle_order.sort_unstable_by(|&a, &b| {
-                circle_scores[b as usize]
-                    .total_cmp(&circle_scores[a as usize])
-                    .then(a.cmp(&b))
-            });
+            circle_order.sort_unstable_by(|&a, &b| best(b).total_cmp(&best(a)).then(a.cmp(&b)));
             *circle_context_max = [0.0; CONTEXT_SLOTS];
             for &c in circle_touched.iter() {
-                let weights = v.context[c as usize].weights;
-                for (max, w) in circle_context_max.iter_mut().zip(weights) {
+                for (max, w) in circle_context_max
+                    .iter_mut()
+                    .zip(circles.context_max[c as usize])
+                {
                     *max = max.max(w);
                 }
             }
         }
         let results = group
             .iter()
-            .map(|q| self.search_one(q, &circle_skipped, k, scratch))
+            .map(|q| self.search_one(q, !circle_skipped.is_empty(), k, scratch))
             .collect();
         for &c in &scratch.circle_touched {
-            scratch.circle_scores[c as usize] = 0.0;
+            scratch.circle_dots[c as usize] = 0.0;
         }
         scratch.circle_touched.clear();
-        scratch.circle_dots.clear();
+        for &(t, _) in &circle_skipped {
+            if let Some(slot) = scratch.circle_skipped.get_mut(t as usize) {
+                *slot = 0.0;
+            }
+        }
         results
+    }
+
+    fn common_len(&self, c: u32) -> usize {
+        self.common_offsets[c as usize + 1] - self.common_offsets[c as usize]
+    }
+
+    /// The dot product of circle `c`'s common (non-traversed) tokens with the group's, given
+    /// by token in `skipped_by_token`.
+    fn common_dot(&self, c: u32, skipped_by_token: &[f32]) -> f32 {
+        let r = self.common_offsets[c as usize]..self.common_offsets[c as usize + 1];
+        self.common_tokens[r.clone()]
+            .iter()
+            .zip(&self.common_weights[r])
+            .map(|(&t, &w)| skipped_by_token.get(t as usize).map_or(0.0, |&q| q * w))
+            .sum()
+    }
+
+    /// Song `c`'s circle score for the group (its circle's overlap times its scale): zero
+    /// when the traversed circle tokens did not reach its circle.
+    fn circle_score(&self, c: usize, circle_dots: &[f32]) -> f32 {
+        let m = &self.meta[c];
+        match m.circle {
+            NONE => 0.0,
+            circle => circle_dots.get(circle as usize).copied().unwrap_or(0.0) * m.inv_norm,
+        }
     }
 
     /// What non-traversed direct tokens (approximate path) add between a query and a candidate.
@@ -263,43 +346,20 @@ impl<'v> Searcher<'v> {
             .sum()
     }
 
-    /// What the group's non-traversed circle tokens add for a candidate the traversed ones did
-    /// not reach. Candidates come in clusters of one artist, so the dot product with each
-    /// candidate artist's circle is computed once per group.
-    fn skipped_circle_part(
-        &self,
-        query: &Query<'_>,
-        circle: &[(u32, f32)],
-        c: usize,
-        dots: &mut HashMap<u32, f32>,
-    ) -> f32 {
-        if circle.is_empty() {
-            return 0.0;
+    /// What the group's non-traversed circle tokens add for song `c`, whose circle the
+    /// traversed ones did not reach.
+    fn skipped_circle_part(&self, query: &Query<'_>, c: usize, skipped_by_token: &[f32]) -> f32 {
+        let m = &self.meta[c];
+        match m.circle {
+            NONE => 0.0,
+            circle => query.inv_norm * self.common_dot(circle, skipped_by_token) * m.inv_norm,
         }
-        query.inv_norm * self.profile_dot(circle, c, dots) * self.vectors.inv_norm[c]
-    }
-
-    /// The dot product of the group's `circle` tokens with the profile of song `c`'s artist,
-    /// computed once per artist and group (`dots` is cleared with the group).
-    fn profile_dot(&self, circle: &[(u32, f32)], c: usize, dots: &mut HashMap<u32, f32>) -> f32 {
-        let v = self.vectors;
-        let id = v.circle_of[c];
-        if id == NONE {
-            return 0.0;
-        }
-        *dots.entry(id).or_insert_with(|| {
-            let (tokens, weights) = v.circle(c);
-            circle
-                .iter()
-                .filter_map(|&(t, wq)| tokens.binary_search(&t).ok().map(|pos| wq * weights[pos]))
-                .sum()
-        })
     }
 
     fn search_one(
         &self,
         query: &Query<'_>,
-        circle_skipped: &[(u32, f32)],
+        any_circle_skipped: bool,
         k: usize,
         scratch: &mut Scratch,
     ) -> Vec<Hit> {
@@ -310,10 +370,10 @@ impl<'v> Searcher<'v> {
             scores,
             bits,
             touched,
-            circle_scores,
+            circle_dots,
             circle_order,
             circle_context_max,
-            circle_dots,
+            circle_skipped: skipped_by_token,
             ..
         } = scratch;
         let (scores, bits) = (&mut scores[..], &mut bits[..]);
@@ -336,6 +396,8 @@ impl<'v> Searcher<'v> {
                 // Every product is positive, so a zero score means "not seen yet".
                 if *score == 0.0 {
                     touched.push(c as u32);
+                    // Its record is read once the postings are done: start fetching it now.
+                    prefetch(&self.meta, c);
                 }
                 *score += wq * w;
                 *bit |= table[rc as usize & 31];
@@ -371,21 +433,20 @@ impl<'v> Searcher<'v> {
             if self.same_song(query.index, c) {
                 continue;
             }
-            let mut score = scores[c];
+            let mut score = scores[c] + self.context_dot(query.index, c);
             let mut bit = bits[c];
-            let mut circle_left = circle_skipped;
-            if circle_scores[c] > 0.0 {
-                score += query.inv_norm * circle_scores[c];
+            let circle_score = self.circle_score(c, circle_dots);
+            if circle_score > 0.0 {
+                score += query.inv_norm * circle_score;
                 bit |= reason::SCENE;
-                circle_left = &[];
+            } else if any_circle_skipped {
+                score += self.skipped_circle_part(query, c, skipped_by_token);
             }
-            score += self.context_dot(query.index, c)
-                + self.skipped_circle_part(query, circle_left, c, circle_dots);
             hits.push((c as u32, score, bit));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
                 wanted += 1;
             }
-            if self.has_versions.get(c).copied().unwrap_or(false) {
+            if self.meta[c].has_versions {
                 wanted += 1;
             }
         }
@@ -402,38 +463,48 @@ impl<'v> Searcher<'v> {
             .map(|&(t, wq)| wq * self.max_weight[t as usize])
             .sum::<f32>();
         bound = bound * (1.0 + 1e-5) + 1e-6;
-        let mut best: BinaryHeap<Reverse<u32>> = hits
-            .iter()
-            .map(|h| Reverse(h.1.max(0.0).to_bits()))
-            .collect();
-        while best.len() > wanted {
-            best.pop();
+        // The best `wanted` scores so far (non-negative floats order as their bits do).
+        let mut top: Vec<u32> = hits.iter().map(|h| h.1.max(0.0).to_bits()).collect();
+        if top.len() > wanted {
+            top.select_nth_unstable_by(wanted, |a, b| b.cmp(a));
+            top.truncate(wanted);
         }
-        for &c in circle_order.iter() {
-            let c = c as usize;
-            if scores[c] > 0.0 || self.same_song(query.index, c) {
-                continue;
-            }
-            let circle_part = query.inv_norm * circle_scores[c];
-            if best.len() >= wanted
-                && best
-                    .peek()
-                    .is_some_and(|m| (circle_part + bound).to_bits() < m.0)
-            {
+        let mut best: BinaryHeap<Reverse<u32>> = top.into_iter().map(Reverse).collect();
+        let threshold = |best: &BinaryHeap<Reverse<u32>>, wanted: usize| {
+            (best.len() >= wanted)
+                .then(|| best.peek().map(|m| m.0))
+                .flatten()
+        };
+        'circles: for &circle in circle_order.iter() {
+            let dot = circle_dots[circle as usize];
+            let ceiling = query.inv_norm * dot * v.circles.max_inv_norm[circle as usize];
+            if threshold(&best, wanted).is_some_and(|t| (ceiling + bound).to_bits() < t) {
                 break;
             }
-            let score =
-                circle_part + self.context_dot(query.index, c) + self.skipped_part(&skipped, c);
-            hits.push((c as u32, score, reason::SCENE));
-            if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
-                wanted += 1;
-            }
-            if self.has_versions.get(c).copied().unwrap_or(false) {
-                wanted += 1;
-            }
-            best.push(Reverse(score.max(0.0).to_bits()));
-            while best.len() > wanted {
-                best.pop();
+            for &c in v.circles.songs(circle) {
+                let c = c as usize;
+                if scores[c] > 0.0 || self.same_song(query.index, c) {
+                    continue;
+                }
+                let circle_part = query.inv_norm * dot * self.meta[c].inv_norm;
+                if threshold(&best, wanted).is_some_and(|t| (circle_part + bound).to_bits() < t) {
+                    // Songs of a circle come largest scale first: none after this one can
+                    // reach the best either.
+                    continue 'circles;
+                }
+                let score =
+                    circle_part + self.context_dot(query.index, c) + self.skipped_part(&skipped, c);
+                hits.push((c as u32, score, reason::SCENE));
+                if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
+                    wanted += 1;
+                }
+                if self.meta[c].has_versions {
+                    wanted += 1;
+                }
+                best.push(Reverse(score.max(0.0).to_bits()));
+                while best.len() > wanted {
+                    best.pop();
+                }
             }
         }
         for &c in touched.iter() {
@@ -453,7 +524,7 @@ impl<'v> Searcher<'v> {
     }
 
     fn same_artist(&self, a: usize, b: usize) -> bool {
-        self.primary_artist[a] == self.primary_artist[b]
+        self.meta[a].artist == self.meta[b].artist
     }
 
     /// The final list from hits in score order: one song per version group; the query's own
@@ -523,82 +594,7 @@ impl<'v> Searcher<'v> {
     }
 
     fn context_dot(&self, a: usize, b: usize) -> f32 {
-        self.vectors.context[a].dot(&self.vectors.context[b])
-    }
-}
-
-/// Songs grouped by (language, era), by language, and all together, each in browse order
-/// (which is pageviews descending).
-struct Fallback {
-    by_language_era: HashMap<(u32, u32), Vec<u32>>,
-    by_language: HashMap<u32, Vec<u32>>,
-    everyone: Vec<u32>,
-    pageviews: Vec<u64>,
-}
-
-impl Fallback {
-    fn new(vectors: &Vectors, pageviews: &[Option<u64>]) -> Fallback {
-        let mut by_language_era: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
-        let mut by_language: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (i, ctx) in vectors.context.iter().map(|c| c.ids).enumerate() {
-            by_language_era
-                .entry((ctx[0], ctx[1]))
-                .or_default()
-                .push(i as u32);
-            by_language.entry(ctx[0]).or_default().push(i as u32);
-        }
-        Fallback {
-            by_language_era,
-            by_language,
-            everyone: (0..vectors.n as u32).collect(),
-            pageviews: pageviews.iter().map(|p| p.unwrap_or(0)).collect(),
-        }
-    }
-
-    fn groups_for<'a>(&'a self, q: usize, vectors: &Vectors) -> Vec<&'a [u32]> {
-        let ctx = vectors.context[q].ids;
-        let mut groups: Vec<&[u32]> = Vec::with_capacity(3);
-        if let Some(g) = self.by_language_era.get(&(ctx[0], ctx[1])) {
-            groups.push(g);
-        }
-        if let Some(g) = self.by_language.get(&ctx[0]) {
-            groups.push(g);
-        }
-        groups.push(&self.everyone);
-        groups
-    }
-
-    /// Members of a browse-ordered group, walking outwards from `q`'s place: nearest
-    /// pageviews first.
-    fn nearest_in_popularity<'a>(
-        &'a self,
-        group: &'a [u32],
-        q: usize,
-    ) -> impl Iterator<Item = u32> + 'a {
-        let start = group.partition_point(|&i| (i as usize) < q);
-        let pq = self.pageviews[q];
-        let mut left = start;
-        let mut right = start;
-        std::iter::from_fn(move || {
-            let l = (left > 0).then(|| group[left - 1]);
-            let r = (right < group.len()).then(|| group[right]);
-            let pick_left = match (l, r) {
-                (None, None) => return None,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some(a), Some(b)) => {
-                    self.pageviews[a as usize].abs_diff(pq)
-                        <= self.pageviews[b as usize].abs_diff(pq)
-                }
-            };
-            if pick_left {
-                left -= 1;
-                l
-            } else {
-                right += 1;
-                r
-            }
-        })
+        self.meta[a].context.dot(&self.meta[b].context)
     }
 }
 
@@ -615,152 +611,4 @@ fn reason_table() -> [[[u8; 32]; 32]; KINDS] {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use songrec_catalog::{Album, Artist, Credit, CreditRole, Song};
-
-    use super::*;
-    use crate::features::{self, role};
-    use crate::params::TrainParams;
-
-    /// Two scenes of six artists with four songs each; every song has one producer from its
-    /// scene's pool of five, so many same-scene pairs share only their artists' circles.
-    fn catalogue() -> Vec<Song> {
-        let artist = |id: u64| Artist {
-            id,
-            name: format!("A{id}"),
-        };
-        let mut songs = Vec::new();
-        for scene in 0..2u64 {
-            for a in 0..6u64 {
-                for s in 0..4u64 {
-                    let i = scene * 100 + a * 10 + s;
-                    songs.push(Song {
-                        id: i,
-                        title: format!("S{i}"),
-                        primary_artist: artist(1000 + scene * 10 + a),
-                        credits: std::iter::once(Credit {
-                            role: CreditRole::Producer,
-                            artist: artist(2000 + scene * 10 + (a * 4 + s * 3) % 5),
-                        })
-                        // A few writers working across both scenes, some much busier than others.
-                        .chain((s != 3).then(|| Credit {
-                            role: CreditRole::Writer,
-                            artist: artist(3000 + (a * s) % 4),
-                        }))
-                        .collect(),
-                        album: (s < 2).then(|| Album {
-                            id: i / 2,
-                            name: String::new(),
-                        }),
-                        release_date: None,
-                        release_year: Some(2000 + (i % 13) as i32),
-                        language: Some(["en", "fr"][(i % 2) as usize].into()),
-                        pageviews: (i % 9 != 0).then_some(i * 31 % 700),
-                        relationships: Vec::new(),
-                        description: None,
-                        url: None,
-                        song_art_image_url: None,
-                        tags: Vec::new(),
-                        primary_tag: None,
-                        performances: Vec::new(),
-                    });
-                }
-            }
-        }
-        songs
-    }
-
-    /// Each song's whole vector as a map, circle included, context excluded.
-    fn dense(v: &Vectors, i: usize) -> HashMap<u32, f32> {
-        let (tokens, weights, _) = v.song(i);
-        let mut m: HashMap<u32, f32> = tokens
-            .iter()
-            .copied()
-            .zip(weights.iter().copied())
-            .collect();
-        let (ct, cw) = v.circle(i);
-        for (t, w) in ct.iter().zip(cw) {
-            m.insert(*t, w * v.inv_norm[i]);
-        }
-        m
-    }
-
-    #[test]
-    fn neighbours_found_through_the_index_are_the_exact_best_by_cosine() {
-        let songs = catalogue();
-        let refs: Vec<&Song> = songs.iter().collect();
-        let params = TrainParams::default();
-        let v = features::build(&refs, &params);
-        let artists: Vec<u64> = songs.iter().map(|s| s.primary_artist.id).collect();
-        let views: Vec<Option<u64>> = songs.iter().map(|s| s.pageviews).collect();
-        let searcher = Searcher::new(&v, artists, &views, None, 1.0);
-        let vectors: Vec<HashMap<u32, f32>> = (0..v.n).map(|i| dense(&v, i)).collect();
-        let mut scratch = Scratch::new(v.n);
-        for (k, q) in [3, 8, 15, 30]
-            .into_iter()
-            .flat_map(|k| (0..v.n).map(move |q| (k, q)))
-        {
-            let hits = searcher.search(&Query::of_song(&v, q), k, &mut scratch);
-            assert_eq!(hits.len(), k);
-            let cosine = |c: usize| -> Option<f32> {
-                let shared: Vec<f32> = vectors[q]
-                    .iter()
-                    .filter_map(|(t, w)| vectors[c].get(t).map(|x| x * w))
-                    .collect();
-                (!shared.is_empty())
-                    .then(|| shared.iter().sum::<f32>() + v.context[q].dot(&v.context[c]))
-            };
-            let mut brute: Vec<(u32, f32)> = (0..v.n)
-                .filter(|&c| c != q)
-                .filter_map(|c| cosine(c).map(|s| (c as u32, s)))
-                .collect();
-            brute.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            brute.truncate(k);
-            for (hit, want) in hits.iter().zip(&brute) {
-                assert!(
-                    (hit.1 - want.1).abs() < 1e-5,
-                    "query {q}: got {hits:?}, brute force {brute:?}"
-                );
-            }
-        }
-        assert!(v.roles.iter().all(|r| r & role::CIRCLE == 0));
-    }
-
-    #[test]
-    fn on_the_approximate_path_every_score_is_still_the_exact_cosine() {
-        let songs = catalogue();
-        let refs: Vec<&Song> = songs.iter().collect();
-        let v = features::build(&refs, &TrainParams::default());
-        let artists: Vec<u64> = songs.iter().map(|s| s.primary_artist.id).collect();
-        let views: Vec<Option<u64>> = songs.iter().map(|s| s.pageviews).collect();
-        let vectors: Vec<HashMap<u32, f32>> = (0..v.n).map(|i| dense(&v, i)).collect();
-        let mut scratch = Scratch::new(v.n);
-        let mut checked = 0;
-        // Caps that skip some credits, and some circle tokens while others are traversed.
-        for cap in [4, 30] {
-            let searcher = Searcher::new(&v, artists.clone(), &views, Some(cap), 1.0);
-            assert!(searcher.traverse.iter().any(|t| !t));
-            for q in 0..v.n {
-                for hit in searcher.search(&Query::of_song(&v, q), 10, &mut scratch) {
-                    if hit.2 == reason::FALLBACK {
-                        continue;
-                    }
-                    let c = hit.0 as usize;
-                    let cosine: f32 = vectors[q]
-                        .iter()
-                        .filter_map(|(t, w)| vectors[c].get(t).map(|x| x * w))
-                        .sum::<f32>()
-                        + v.context[q].dot(&v.context[c]);
-                    assert!(
-                        (hit.1 - cosine).abs() < 1e-5,
-                        "cap {cap}, query {q}, song {c}"
-                    );
-                    checked += 1;
-                }
-            }
-        }
-        assert!(checked > v.n * 10, "only {checked} scores checked");
-    }
-}
+mod tests;

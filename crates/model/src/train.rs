@@ -79,7 +79,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
             heldout_tops = hidden
                 .par_iter()
                 .map_init(
-                    || Scratch::new(n),
+                    || Scratch::new(&vectors),
                     |scratch, &(q, link)| heldout_query(&searcher, &traces, q, link, scratch),
                 )
                 .collect();
@@ -212,7 +212,7 @@ pub fn heldout_hit_rate(songs: &[Song], params: &TrainParams) -> Result<f64, Mod
             hidden
                 .par_iter()
                 .map_init(
-                    || Scratch::new(n),
+                    || Scratch::new(&vectors),
                     |scratch, &(q, link)| heldout_query(&searcher, &traces, q, link, scratch),
                 )
                 .collect()
@@ -296,7 +296,7 @@ fn search_all(
         let answers: Vec<Vec<(u32, Vec<Hit>)>> = groups[start..end]
             .par_iter()
             .map_init(
-                || Scratch::new(vectors.n),
+                || Scratch::new(vectors),
                 |scratch, group| {
                     let queries: Vec<Query<'_>> = group
                         .iter()
@@ -472,7 +472,7 @@ fn approximate_recall(
     let exact_tops: Vec<Vec<u32>> = sample
         .par_iter()
         .map_init(
-            || Scratch::new(n),
+            || Scratch::new(vectors),
             |scratch, &q| {
                 let query = Query::of_song(vectors, q);
                 exact

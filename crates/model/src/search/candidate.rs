@@ -1,0 +1,55 @@
+//! What the search reads about each candidate song, packed so that one read brings it all.
+
+use std::collections::HashMap;
+
+use crate::features::{Context, Vectors};
+
+/// What scoring a song as a candidate reads about it, in one place: the search visits
+/// candidates in no useful memory order, so each is one cache miss rather than one per array.
+#[derive(Clone, Copy)]
+pub(super) struct Candidate {
+    pub context: Context,
+    pub inv_norm: f32,
+    pub circle: u32,
+    /// Dense number of the primary artist.
+    pub artist: u32,
+    /// Version group (see [`crate::versions`]): the song's own index when it has none.
+    pub group: u32,
+    /// Whether another song shares its version group.
+    pub has_versions: bool,
+}
+
+/// Every song's [`Candidate`], each its own version group.
+pub(super) fn candidates(vectors: &Vectors, primary_artist: &[u64]) -> Vec<Candidate> {
+    let mut artists: HashMap<u64, u32> = HashMap::new();
+    (0..vectors.n)
+        .map(|i| {
+            let next = artists.len() as u32;
+            Candidate {
+                context: vectors.context[i],
+                inv_norm: vectors.inv_norm[i],
+                circle: vectors.circle_of[i],
+                artist: *artists
+                    .entry(primary_artist.get(i).copied().unwrap_or(u64::MAX))
+                    .or_insert(next),
+                group: i as u32,
+                has_versions: false,
+            }
+        })
+        .collect()
+}
+
+/// Asks the processor to bring `items[i]` into the cache ahead of its use (a hint: nothing
+/// happens where there is no such instruction, or no such item).
+#[inline(always)]
+pub(super) fn prefetch<T>(items: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(item) = items.get(i) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints at an address
+        // (here a valid one): it never faults nor changes memory.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((item as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (items, i);
+}
