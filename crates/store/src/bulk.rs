@@ -85,7 +85,13 @@ impl BulkLoad {
 /// transaction) so that [`finish`] builds them from the loaded rows.
 pub(crate) async fn begin(pool: &Pool) -> Result<BulkLoad, StoreError> {
     let deferred = on_pool!(pool, p, backend => {
-        let mut tx = p.begin().await?;
+        // SQLite: the write lock up front, so a concurrent writer makes this wait (busy
+        // timeout) instead of failing when the read turns into a write.
+        let begin = match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = p.begin_with(begin).await?;
         let any: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM songs)")
             .fetch_one(&mut *tx)
             .await?
