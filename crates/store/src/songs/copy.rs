@@ -24,7 +24,12 @@ impl CopyRows {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.count == 0
+        self.rows() == 0
+    }
+
+    /// How many rows were added.
+    pub(super) fn rows(&self) -> u64 {
+        self.count
     }
 
     pub(super) fn row(&mut self, fields: i16) {

@@ -368,3 +368,69 @@ async fn copy_in(conn: &mut PgConnection, target: &str, rows: CopyRows) -> Resul
     copy.finish().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use songrec_catalog::{Artist, Credit, CreditRole, Relationship, Song};
+
+    use super::*;
+    use crate::ImportedSong;
+
+    fn song_with_repeats() -> ImportedSong {
+        let artist = Artist {
+            id: 2,
+            name: "B".into(),
+        };
+        let featured = Credit {
+            role: CreditRole::Featured,
+            artist: artist.clone(),
+        };
+        let samples = Relationship {
+            kind: "samples".into(),
+            song_id: 9,
+        };
+        ImportedSong {
+            song: Song {
+                id: 1,
+                title: "T".into(),
+                primary_artist: Artist {
+                    id: 1,
+                    name: "A".into(),
+                },
+                credits: vec![
+                    featured.clone(),
+                    Credit {
+                        role: CreditRole::Producer,
+                        artist,
+                    },
+                    featured,
+                ],
+                album: None,
+                release_date: None,
+                release_year: None,
+                language: None,
+                pageviews: None,
+                relationships: vec![samples.clone(), samples],
+                description: None,
+                url: None,
+                song_art_image_url: None,
+                tags: Vec::new(),
+                primary_tag: None,
+                performances: Vec::new(),
+            },
+            raw: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_credit_or_link_listed_twice_is_copied_once_as_the_upsert_keeps_it() {
+        let imported = song_with_repeats();
+        let row = SongRow::new(&imported).unwrap();
+        let rows = [&row];
+        // Primary, featured, producer; the second featured credit is the same row.
+        assert_eq!(credits(&rows, true).unwrap().rows(), 3);
+        assert_eq!(credits(&rows, false).unwrap().rows(), 4);
+        assert_eq!(relationships(&rows, true).unwrap().rows(), 1);
+        assert_eq!(relationships(&rows, false).unwrap().rows(), 2);
+    }
+}
