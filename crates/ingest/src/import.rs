@@ -92,6 +92,7 @@ pub async fn import_paths(
     paths: Vec<PathBuf>,
     observer: Arc<dyn ImportObserver>,
 ) -> Result<ImportReport, StoreError> {
+    let load = store.begin_bulk_load().await?;
     let (tx, mut rx) = mpsc::channel::<Vec<PreparedSong>>(2);
     let reader = {
         let observer = observer.clone();
@@ -119,9 +120,12 @@ pub async fn import_paths(
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
+    // The deferred indexes are built after a failed write too; its error is the one reported.
+    let finished = store.finish_bulk_load(load).await;
     if let Some(e) = write_error {
         return Err(e);
     }
+    finished?;
     Ok(ImportReport { counts, ..report })
 }
 

@@ -11,6 +11,7 @@
 //! The `songs` table keeps the original service's columns with their names and meanings, so its
 //! browse query (`SELECT id, pageviews, artist, title FROM songs ...`) still works.
 
+mod bulk;
 mod connect;
 mod cycles;
 mod fetch_runs;
@@ -26,6 +27,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use songrec_catalog::Song;
 
+pub use bulk::BulkLoad;
 pub use cycles::{CycleRow, NewCycle, PlanRow};
 pub use migrations::MigrationState;
 pub use records::RecordRefresh;
@@ -222,8 +224,11 @@ impl Store {
     }
 
     /// Applies the migrations this build knows and the database lacks; returns how many ran.
+    /// Also builds any secondary index a bulk load left out (see [`Store::begin_bulk_load`]).
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        migrations::migrate(&self.pool).await
+        let applied = migrations::migrate(&self.pool).await?;
+        bulk::ensure(&self.pool).await?;
+        Ok(applied)
     }
 
     /// Every migration this build knows, and whether and when it was applied.
@@ -247,6 +252,19 @@ impl Store {
         songs: &[PreparedSong],
     ) -> Result<UpsertCounts, StoreError> {
         songs::upsert_prepared(&self.pool, songs, None).await
+    }
+
+    /// Starts a bulk load (an import): when the catalogue is empty, the secondary indexes are
+    /// dropped and built once by [`Store::finish_bulk_load`], after the rows, instead of row by
+    /// row. Writes in between are the ordinary upserts and store exactly the same rows; a load
+    /// that never finishes (a crash) has its indexes built by the next [`Store::connect`].
+    pub async fn begin_bulk_load(&self) -> Result<BulkLoad, StoreError> {
+        bulk::begin(&self.pool).await
+    }
+
+    /// Ends a bulk load, whether its writes succeeded or not: builds the indexes it deferred.
+    pub async fn finish_bulk_load(&self, load: BulkLoad) -> Result<(), StoreError> {
+        bulk::finish(&self.pool, load).await
     }
 
     /// As [`Store::upsert_songs`], for songs just fetched from the source: also records

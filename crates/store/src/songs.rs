@@ -4,6 +4,7 @@
 //! one query of the stored content hashes) and carried out by the backend's module: multi-row
 //! statements on SQLite ([`sqlite`]), COPY into staging tables on PostgreSQL ([`postgres`]).
 
+mod copy;
 mod postgres;
 mod sqlite;
 

@@ -1,17 +1,21 @@
-//! PostgreSQL writes: each batch is copied (`COPY ... FROM STDIN`, binary format) into staging
-//! tables private to the connection, then applied with one set-based statement per table, all
-//! in one transaction.
+//! PostgreSQL writes, all of a batch in one transaction. Songs that are not stored yet are
+//! copied (`COPY ... FROM STDIN`, binary format) straight into their tables; changed songs,
+//! artists and records of unchanged songs are copied into staging tables private to the
+//! connection, then applied with one set-based upsert per table.
 //!
 //! The staging tables are temporary (each session has its own) and emptied at every commit;
 //! they are created on a connection's first write. What changed is decided before, from one
-//! query of the stored hashes, so the staged rows are only the songs to write.
+//! query of the stored hashes, so the staged rows are only the songs to write. A song written
+//! by another writer between that query and the COPY makes the COPY fail (unique violation);
+//! the batch is then written again, every song through the staging tables.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::{Executor, PgConnection, PgPool, Row};
 
+use super::copy::CopyRows;
 use super::{
     SONG_COLUMNS, SONG_UPDATES, SongRow, StoredSong, artists_of, batch_ids, credit_rows,
     plan_batch, relationship_rows,
@@ -19,9 +23,11 @@ use super::{
 use crate::records::current_version;
 use crate::{StoreError, UpsertCounts};
 
-/// Songs per write transaction: the COPY streams are a few megabytes at this size, and a
-/// concurrent writer waiting for a shared row never waits long.
-pub(super) const BATCH_SONGS: usize = 1_000;
+/// Songs per write transaction: the COPY streams are about 15 MB at this size and a transaction
+/// lasts a fraction of a second, so a concurrent writer waiting for a shared row never waits
+/// long. Each commit waits for the WAL to be flushed: 1,000 songs per transaction spent a fifth
+/// of an import's server time in commits.
+pub(super) const BATCH_SONGS: usize = 5_000;
 
 /// The staging tables: the columns of the tables they feed, in the types songrec writes
 /// (an adopted database's `songs` may differ slightly; the inserts below cast). Created on a
@@ -91,6 +97,30 @@ pub(super) async fn write_batch(
     rows: &[SongRow<'_>],
     checked_at: Option<DateTime<Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
+    match write_batch_as(pool, rows, checked_at, true).await {
+        // A new song written meanwhile by another writer (or a stray row of a new song):
+        // the whole batch again, with every row upserted.
+        Err(e) if is_unique_violation(&e) => write_batch_as(pool, rows, checked_at, false).await,
+        other => other,
+    }
+}
+
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(db))
+        if db.code().as_deref() == Some("23505"))
+}
+
+/// Writes one batch in one transaction. With `direct`, the songs that are new (no stored row)
+/// are copied straight into their tables (`songs`, `song_records`, `credits`,
+/// `relationships`) instead of through the staging tables and an upsert: for a song that does
+/// not exist, the upsert can only insert. Should one exist after all, the COPY fails with a
+/// unique violation and [`write_batch`] writes the batch again without `direct`.
+async fn write_batch_as(
+    pool: &PgPool,
+    rows: &[SongRow<'_>],
+    checked_at: Option<DateTime<Utc>>,
+    direct: bool,
+) -> Result<UpsertCounts, StoreError> {
     let now = Utc::now();
     let mut tx = pool.begin().await?;
 
@@ -131,8 +161,15 @@ pub(super) async fn write_batch(
     }
     tx.execute(CREATE_STAGING).await?;
 
+    // The songs written through the staging tables, and those copied straight in.
+    let direct = direct && songs_columns_match(&mut tx).await?;
+    let (staged, new): (Vec<&SongRow>, Vec<&SongRow>) = plan
+        .writes
+        .iter()
+        .partition(|row| !direct || plan.replaced.binary_search(&row.id).is_ok());
+
     let mut records = CopyRows::new();
-    for row in plan.writes.iter().chain(&plan.records_only) {
+    for row in staged.iter().chain(&plan.records_only) {
         records.row(3);
         records.i64(row.id);
         records.i32(current_version());
@@ -154,210 +191,246 @@ pub(super) async fn write_batch(
     copy_in(&mut tx, "songrec_stage_artists", artists).await?;
 
     let mut songs = CopyRows::new();
-    for row in &plan.writes {
-        let s = row.song;
-        songs.row(22);
-        songs.i64(row.id);
-        songs.text(&s.title)?;
-        songs.opt_text(s.language.as_deref())?;
-        songs.text(&s.primary_artist.name)?;
-        songs.opt_text(s.album.as_ref().map(|a| a.name.as_str()))?;
-        songs.opt_text(s.description.as_deref())?;
-        songs.opt_text(s.release_date.as_deref())?;
-        songs.opt_i64(row.pageviews);
-        songs.text(&row.featured_artists)?;
-        songs.text(&row.producer_artists)?;
-        songs.jsonb(&row.relationships)?;
-        songs.opt_text(s.url.as_deref())?;
-        songs.timestamptz(now);
-        songs.i64(row.primary_artist_id);
-        songs.opt_i64(row.album_id);
-        match s.release_year {
-            Some(year) => songs.i32(year),
-            None => songs.null(),
-        }
-        songs.opt_text(s.song_art_image_url.as_deref())?;
-        songs.timestamptz(now);
-        songs.text(&row.hash)?;
-        songs.text(row.raw)?;
-        match checked_at {
-            Some(at) => songs.timestamptz(at),
-            None => songs.null(),
-        }
+    for row in &staged {
+        song_row(&mut songs, row, now, checked_at, true)?;
         songs.bool(plan.replaced.binary_search(&row.id).is_ok());
     }
     copy_in(&mut tx, "songrec_stage_songs", songs).await?;
-
-    let mut credits = CopyRows::new();
-    for (song, artist, role, position) in credit_rows(&plan.writes) {
-        credits.row(4);
-        credits.i64(song);
-        credits.i64(artist);
-        credits.text(role)?;
-        credits.i32(position);
-    }
-    copy_in(&mut tx, "songrec_stage_credits", credits).await?;
-
-    let mut relationships = CopyRows::new();
-    for (song, related, kind, position) in relationship_rows(&plan.writes) {
-        relationships.row(4);
-        relationships.i64(song);
-        relationships.i64(related);
-        relationships.text(kind)?;
-        relationships.i32(position);
-    }
-    copy_in(&mut tx, "songrec_stage_relationships", relationships).await?;
+    copy_in(&mut tx, "songrec_stage_credits", credits(&staged, false)?).await?;
+    copy_in(
+        &mut tx,
+        "songrec_stage_relationships",
+        relationships(&staged, false)?,
+    )
+    .await?;
 
     let apply = format!("{APPLY_RECORDS}\n{}", apply_songs());
     tx.execute(apply.as_str()).await?;
+
+    if !new.is_empty() {
+        let mut records = CopyRows::new();
+        for row in &new {
+            records.row(3);
+            records.i64(row.id);
+            records.i32(current_version());
+            records.bytes(&row.record)?;
+        }
+        copy_in(&mut tx, "song_records (song_id, version, record)", records).await?;
+        let mut songs = CopyRows::new();
+        for row in &new {
+            song_row(&mut songs, row, now, checked_at, false)?;
+        }
+        copy_in(&mut tx, &format!("songs ({SONG_COLUMNS})"), songs).await?;
+        copy_in(
+            &mut tx,
+            "credits (song_id, artist_id, role, position)",
+            credits(&new, true)?,
+        )
+        .await?;
+        copy_in(
+            &mut tx,
+            "relationships (song_id, related_song_id, kind, position)",
+            relationships(&new, true)?,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(plan.counts)
 }
 
-/// Sends `rows` into the staging table `table` (all its columns, in order).
-async fn copy_in(conn: &mut PgConnection, table: &str, rows: CopyRows) -> Result<(), StoreError> {
-    if rows.count == 0 {
+/// The columns of `songs` in the types the direct COPY sends ([`SONG_COLUMNS`]'s order). A
+/// database the original service created has some in other types (`created_at` without time
+/// zone), which only the staging path's casts handle.
+const SONG_COLUMN_TYPES: &[(&str, &str)] = &[
+    ("id", "bigint"),
+    ("title", "text"),
+    ("language", "text"),
+    ("artist", "text"),
+    ("album", "text"),
+    ("description", "text"),
+    ("release_date", "text"),
+    ("pageviews", "bigint"),
+    ("featured_artists", "text"),
+    ("producer_artists", "text"),
+    ("song_relationships", "jsonb"),
+    ("url", "text"),
+    ("created_at", "timestamp with time zone"),
+    ("primary_artist_id", "bigint"),
+    ("album_id", "bigint"),
+    ("release_year", "integer"),
+    ("song_art_image_url", "text"),
+    ("updated_at", "timestamp with time zone"),
+    ("content_hash", "text"),
+    ("raw_json", "text"),
+    ("checked_at", "timestamp with time zone"),
+];
+
+/// Whether `songs` has every column in the type the direct COPY sends.
+async fn songs_columns_match(conn: &mut PgConnection) -> Result<bool, StoreError> {
+    let types: Vec<(String, String)> = sqlx::query_as(
+        "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute \
+         WHERE attrelid = 'songs'::regclass AND attnum > 0 AND NOT attisdropped",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(SONG_COLUMN_TYPES.iter().all(|(name, ty)| {
+        types
+            .iter()
+            .any(|(n, t)| n.as_str() == *name && t.as_str() == *ty)
+    }))
+}
+
+/// A song's row in [`SONG_COLUMNS`]' order; `staged` leaves room for the staging table's
+/// `replaced` flag, which the caller adds.
+fn song_row(
+    out: &mut CopyRows,
+    row: &SongRow<'_>,
+    now: DateTime<Utc>,
+    checked_at: Option<DateTime<Utc>>,
+    staged: bool,
+) -> Result<(), StoreError> {
+    let s = row.song;
+    out.row(if staged { 22 } else { 21 });
+    out.i64(row.id);
+    out.text(&s.title)?;
+    out.opt_text(s.language.as_deref())?;
+    out.text(&s.primary_artist.name)?;
+    out.opt_text(s.album.as_ref().map(|a| a.name.as_str()))?;
+    out.opt_text(s.description.as_deref())?;
+    out.opt_text(s.release_date.as_deref())?;
+    out.opt_i64(row.pageviews);
+    out.text(&row.featured_artists)?;
+    out.text(&row.producer_artists)?;
+    out.jsonb(&row.relationships)?;
+    out.opt_text(s.url.as_deref())?;
+    out.timestamptz(now);
+    out.i64(row.primary_artist_id);
+    out.opt_i64(row.album_id);
+    match s.release_year {
+        Some(year) => out.i32(year),
+        None => out.null(),
+    }
+    out.opt_text(s.song_art_image_url.as_deref())?;
+    out.timestamptz(now);
+    out.text(&row.hash)?;
+    out.text(row.raw)?;
+    match checked_at {
+        Some(at) => out.timestamptz(at),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// The credits rows of `writes`; with `distinct`, a credit listed twice on a song is kept once
+/// (the first), as the staging path's `ON CONFLICT DO NOTHING` in position order keeps it.
+fn credits(writes: &[&SongRow<'_>], distinct: bool) -> Result<CopyRows, StoreError> {
+    let mut out = CopyRows::new();
+    let mut seen = HashSet::new();
+    for (song, artist, role, position) in credit_rows(writes) {
+        if distinct && !seen.insert((song, role, artist)) {
+            continue;
+        }
+        out.row(4);
+        out.i64(song);
+        out.i64(artist);
+        out.text(role)?;
+        out.i32(position);
+    }
+    Ok(out)
+}
+
+/// The relationships rows of `writes`; `distinct` as for [`credits`].
+fn relationships(writes: &[&SongRow<'_>], distinct: bool) -> Result<CopyRows, StoreError> {
+    let mut out = CopyRows::new();
+    let mut seen = HashSet::new();
+    for (song, related, kind, position) in relationship_rows(writes) {
+        if distinct && !seen.insert((song, kind, related)) {
+            continue;
+        }
+        out.row(4);
+        out.i64(song);
+        out.i64(related);
+        out.text(kind)?;
+        out.i32(position);
+    }
+    Ok(out)
+}
+
+/// Sends `rows` into `target` (a table, or a table and a column list).
+async fn copy_in(conn: &mut PgConnection, target: &str, rows: CopyRows) -> Result<(), StoreError> {
+    if rows.is_empty() {
         return Ok(());
     }
     let mut copy = conn
-        .copy_in_raw(&format!("COPY {table} FROM STDIN (FORMAT binary)"))
+        .copy_in_raw(&format!("COPY {target} FROM STDIN (FORMAT binary)"))
         .await?;
     copy.send(rows.finish()).await?;
     copy.finish().await?;
     Ok(())
 }
 
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00 UTC).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-
-/// Rows in PostgreSQL's binary COPY format: a header, then per row its field count and each
-/// field as a big-endian length (-1 for NULL) and the value's binary form.
-struct CopyRows {
-    buf: Vec<u8>,
-    count: u64,
-}
-
-impl CopyRows {
-    fn new() -> CopyRows {
-        let mut buf = Vec::with_capacity(64 * 1024);
-        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
-        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-        CopyRows { buf, count: 0 }
-    }
-
-    fn row(&mut self, fields: i16) {
-        self.count += 1;
-        self.buf.extend_from_slice(&fields.to_be_bytes());
-    }
-
-    fn null(&mut self) {
-        self.buf.extend_from_slice(&(-1i32).to_be_bytes());
-    }
-
-    fn fixed<const N: usize>(&mut self, value: [u8; N]) {
-        // Fixed-size values are at most 8 bytes.
-        let len = i32::try_from(N).unwrap_or(i32::MAX);
-        self.buf.extend_from_slice(&len.to_be_bytes());
-        self.buf.extend_from_slice(&value);
-    }
-
-    fn i64(&mut self, v: i64) {
-        self.fixed(v.to_be_bytes());
-    }
-
-    fn opt_i64(&mut self, v: Option<i64>) {
-        match v {
-            Some(v) => self.i64(v),
-            None => self.null(),
-        }
-    }
-
-    fn i32(&mut self, v: i32) {
-        self.fixed(v.to_be_bytes());
-    }
-
-    fn bool(&mut self, v: bool) {
-        self.fixed([u8::from(v)]);
-    }
-
-    fn timestamptz(&mut self, at: DateTime<Utc>) {
-        self.i64(at.timestamp_micros() - PG_EPOCH_MICROS);
-    }
-
-    /// A variable-length value: `prefix` then `value`.
-    fn var(&mut self, prefix: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let len = prefix.len() + value.len();
-        let len = i32::try_from(len).map_err(|_| StoreError::OutOfRange {
-            field: "value length",
-            value: len as u64,
-        })?;
-        self.buf.extend_from_slice(&len.to_be_bytes());
-        self.buf.extend_from_slice(prefix);
-        self.buf.extend_from_slice(value);
-        Ok(())
-    }
-
-    fn bytes(&mut self, v: &[u8]) -> Result<(), StoreError> {
-        self.var(&[], v)
-    }
-
-    fn text(&mut self, v: &str) -> Result<(), StoreError> {
-        self.var(&[], v.as_bytes())
-    }
-
-    fn opt_text(&mut self, v: Option<&str>) -> Result<(), StoreError> {
-        match v {
-            Some(v) => self.text(v),
-            None => {
-                self.null();
-                Ok(())
-            }
-        }
-    }
-
-    /// `jsonb`'s binary form: format version 1, then the JSON text.
-    fn jsonb(&mut self, json: &str) -> Result<(), StoreError> {
-        self.var(&[1], json.as_bytes())
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
-        self.buf
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use songrec_catalog::{Artist, Credit, CreditRole, Relationship, Song};
 
-    #[test]
-    fn copy_rows_are_framed_as_postgres_reads_them() {
-        let mut rows = CopyRows::new();
-        rows.row(3);
-        rows.i64(7);
-        rows.null();
-        rows.jsonb("[]").unwrap();
-        let bytes = rows.finish();
-        assert_eq!(&bytes[..11], b"PGCOPY\n\xff\r\n\0");
-        let body = &bytes[19..];
-        let mut expected = vec![
-            0, 3, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff,
-        ];
-        expected.extend_from_slice(&[0, 0, 0, 3, 1, b'[', b']', 0xff, 0xff]);
-        assert_eq!(body, expected.as_slice());
+    use super::*;
+    use crate::ImportedSong;
+
+    fn song_with_repeats() -> ImportedSong {
+        let artist = Artist {
+            id: 2,
+            name: "B".into(),
+        };
+        let featured = Credit {
+            role: CreditRole::Featured,
+            artist: artist.clone(),
+        };
+        let samples = Relationship {
+            kind: "samples".into(),
+            song_id: 9,
+        };
+        ImportedSong {
+            song: Song {
+                id: 1,
+                title: "T".into(),
+                primary_artist: Artist {
+                    id: 1,
+                    name: "A".into(),
+                },
+                credits: vec![
+                    featured.clone(),
+                    Credit {
+                        role: CreditRole::Producer,
+                        artist,
+                    },
+                    featured,
+                ],
+                album: None,
+                release_date: None,
+                release_year: None,
+                language: None,
+                pageviews: None,
+                relationships: vec![samples.clone(), samples],
+                description: None,
+                url: None,
+                song_art_image_url: None,
+                tags: Vec::new(),
+                primary_tag: None,
+                performances: Vec::new(),
+            },
+            raw: "{}".into(),
+        }
     }
 
     #[test]
-    fn times_count_from_the_postgres_epoch() {
-        let mut rows = CopyRows::new();
-        let epoch = DateTime::parse_from_rfc3339("2000-01-01T00:00:01Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        rows.timestamptz(epoch);
-        assert_eq!(
-            &rows.buf[19..],
-            &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40]
-        );
+    fn a_credit_or_link_listed_twice_is_copied_once_as_the_upsert_keeps_it() {
+        let imported = song_with_repeats();
+        let row = SongRow::new(&imported).unwrap();
+        let rows = [&row];
+        // Primary, featured, producer; the second featured credit is the same row.
+        assert_eq!(credits(&rows, true).unwrap().rows(), 3);
+        assert_eq!(credits(&rows, false).unwrap().rows(), 4);
+        assert_eq!(relationships(&rows, true).unwrap().rows(), 1);
+        assert_eq!(relationships(&rows, false).unwrap().rows(), 2);
     }
 }

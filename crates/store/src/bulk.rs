@@ -1,0 +1,144 @@
+//! Bulk loads: an import into an empty catalogue builds the secondary indexes once, after the
+//! rows, instead of inserting into them row by row.
+//!
+//! Each of these indexes is ordered by something other than the song id (pageviews, artist,
+//! related song, record version), so keeping it up to date while songs arrive in id order puts
+//! every batch's entries all over the index, and each commit writes most of its pages again.
+//! Built at the end from the whole table, it is one sorted pass.
+//!
+//! Crash safety: dropping and creating an index changes no row and each is a transaction of its
+//! own, so the data is the same whether or not the indexes exist. An import that ends in any way
+//! but a crash creates them again before it returns (also after a failed write); after a crash,
+//! the next [`crate::Store::connect`] (which every command does) or `songrec db migrate`
+//! creates the missing ones ([`ensure`]). Until then only queries that would use them are
+//! slower.
+
+use sqlx::Row;
+
+use crate::{Backend, Pool, StoreError, on_pool};
+
+/// The secondary (non-unique) indexes of the catalogue tables, as the migrations create them:
+/// (name, definition). Uniqueness and primary keys are never deferred, since the upserts rely
+/// on them. A migration that changes one of these indexes must change it here too.
+const SQLITE_INDEXES: &[(&str, &str)] = &[
+    (
+        "songs_by_pageviews",
+        "CREATE INDEX IF NOT EXISTS songs_by_pageviews ON songs (pageviews DESC, id)",
+    ),
+    (
+        "credits_by_artist",
+        "CREATE INDEX IF NOT EXISTS credits_by_artist ON credits (artist_id)",
+    ),
+    (
+        "relationships_by_related",
+        "CREATE INDEX IF NOT EXISTS relationships_by_related ON relationships (related_song_id)",
+    ),
+    (
+        "song_records_by_version",
+        "CREATE INDEX IF NOT EXISTS song_records_by_version ON song_records (version)",
+    ),
+];
+
+const POSTGRES_INDEXES: &[(&str, &str)] = &[
+    (
+        "songs_by_pageviews",
+        "CREATE INDEX IF NOT EXISTS songs_by_pageviews ON songs (pageviews DESC NULLS LAST, id)",
+    ),
+    (
+        "credits_by_artist",
+        "CREATE INDEX IF NOT EXISTS credits_by_artist ON credits (artist_id)",
+    ),
+    (
+        "relationships_by_related",
+        "CREATE INDEX IF NOT EXISTS relationships_by_related ON relationships (related_song_id)",
+    ),
+    (
+        "song_records_by_version",
+        "CREATE INDEX IF NOT EXISTS song_records_by_version ON song_records (version)",
+    ),
+];
+
+fn indexes(backend: Backend) -> &'static [(&'static str, &'static str)] {
+    match backend {
+        Backend::Sqlite => SQLITE_INDEXES,
+        Backend::Postgres => POSTGRES_INDEXES,
+    }
+}
+
+/// A bulk load in progress; hand it back to [`crate::Store::finish_bulk_load`] when the writes
+/// are done, whether or not they succeeded.
+#[derive(Debug)]
+#[must_use = "a bulk load must be finished to build its deferred indexes"]
+pub struct BulkLoad {
+    /// Whether the secondary indexes were dropped (the catalogue was empty).
+    deferred: bool,
+}
+
+impl BulkLoad {
+    /// Whether the secondary indexes are built at the end rather than as rows arrive.
+    pub fn defers_indexes(&self) -> bool {
+        self.deferred
+    }
+}
+
+/// Starts a bulk load: when no song is stored yet, drops the secondary indexes (all in one
+/// transaction) so that [`finish`] builds them from the loaded rows.
+pub(crate) async fn begin(pool: &Pool) -> Result<BulkLoad, StoreError> {
+    let deferred = on_pool!(pool, p, backend => {
+        // SQLite: the write lock up front, so a concurrent writer makes this wait (busy
+        // timeout) instead of failing when the read turns into a write.
+        let begin = match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = p.begin_with(begin).await?;
+        let any: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM songs)")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if !any {
+            for (name, _) in indexes(backend) {
+                sqlx::query(&format!("DROP INDEX IF EXISTS {name}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        !any
+    });
+    Ok(BulkLoad { deferred })
+}
+
+/// Ends a bulk load: builds the indexes it deferred.
+pub(crate) async fn finish(pool: &Pool, load: BulkLoad) -> Result<(), StoreError> {
+    if load.deferred {
+        ensure(pool).await?;
+    }
+    Ok(())
+}
+
+/// Creates whichever secondary index is missing (one left out by a bulk load that did not
+/// finish). Looks first, so that a database that has them all takes no lock on its tables.
+pub(crate) async fn ensure(pool: &Pool) -> Result<(), StoreError> {
+    on_pool!(pool, p, backend => {
+        let sql = match backend {
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
+            Backend::Postgres => {
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            }
+        };
+        let present: Vec<String> = sqlx::query_scalar(sql).fetch_all(p).await?;
+        for (name, create) in indexes(backend) {
+            if !present.iter().any(|n| n == name) {
+                let started = std::time::Instant::now();
+                sqlx::query(create).execute(p).await?;
+                tracing::debug!(
+                    index = name,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "index built"
+                );
+            }
+        }
+    });
+    Ok(())
+}
