@@ -56,6 +56,10 @@ pub(crate) struct Scratch {
     circle_context_max: [f32; CONTEXT_SLOTS],
     /// The group's circle tokens too common to traverse, by token (zero elsewhere).
     circle_skipped: Vec<f32>,
+    /// Per circle the traversed tokens did not reach, what the common ones add (NaN until
+    /// computed for the group), and which circles are set.
+    common_dots: Vec<f32>,
+    common_set: Vec<u32>,
 }
 
 impl Scratch {
@@ -69,6 +73,8 @@ impl Scratch {
             circle_order: Vec::new(),
             circle_context_max: [0.0; CONTEXT_SLOTS],
             circle_skipped: vec![0.0; vectors.kinds.len()],
+            common_dots: vec![f32::NAN; vectors.circles.len()],
+            common_set: Vec::new(),
         }
     }
 }
@@ -301,6 +307,10 @@ impl<'v> Searcher<'v> {
             scratch.circle_dots[c as usize] = 0.0;
         }
         scratch.circle_touched.clear();
+        for &c in &scratch.common_set {
+            scratch.common_dots[c as usize] = f32::NAN;
+        }
+        scratch.common_set.clear();
         for &(t, _) in &circle_skipped {
             if let Some(slot) = scratch.circle_skipped.get_mut(t as usize) {
                 *slot = 0.0;
@@ -348,12 +358,24 @@ impl<'v> Searcher<'v> {
 
     /// What the group's non-traversed circle tokens add for song `c`, whose circle the
     /// traversed ones did not reach.
-    fn skipped_circle_part(&self, query: &Query<'_>, c: usize, skipped_by_token: &[f32]) -> f32 {
+    /// (Computed once per circle and group: a group's queries meet the same circles.)
+    fn skipped_circle_part(
+        &self,
+        query: &Query<'_>,
+        c: usize,
+        skipped_by_token: &[f32],
+        common_dots: &mut [f32],
+        common_set: &mut Vec<u32>,
+    ) -> f32 {
         let m = &self.meta[c];
-        match m.circle {
-            NONE => 0.0,
-            circle => query.inv_norm * self.common_dot(circle, skipped_by_token) * m.inv_norm,
+        let Some(dot) = common_dots.get_mut(m.circle as usize) else {
+            return 0.0;
+        };
+        if dot.is_nan() {
+            *dot = self.common_dot(m.circle, skipped_by_token);
+            common_set.push(m.circle);
         }
+        query.inv_norm * *dot * m.inv_norm
     }
 
     fn search_one(
@@ -374,6 +396,8 @@ impl<'v> Searcher<'v> {
             circle_order,
             circle_context_max,
             circle_skipped: skipped_by_token,
+            common_dots,
+            common_set,
             ..
         } = scratch;
         let (scores, bits) = (&mut scores[..], &mut bits[..]);
@@ -440,7 +464,8 @@ impl<'v> Searcher<'v> {
                 score += query.inv_norm * circle_score;
                 bit |= reason::SCENE;
             } else if any_circle_skipped {
-                score += self.skipped_circle_part(query, c, skipped_by_token);
+                score +=
+                    self.skipped_circle_part(query, c, skipped_by_token, common_dots, common_set);
             }
             hits.push((c as u32, score, bit));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {
