@@ -51,6 +51,10 @@ pub trait Recommender: Send + Sync + 'static {
     /// When and how the model was trained.
     fn info(&self) -> &ModelInfo;
 
+    /// Gives back the memory of the model's file pages read so far (they are read again as
+    /// needed), before another model is loaded in its place.
+    fn release_pages(&self) {}
+
     /// Songs `0..universe()` have pageviews (the original service's catalogue).
     fn universe(&self) -> usize {
         self.len()
@@ -117,6 +121,10 @@ impl Recommender for Model {
 
     fn info(&self) -> &ModelInfo {
         Model::info(self)
+    }
+
+    fn release_pages(&self) {
+        Model::release_pages(self)
     }
 
     fn universe(&self) -> usize {

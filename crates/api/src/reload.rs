@@ -114,6 +114,11 @@ impl Reloader {
     async fn load(&self, champion: VersionInfo, from: Option<u64>) -> Poll {
         let version = champion.version;
         let started = Instant::now();
+        // The served model's pages go back first: what requests read again while the new one
+        // loads comes back, the rest is not resident beside the new model.
+        if let Some(served) = self.slot.load_full() {
+            served.model.release_pages();
+        }
         let loaded = match self.source.load(&champion).await {
             Ok(model) if model.is_empty() => Err("the model has no songs".into()),
             Ok(model) => {

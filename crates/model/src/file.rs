@@ -173,7 +173,8 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
 }
 
 /// The mapped file; its pages can be dropped from the process once read.
-struct Mapped {
+#[derive(Clone)]
+pub(crate) struct Mapped {
     map: Arc<Mmap>,
 }
 
@@ -197,6 +198,11 @@ impl Mapped {
                 bytes.len(),
             );
         }
+    }
+
+    /// Drops every page of the file this process holds.
+    pub(crate) fn release_all(&self) {
+        self.release(&self.map);
     }
 
     /// SHA-256 of `range` of the file, releasing the pages as it goes.
@@ -313,7 +319,7 @@ pub(crate) fn load(path: &Path, expected_file_sha256: Option<&str>) -> Result<Mo
     mapped.release(bytes);
     #[cfg(unix)]
     let _ = mapped.map.advise(memmap2::Advice::Random);
-    Ok(Model::from_tables(info, k, tables))
+    Ok(Model::from_tables(info, k, tables).with_file(mapped))
 }
 
 fn check_file_sha256(path: &Path, expected: &str, found: [u8; 32]) -> Result<(), ModelError> {

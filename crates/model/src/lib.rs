@@ -228,6 +228,8 @@ pub struct Model {
     /// Songs `0..universe` have pageviews: the catalogue the original service indexed.
     universe: usize,
     original_features: bool,
+    /// The mapped file the tables are read from, after [`Model::load`].
+    file: Option<file::Mapped>,
 }
 
 impl Model {
@@ -258,6 +260,22 @@ impl Model {
             tables,
             universe,
             original_features,
+            file: None,
+        }
+    }
+
+    fn with_file(mut self, file: file::Mapped) -> Model {
+        self.file = Some(file);
+        self
+    }
+
+    /// Drops the pages of the model file this process holds (a loaded model's memory is the
+    /// pages its reads touched); reads fault them back in from the file. A server calls it on
+    /// the model it is about to replace, so that both are not resident at once. A model held
+    /// in memory (just trained) keeps its memory.
+    pub fn release_pages(&self) {
+        if let Some(file) = &self.file {
+            file.release_all();
         }
     }
 
