@@ -338,6 +338,17 @@ fn a_saved_model_loads_back_identical_and_the_checksum_is_the_files() {
             model.recommend(i, 15).unwrap()
         );
     }
+    // Pages given back are read again from the file: the answers stay the same.
+    for release in [&loaded, &model] {
+        release.release_pages();
+    }
+    for i in 0..model.len() {
+        assert_eq!(loaded.song(i), model.song(i));
+        assert_eq!(
+            loaded.recommend(i, 15).unwrap(),
+            model.recommend(i, 15).unwrap()
+        );
+    }
 }
 
 #[test]
