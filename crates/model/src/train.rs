@@ -37,20 +37,31 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     let k = params.k.min(n - 1);
     let pageviews: Vec<Option<u64>> = ordered.iter().map(|s| s.pageviews).collect();
     let artists: Vec<u64> = ordered.iter().map(|s| s.primary_artist.id).collect();
-    let links = Links::new(&ordered);
-    let groups = versions::version_groups(&ordered);
+    timings.insert("prepare".to_string(), started.elapsed().as_secs_f64());
+    // The evaluation's links and the version groups are built beside the features, whose
+    // single-threaded stretches leave a core free.
+    let t = Instant::now();
+    let (vectors, (links, groups)) = rayon::join(
+        || (params.features == FeatureSet::Full).then(|| features::build(&ordered, params)),
+        || {
+            rayon::join(
+                || Links::new(&ordered),
+                || versions::version_groups(&ordered),
+            )
+        },
+    );
     let hidden = links.sample_hidden(&ordered, params.eval_sample, params.seed);
+    if vectors.is_some() {
+        timings.insert("features".to_string(), t.elapsed().as_secs_f64());
+    }
     let mut metrics = BTreeMap::new();
 
     let mut neighbours = vec![0u32; n * k];
     let mut scores = vec![0u16; n * k];
     let mut reasons = vec![0u8; n * k];
     let heldout_tops: Vec<Vec<u32>>;
-    match params.features {
-        FeatureSet::Full => {
-            let t = Instant::now();
-            let vectors = features::build(&ordered, params);
-            timings.insert("features".to_string(), t.elapsed().as_secs_f64());
+    match vectors {
+        Some(vectors) => {
             metrics.insert("vocabulary_size".to_string(), vectors.kinds.len() as f64);
             let exact = n <= params.exact_max_songs;
             metrics.insert("search_exact".to_string(), if exact { 1.0 } else { 0.0 });
@@ -97,7 +108,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
             }
             timings.insert("evaluation".to_string(), t.elapsed().as_secs_f64());
         }
-        FeatureSet::Original => {
+        None => {
             let t = Instant::now();
             let names: Vec<&str> = ordered
                 .iter()
@@ -158,14 +169,17 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     );
     *timings.entry("evaluation".to_string()).or_insert(0.0) += t.elapsed().as_secs_f64();
 
-    let explanations = explanations(&ordered);
+    let t = Instant::now();
+    let (explanations, song_infos) = rayon::join(
+        || explanations(&ordered),
+        || ordered.par_iter().map(|s| SongInfo::from_song(s)).collect(),
+    );
     let info = ModelInfo {
         trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         params: params.to_map(),
         metrics,
         songs: n,
     };
-    let song_infos = ordered.iter().map(|s| SongInfo::from_song(s)).collect();
     let model = Model::from_parts(
         info,
         song_infos,
@@ -175,6 +189,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
         reasons,
         explanations,
     );
+    timings.insert("assemble".to_string(), t.elapsed().as_secs_f64());
     timings.insert("total".to_string(), started.elapsed().as_secs_f64());
     Ok(Trained { model, timings })
 }
