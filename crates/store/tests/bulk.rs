@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use songrec_catalog::{Artist, Song};
 use songrec_store::{Backend, ImportedSong, Store, UpsertCounts};
 use sqlx::Connection;
-use support::TestDb;
+use support::{TestDb, both_backends};
 
 const SECONDARY_INDEXES: [&str; 4] = [
     "credits_by_artist",
@@ -135,28 +135,7 @@ async fn a_new_song_whose_credit_row_exists_already_is_still_written(db: TestDb)
     assert_eq!(loaded[6].primary_artist.id, 1001);
 }
 
-macro_rules! bulk_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    crate::support::run_sqlite(super::$test).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    crate::support::run_postgres(super::$test).await;
-                }
-            )*
-        }
-    };
-}
-
-bulk_suite!(
+both_backends!(
     a_load_into_an_empty_catalogue_builds_the_indexes_at_the_end,
     a_load_that_never_finished_has_its_indexes_built_by_the_next_connect,
     a_load_into_a_stored_catalogue_keeps_its_indexes,

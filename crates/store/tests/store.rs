@@ -15,7 +15,7 @@ use songrec_catalog::{Album, Artist, Credit, CreditRole, Relationship, Song, bro
 use songrec_store::{
     FetchRunSummary, ImportedSong, NewCycle, PlanRow, Store, StoreConfig, StoreError, UpsertCounts,
 };
-use support::TestDb;
+use support::{TestDb, both_backends};
 
 /// A song with every field set, credits drawn from a small pool of artists so songs share them.
 fn song(id: u64, pageviews: Option<u64>) -> Song {
@@ -695,28 +695,7 @@ async fn an_unknown_url_scheme_is_refused() {
     assert!(matches!(err, StoreError::UnsupportedUrl));
 }
 
-macro_rules! store_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    crate::support::run_sqlite(super::$test).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    crate::support::run_postgres(super::$test).await;
-                }
-            )*
-        }
-    };
-}
-
-store_suite!(
+both_backends!(
     reimporting_the_same_songs_changes_nothing,
     the_catalogue_reads_back_exactly_what_was_written,
     a_changed_song_is_updated_and_its_credits_and_links_replaced,

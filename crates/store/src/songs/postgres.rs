@@ -324,33 +324,27 @@ fn song_row(
 /// The credits rows of `writes`; with `distinct`, a credit listed twice on a song is kept once
 /// (the first), as the staging path's `ON CONFLICT DO NOTHING` in position order keeps it.
 fn credits(writes: &[&SongRow<'_>], distinct: bool) -> Result<CopyRows, StoreError> {
-    let mut out = CopyRows::new();
-    let mut seen = HashSet::new();
-    for (song, artist, role, position) in credit_rows(writes) {
-        if distinct && !seen.insert((song, role, artist)) {
-            continue;
-        }
-        out.row(4);
-        out.i64(song);
-        out.i64(artist);
-        out.text(role)?;
-        out.i32(position);
-    }
-    Ok(out)
+    link_rows(credit_rows(writes), distinct)
 }
 
 /// The relationships rows of `writes`; `distinct` as for [`credits`].
 fn relationships(writes: &[&SongRow<'_>], distinct: bool) -> Result<CopyRows, StoreError> {
+    link_rows(relationship_rows(writes), distinct)
+}
+
+/// Rows of (song, other id, kind or role, position) as COPY sends them; with `distinct`, the
+/// first of each (song, kind, other id) only.
+fn link_rows(rows: Vec<(i64, i64, &str, i32)>, distinct: bool) -> Result<CopyRows, StoreError> {
     let mut out = CopyRows::new();
     let mut seen = HashSet::new();
-    for (song, related, kind, position) in relationship_rows(writes) {
-        if distinct && !seen.insert((song, kind, related)) {
+    for (song, other, text, position) in rows {
+        if distinct && !seen.insert((song, text, other)) {
             continue;
         }
         out.row(4);
         out.i64(song);
-        out.i64(related);
-        out.text(kind)?;
+        out.i64(other);
+        out.text(text)?;
         out.i32(position);
     }
     Ok(out)

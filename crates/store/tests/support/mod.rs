@@ -155,3 +155,27 @@ where
     }
     dropped.unwrap();
 }
+
+/// Each named test (an `async fn(TestDb)` of the calling file) as a `#[tokio::test]` on
+/// SQLite and on PostgreSQL, in modules `sqlite` and `postgres`.
+macro_rules! both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::support::run_sqlite(super::$test).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::support::run_postgres(super::$test).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use both_backends;
