@@ -157,7 +157,9 @@ where
 }
 
 /// Each named test (an `async fn(TestDb)` of the calling file) as a `#[tokio::test]` on
-/// SQLite and on PostgreSQL, in modules `sqlite` and `postgres`.
+/// SQLite and on PostgreSQL, in modules `sqlite` and `postgres`. (Not every test binary that
+/// includes this module uses it.)
+#[allow(unused_macros)]
 macro_rules! both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -178,4 +180,5 @@ macro_rules! both_backends {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use both_backends;
