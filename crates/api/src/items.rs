@@ -1,8 +1,9 @@
 //! The song records answers carry, borrowed from the served model while the answer is
 //! serialised.
 
-use serde::Serialize;
-use songrec_model::SongView;
+use serde::ser::SerializeSeq;
+use serde::{Serialize, Serializer};
+use songrec_model::{Reason, SongView};
 use utoipa::ToSchema;
 
 use crate::Recommender;
@@ -59,6 +60,73 @@ impl<'m> SongItem<'m> {
     }
 }
 
+/// Why a song is recommended.
+pub(crate) enum Reasons<'m> {
+    /// Worked out from the model as the answer is written: why song `song` is a neighbour of
+    /// song `query`, from the reason bits stored with the pair.
+    Stored {
+        model: &'m dyn Recommender,
+        query: usize,
+        song: usize,
+        bits: u8,
+    },
+    /// Already worked out.
+    Listed(Vec<String>),
+}
+
+impl Reasons<'_> {
+    /// Each reason in order, as JSON strings.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        let mut first = true;
+        let mut write = |reason: Reason<'_>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            json::reason(out, reason);
+        };
+        match self {
+            Reasons::Stored {
+                model,
+                query,
+                song,
+                bits,
+            } => model.each_reason(*query, *song, *bits, &mut write),
+            Reasons::Listed(list) => list.iter().for_each(|r| write(Reason::Text(r))),
+        }
+        out.push(b']');
+    }
+
+    fn to_strings(&self) -> Vec<String> {
+        match self {
+            Reasons::Stored {
+                model,
+                query,
+                song,
+                bits,
+            } => model.reasons(*query, *song, *bits),
+            Reasons::Listed(list) => list.clone(),
+        }
+    }
+}
+
+impl Serialize for Reasons<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let reasons = self.to_strings();
+        let mut seq = serializer.serialize_seq(Some(reasons.len()))?;
+        for reason in &reasons {
+            seq.serialize_element(reason)?;
+        }
+        seq.end()
+    }
+}
+
+impl std::fmt::Debug for Reasons<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.to_strings()).finish()
+    }
+}
+
 /// A recommended song: the song, its score and why.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RecommendedSong<'m> {
@@ -70,7 +138,15 @@ pub(crate) struct RecommendedSong<'m> {
     /// over `avoid`.
     pub score: f32,
     /// Why it is recommended, most telling first.
-    pub reasons: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub reasons: Reasons<'m>,
+}
+
+/// Appends `,"key":` (a key that needs no escaping), in one copy.
+macro_rules! field {
+    ($out:expr, $key:literal) => {
+        $out.extend_from_slice(concat!(",\"", $key, "\":").as_bytes())
+    };
 }
 
 impl RecommendedSong<'_> {
@@ -78,47 +154,41 @@ impl RecommendedSong<'_> {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let s = &self.song;
         out.push(b'{');
-        json::key(out, "id", true);
+        out.extend_from_slice(b"\"id\":");
         json::value(out, &s.id);
-        json::key(out, "index", false);
+        field!(out, "index");
         json::value(out, &s.index);
-        json::key(out, "title", false);
+        field!(out, "title");
         json::string(out, s.title);
-        json::key(out, "artist", false);
+        field!(out, "artist");
         json::string(out, s.artist);
-        json::key(out, "artist_id", false);
+        field!(out, "artist_id");
         json::value(out, &s.artist_id);
-        json::key(out, "album", false);
+        field!(out, "album");
         json::optional_string(out, s.album);
-        json::key(out, "release_date", false);
+        field!(out, "release_date");
         json::optional_string(out, s.release_date);
-        json::key(out, "release_year", false);
+        field!(out, "release_year");
         json::value(out, &s.release_year);
-        json::key(out, "language", false);
+        field!(out, "language");
         json::optional_string(out, s.language);
-        json::key(out, "pageviews", false);
+        field!(out, "pageviews");
         json::value(out, &s.pageviews);
-        json::key(out, "url", false);
+        field!(out, "url");
         json::optional_string(out, s.url);
-        json::key(out, "art_url", false);
+        field!(out, "art_url");
         json::optional_string(out, s.art_url);
-        json::key(out, "score", false);
+        field!(out, "score");
         json::value(out, &self.score);
-        json::key(out, "reasons", false);
-        out.push(b'[');
-        for (i, reason) in self.reasons.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::string(out, reason);
-        }
-        out.extend_from_slice(b"]}");
+        field!(out, "reasons");
+        self.reasons.write_json(out);
+        out.push(b'}');
     }
 }
 
 /// Appends `"recommendations":[...]` (after a comma).
 pub(crate) fn write_recommendations(out: &mut Vec<u8>, items: &[RecommendedSong<'_>]) {
-    json::key(out, "recommendations", false);
+    field!(out, "recommendations");
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -131,7 +201,7 @@ pub(crate) fn write_recommendations(out: &mut Vec<u8>, items: &[RecommendedSong<
 
 /// Bytes to reserve for an answer of `n` items: most answers fit without growing.
 pub(crate) fn answer_capacity(n: usize) -> usize {
-    256 + 400 * n
+    256 + 512 * n
 }
 
 #[cfg(test)]
@@ -160,7 +230,7 @@ mod tests {
                 art_url: None,
             },
             score,
-            reasons,
+            reasons: Reasons::Listed(reasons),
         }
     }
 

@@ -7,6 +7,7 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use songrec_model::Reason;
 
 /// A `200` answer with a body already written as JSON, with the headers `axum::Json` gives.
 pub(crate) fn response(body: Vec<u8>) -> Response {
@@ -44,6 +45,27 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
+    }
+}
+
+/// Appends a reason as one JSON string.
+pub(crate) fn reason(out: &mut Vec<u8>, reason: Reason<'_>) {
+    match reason {
+        Reason::Text(text) => string(out, text),
+        Reason::Named(label, name)
+            if !needs_escaping(label.as_bytes()) && !needs_escaping(name.as_bytes()) =>
+        {
+            out.push(b'"');
+            out.extend_from_slice(label.as_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
+        }
+        Reason::Spaced(kind) if !needs_escaping(kind.as_bytes()) => {
+            out.push(b'"');
+            out.extend(kind.bytes().map(|b| if b == b'_' { b' ' } else { b }));
+            out.push(b'"');
+        }
+        other => value(out, &other.to_string()),
     }
 }
 
@@ -137,6 +159,31 @@ mod tests {
             let mut out = Vec::new();
             string(&mut out, &s);
             assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_written_as_serde_json_writes_their_text() {
+        let names = [
+            "Ryan Tedder",
+            "",
+            "Beyoncé \"B\"",
+            "tab\there",
+            "a\\b",
+            "under_score",
+        ];
+        for name in names {
+            for reason in [
+                Reason::Text(name),
+                Reason::Named("shared producer ", name),
+                Reason::Spaced(name),
+                Reason::Spaced("cover_of"),
+            ] {
+                let mut out = Vec::new();
+                super::reason(&mut out, reason);
+                let want = serde_json::to_vec(&reason.to_string()).unwrap();
+                assert_eq!(out, want, "{reason:?}");
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! What the HTTP routes need from a model.
 
 use songrec_model::{
-    ArtistView, CreditView, Model, ModelInfo, Neighbour, RecommendError, Recommendation, SongView,
+    ArtistView, CreditView, Model, ModelInfo, Neighbour, Reason, RecommendError, Recommendation,
+    SongView,
 };
 
 /// A loaded model as the routes see it: songs by browse-order index and each song's
@@ -47,6 +48,14 @@ pub trait Recommender: Send + Sync + 'static {
 
     /// Why song `c` is a neighbour of song `q`, given the stored reason bits.
     fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String>;
+
+    /// The same reasons as [`Recommender::reasons`], handed to `each` one at a time (without
+    /// a `String` per reason where the model can).
+    fn each_reason(&self, q: usize, c: usize, bits: u8, each: &mut dyn FnMut(Reason<'_>)) {
+        for reason in self.reasons(q, c, bits) {
+            each(Reason::Text(&reason));
+        }
+    }
 
     /// When and how the model was trained.
     fn info(&self) -> &ModelInfo;
@@ -117,6 +126,10 @@ impl Recommender for Model {
 
     fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String> {
         Model::reasons(self, q, c, bits)
+    }
+
+    fn each_reason(&self, q: usize, c: usize, bits: u8, each: &mut dyn FnMut(Reason<'_>)) {
+        Model::each_reason(self, q, c, bits, each)
     }
 
     fn info(&self) -> &ModelInfo {

@@ -16,12 +16,14 @@
 //! - `search`: neighbour search (exact, or approximate past a size), cold-start fallback;
 //! - `original`: the replaced system's model, for comparison;
 //! - `evaluate`: held-out and catalogue metrics;
+//! - `explain`: the reasons given with each recommendation;
 //! - `versions`: which songs are versions of one song (live, remix, translation, re-release);
 //! - `file`: the model file format.
 
 mod circles;
 mod column;
 mod evaluate;
+mod explain;
 mod features;
 mod file;
 mod original;
@@ -44,6 +46,7 @@ pub use evaluate::{
     label_report, parse_artist_ids, parse_labels, parse_truth, popularity_bias, same_artist_share,
     scene_report,
 };
+pub use explain::Reason;
 pub use features::{is_version_relationship, reason};
 pub use file::FORMAT_VERSION;
 pub use params::{FeatureSet, FeatureWeights, MAX_K, TrainParams};
@@ -470,127 +473,6 @@ impl Model {
                 })
             })
             .collect())
-    }
-
-    /// (artist position, role bits) of the song's credits, sorted by artist position.
-    fn credit_pairs(&self, song: usize) -> impl Iterator<Item = (u32, u8)> + '_ {
-        let t = &self.tables;
-        let range = table::range(&t.credit_offsets, song).unwrap_or(0..0);
-        t.credit_artists[range.clone()]
-            .iter()
-            .copied()
-            .zip(t.credit_roles[range].iter().copied())
-    }
-
-    /// The first artist credited on both songs whose roles satisfy `wanted`.
-    fn shared_artist(&self, a: usize, b: usize, wanted: impl Fn(u8, u8) -> bool) -> Option<&str> {
-        let t = &self.tables;
-        let range = table::range(&t.credit_offsets, b).unwrap_or(0..0);
-        let (artists, roles) = (&t.credit_artists[range.clone()], &t.credit_roles[range]);
-        let theirs = &artists[..artists.len().min(roles.len())];
-        self.credit_pairs(a).find_map(|(name, role_a)| {
-            let pos = theirs.binary_search(&name).ok()?;
-            wanted(role_a, roles[pos]).then(|| t.strings.text(t.artist_names[name as usize]))
-        })
-    }
-
-    /// The Genius id and name of the song's primary artist, as [`Model::song`] gives them.
-    fn primary_artist(&self, index: usize) -> Option<(u64, &str)> {
-        let t = &self.tables;
-        let artist = *t.song_artist.get(index)? as usize;
-        Some((
-            t.artist_ids.get(artist).copied().unwrap_or(0),
-            t.strings
-                .text(t.artist_names.get(artist).copied().unwrap_or(NO_STRING)),
-        ))
-    }
-
-    fn relation_kind(&self, from: usize, to: usize) -> Option<&str> {
-        let t = &self.tables;
-        table::range(&t.relation_offsets, from)?
-            .find(|&i| t.relation_targets[i] as usize == to)
-            .and_then(|i| t.strings.get(t.relation_kinds[t.relation_kind[i] as usize]))
-    }
-
-    /// Short human explanations of why song `c` is a neighbour of song `q`, from the stored
-    /// reason bits of that pair.
-    pub fn reasons(&self, q: usize, c: usize, bits: u8) -> Vec<String> {
-        use features::role;
-        let mut out = Vec::new();
-        if bits & reason::SAME_ARTIST != 0 {
-            out.push("same artist".to_string());
-        }
-        let credited = |name: Option<&str>, label: &str| match name {
-            Some(name) => format!("{label} {name}"),
-            None => label.to_string(),
-        };
-        if bits & reason::FEATURED != 0 {
-            let name = self.shared_artist(q, c, |a, b| {
-                (a | b) & role::FEATURED != 0 && a & b & role::PRIMARY == 0
-            });
-            out.push(credited(name, "featured together:"));
-        }
-        if bits & reason::PRODUCER != 0 {
-            let name = self.shared_artist(q, c, |a, b| a & b & role::PRODUCER != 0);
-            out.push(credited(name, "shared producer"));
-        }
-        if bits & reason::WRITER != 0 {
-            let name = self.shared_artist(q, c, |a, b| a & b & role::WRITER != 0);
-            out.push(credited(name, "shared writer"));
-        }
-        if bits & reason::ALBUM != 0 {
-            out.push("same album".to_string());
-        }
-        if bits & reason::RELATED != 0 {
-            let kind = self.relation_kind(q, c).map(|k| k.replace('_', " "));
-            out.push(kind.unwrap_or_else(|| "related songs".to_string()));
-        }
-        if bits & reason::SCENE != 0 {
-            out.extend(self.scene_reasons(q, c));
-        }
-        if bits & reason::FALLBACK != 0 {
-            out.push(if self.original_features {
-                "similar popularity".to_string()
-            } else {
-                "few shared credits: same language and era, similar popularity".to_string()
-            });
-        }
-        out
-    }
-
-    /// What two songs of one scene share: a label, a crew member, a genre tag, and whose
-    /// artist the other is when the artists differ.
-    fn scene_reasons(&self, q: usize, c: usize) -> Vec<String> {
-        use features::role;
-        let mut out = Vec::new();
-        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::LABEL != 0) {
-            out.push(format!("same label: {name}"));
-        }
-        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::CREW != 0) {
-            out.push(format!("same crew: {name}"));
-        }
-        // Compared lower-cased; without allocating when both are ASCII (most tags).
-        let same = |a: &str, b: &str| {
-            if a.is_ascii() && b.is_ascii() {
-                a.eq_ignore_ascii_case(b)
-            } else {
-                a.to_lowercase() == b.to_lowercase()
-            }
-        };
-        if let Some(tag) = self
-            .tags(q)
-            .find(|t| self.tags(c).any(|theirs| same(t, theirs)))
-        {
-            out.push(format!("tagged {tag}"));
-        }
-        match (self.primary_artist(q), self.primary_artist(c)) {
-            (Some((a, _)), Some((b, b_name))) if a != b => {
-                out.push(format!("similar artist: {b_name}"));
-            }
-            _ if out.is_empty() => out.push("same circle of collaborators".to_string()),
-            _ => {}
-        }
-        out
     }
 
     pub(crate) fn quantise(score: f32) -> u16 {

@@ -20,6 +20,7 @@ use std::convert::Infallible;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -211,9 +212,9 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = known_method(request.method());
     let response = if NEVER_SHED.contains(&request.uri().path()) {
-        time_out(next.run(request)).await
+        time_out(started + REQUEST_TIMEOUT, next.run(request)).await
     } else if let Some(_admitted) = state.in_flight.admit() {
-        time_out(next.run(request)).await
+        time_out(started + REQUEST_TIMEOUT, next.run(request)).await
     } else {
         state.metrics.record_shed();
         ApiError::Overloaded(RETRY_AFTER_SECONDS).into_response()
@@ -227,8 +228,15 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-async fn time_out(answer: impl Future<Output = Response>) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+/// The answer, or 503 at `deadline`. An answer that is ready at once (every handler that only
+/// reads the model) arms no timer.
+async fn time_out(deadline: Instant, answer: impl Future<Output = Response>) -> Response {
+    let mut answer = std::pin::pin!(answer);
+    let first = std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await;
+    if let Poll::Ready(response) = first {
+        return response;
+    }
+    match tokio::time::timeout_at(deadline.into(), answer).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout(REQUEST_TIMEOUT.as_secs()).into_response(),
     }
@@ -253,5 +261,32 @@ fn known_method(method: &Method) -> &'static str {
         Method::PATCH => "PATCH",
         Method::OPTIONS => "OPTIONS",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_answer_ready_at_once_is_given_even_past_the_deadline() {
+        let deadline = Instant::now();
+        let answer = time_out(deadline, async { StatusCode::NO_CONTENT.into_response() }).await;
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+    }
+
+    #[tokio::test]
+    async fn an_answer_still_pending_at_the_deadline_is_a_503() {
+        let answer = time_out(Instant::now(), std::future::pending()).await;
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let later = Instant::now() + Duration::from_secs(5);
+        let answer = time_out(later, async {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            StatusCode::NO_CONTENT.into_response()
+        })
+        .await;
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT);
     }
 }

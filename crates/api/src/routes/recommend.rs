@@ -12,7 +12,7 @@ use super::AppState;
 use crate::Recommender;
 use crate::error::{ApiError, ErrorBody};
 use crate::filters::Filters;
-use crate::items::{self, RecommendedSong, SongItem};
+use crate::items::{self, Reasons, RecommendedSong, SongItem};
 use crate::json;
 use crate::params::{
     self, JsonBody, MAX_AVOID, MAX_EXCLUDE, MAX_SEEDS, Query, QueryNames, Segment,
@@ -431,7 +431,12 @@ fn recommend_for<'m>(
             Some(RecommendedSong {
                 song: SongItem::at(model, c)?,
                 score,
-                reasons: model.reasons(index, c, bits),
+                reasons: Reasons::Stored {
+                    model,
+                    query: index,
+                    song: c,
+                    bits,
+                },
             })
         })
         .collect();
@@ -439,7 +444,7 @@ fn recommend_for<'m>(
         Some(RecommendedSong {
             song: SongItem::at(model, c)?,
             score: 0.0,
-            reasons: vec![FILL_REASON.to_owned()],
+            reasons: Reasons::Listed(vec![FILL_REASON.to_owned()]),
         })
     }));
     RecommendResponse {
@@ -510,7 +515,7 @@ fn recommend_from_seeds(
             Some(RecommendedSong {
                 song: SongItem::at(model, index)?,
                 score,
-                reasons: merged_reasons(model, index, &seed_indices, &links),
+                reasons: Reasons::Listed(merged_reasons(model, index, &seed_indices, &links)),
             })
         })
         .collect();
