@@ -132,21 +132,26 @@ pub(crate) async fn train_model(
     let (params, target) = (params.clone(), path.clone());
     // Training is CPU-bound (rayon); keep it off the async workers.
     let trained = tokio::task::spawn_blocking(move || {
+        // The champion is scored first: its search structures are gone before training builds
+        // its own, rather than built beside the trained model's tables.
+        let rescored = match champion {
+            Some(champion) => {
+                let t = Instant::now();
+                let score = songrec_model::heldout_hit_rate(&songs, &champion.params)?;
+                Some((champion.version, score, t.elapsed().as_secs_f64()))
+            }
+            None => None,
+        };
         let mut trained = songrec_model::train(&songs, &params)?;
-        if let Some(champion) = champion {
-            let t = Instant::now();
-            let score = songrec_model::heldout_hit_rate(&songs, &champion.params)?;
-            trained
-                .timings
-                .insert("rescore_champion".into(), t.elapsed().as_secs_f64());
+        if let Some((version, score, seconds)) = rescored {
+            trained.timings.insert("rescore_champion".into(), seconds);
             trained.model.set_metric(
                 &format!("{}{PRIMARY_METRIC}", songrec_registry::CHAMPION_PREFIX),
                 score,
             );
-            trained.model.set_metric(
-                songrec_registry::RESCORED_VERSION_METRIC,
-                champion.version as f64,
-            );
+            trained
+                .model
+                .set_metric(songrec_registry::RESCORED_VERSION_METRIC, version as f64);
         }
         drop(songs);
         let saved = Instant::now();
