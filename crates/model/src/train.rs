@@ -134,6 +134,9 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
         }
     }
 
+    // The features and the search structures are gone; what they held goes back to the system
+    // before the model's tables are assembled, instead of staying beside them.
+    release_free_memory();
     let t = Instant::now();
     let heldout: Vec<(usize, Link, Vec<u32>)> = hidden
         .iter()
@@ -192,6 +195,18 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     timings.insert("assemble".to_string(), t.elapsed().as_secs_f64());
     timings.insert("total".to_string(), started.elapsed().as_secs_f64());
     Ok(Trained { model, timings })
+}
+
+/// Returns the allocator's free memory to the system. glibc keeps freed blocks in its heaps
+/// (and, once a large block has been freed, serves later large ones from the heaps too), so
+/// without this the tables assembled after the search are allocated beside the memory the
+/// search freed: 100,000 songs peaked about 50 MiB higher.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's heaps to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The held-out hit rate@10 that `params` reach on `songs`, without building neighbour lists:
