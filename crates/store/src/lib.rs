@@ -16,6 +16,7 @@ mod connect;
 mod cycles;
 mod fetch_runs;
 mod migrations;
+mod raw;
 mod records;
 mod run_lock;
 mod songs;
@@ -140,6 +141,8 @@ pub enum StoreError {
     SongRecordsOutdated { songs: u64 },
     #[error("the stored record of song {song_id} cannot be read: {reason}")]
     CorruptRecord { song_id: u64, reason: String },
+    #[error("the stored raw JSON of song {song_id} cannot be read: {reason}")]
+    CorruptRawJson { song_id: u64, reason: String },
 }
 
 /// Which database a [`Store`] talks to.

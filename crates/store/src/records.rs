@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use songrec_catalog::{SONG_RECORD_VERSION, Song};
 use sqlx::Row;
 
-use crate::{ImportedSong, Pool, StoreError, from_i64, on_pool, songs};
+use crate::{ImportedSong, Pool, StoreError, from_i64, on_pool, raw, songs};
 
 /// Songs re-derived per write batch while refreshing.
 const REFRESH_BATCH: i64 = 2_000;
@@ -139,9 +139,10 @@ pub(crate) async fn refresh(
     let mut report = RecordRefresh::default();
     let mut after = i64::MIN;
     loop {
-        let batch: Vec<(i64, Option<String>)> = on_pool!(pool, p, _backend => {
+        let stored: Vec<(i64, Option<String>, Option<Vec<u8>>)> = on_pool!(pool, p, _backend => {
             sqlx::query_as(
-                "SELECT s.id, s.raw_json FROM song_records r JOIN songs s ON s.id = r.song_id \
+                "SELECT s.id, s.raw_json, s.raw_json_lz4 \
+                 FROM song_records r JOIN songs s ON s.id = r.song_id \
                  WHERE r.version <> $1 AND r.song_id > $2 ORDER BY r.song_id LIMIT $3",
             )
             .bind(version)
@@ -150,10 +151,18 @@ pub(crate) async fn refresh(
             .fetch_all(p)
             .await?
         });
-        let Some(&(last, _)) = batch.last() else {
+        let Some(&(last, ..)) = stored.last() else {
             return Ok(report);
         };
         after = last;
+        // A damaged stored value counts as raw JSON that no longer parses.
+        let batch = stored.into_iter().map(|(id, text, compressed)| {
+            let raw = raw::read(id, text, compressed.as_deref()).unwrap_or_else(|e| {
+                tracing::warn!(song_id = id, error = %e, "stored raw JSON cannot be read");
+                None
+            });
+            (id, raw)
+        });
         let mut parsed = Vec::with_capacity(batch.len());
         let mut failed = Vec::new();
         for (id, raw) in batch {

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use songrec_catalog::{CreditRole, Song};
 use sqlx::Row;
 
+use crate::raw;
 use crate::records::{self, current_version};
 use crate::{
     ImportedSong, Pool, PreparedSong, StoreError, UpsertCounts, from_i64, on_pool, to_i64,
@@ -29,7 +30,7 @@ const MAX_BIND_PARAMS: usize = 30_000;
 const SONG_COLUMNS: &str = "id, title, language, artist, album, description, release_date, \
      pageviews, featured_artists, producer_artists, song_relationships, url, created_at, \
      primary_artist_id, album_id, release_year, song_art_image_url, updated_at, content_hash, \
-     raw_json, checked_at";
+     raw_json, checked_at, raw_json_lz4";
 
 /// Columns a changed song overwrites (all but `id`, `created_at` and `checked_at`: a fetch sets
 /// `checked_at` on every song it confirms before writing the changed ones, and an import keeps it).
@@ -41,7 +42,7 @@ const SONG_UPDATES: &str = "title = excluded.title, language = excluded.language
      primary_artist_id = excluded.primary_artist_id, album_id = excluded.album_id, \
      release_year = excluded.release_year, song_art_image_url = excluded.song_art_image_url, \
      updated_at = excluded.updated_at, content_hash = excluded.content_hash, \
-     raw_json = excluded.raw_json";
+     raw_json = excluded.raw_json, raw_json_lz4 = excluded.raw_json_lz4";
 
 /// One entry of the `song_relationships` column: a relationship type and the related song ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +62,8 @@ pub(crate) struct Derived {
     /// The song's record (see [`records`]).
     record: Vec<u8>,
     hash: String,
+    /// The raw JSON as stored ([`raw`]).
+    raw_lz4: Vec<u8>,
     pageviews: Option<i64>,
     primary_artist_id: i64,
     album_id: Option<i64>,
@@ -101,6 +104,7 @@ impl Derived {
         Ok(Derived {
             id,
             hash: content_hash(&record, &imported.raw),
+            raw_lz4: raw::compress(&imported.raw),
             record,
             pageviews,
             primary_artist_id,
@@ -118,7 +122,6 @@ impl Derived {
 /// derived from it, when that was done ahead).
 struct SongRow<'a> {
     song: &'a Song,
-    raw: &'a str,
     derived: Cow<'a, Derived>,
 }
 
@@ -134,7 +137,6 @@ impl<'a> SongRow<'a> {
     fn new(imported: &'a ImportedSong) -> Result<SongRow<'a>, StoreError> {
         Ok(SongRow {
             song: &imported.song,
-            raw: &imported.raw,
             derived: Cow::Owned(Derived::of(imported)?),
         })
     }
@@ -145,7 +147,6 @@ impl<'a> SongRow<'a> {
         match prepared.derived() {
             Some(derived) => Ok(SongRow {
                 song: &prepared.song().song,
-                raw: &prepared.song().raw,
                 derived: Cow::Borrowed(derived),
             }),
             None => SongRow::new(prepared.song()),
@@ -369,14 +370,18 @@ pub(crate) async fn export_jsonl(
     out: &mut dyn std::io::Write,
 ) -> Result<u64, StoreError> {
     on_pool!(pool, p, _backend => {
-        let mut stream =
-            sqlx::query("SELECT raw_json FROM songs WHERE raw_json IS NOT NULL ORDER BY id")
-                .fetch(p);
+        let mut stream = sqlx::query(
+            "SELECT id, raw_json, raw_json_lz4 FROM songs \
+             WHERE raw_json_lz4 IS NOT NULL OR raw_json IS NOT NULL ORDER BY id",
+        )
+        .fetch(p);
         let mut written = 0u64;
         while let Some(row) = stream.try_next().await? {
-            let raw: &str = row.try_get(0)?;
-            write_one_line(out, raw)?;
-            written += 1;
+            let raw = raw::read(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)?;
+            if let Some(raw) = raw {
+                write_one_line(out, &raw)?;
+                written += 1;
+            }
         }
         Ok(written)
     })
@@ -573,8 +578,13 @@ mod tests {
                 unchanged: 2
             }
         );
-        let written: Vec<(i64, &str)> = plan.writes.iter().map(|r| (r.id, r.raw)).collect();
-        assert_eq!(written, vec![(1, "b"), (3, "y")]);
+        let written: Vec<(i64, &[u8])> = plan
+            .writes
+            .iter()
+            .map(|r| (r.id, r.raw_lz4.as_slice()))
+            .collect();
+        let (b, y) = (raw::compress("b"), raw::compress("y"));
+        assert_eq!(written, vec![(1, b.as_slice()), (3, y.as_slice())]);
         assert_eq!(plan.replaced, vec![3]);
         assert!(plan.records_only.is_empty());
     }

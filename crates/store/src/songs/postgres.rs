@@ -31,9 +31,9 @@ pub(super) const BATCH_SONGS: usize = 5_000;
 
 /// The staging tables: the columns of the tables they feed, in the types songrec writes
 /// (an adopted database's `songs` may differ slightly; the inserts below cast). Created on a
-/// connection's first write, emptied at every commit. The raw JSON is compressed with LZ4 when
-/// it is staged, as `songs` keeps it (migration 0002), so the insert into `songs` takes the
-/// compressed value as it is; the default (pglz) was a quarter of the server's time.
+/// connection's first write, emptied at every commit. The raw JSON arrives compressed
+/// ([`crate::raw`]) and is stored as it is, never compressed again (`STORAGE EXTERNAL`, as in
+/// `songs`).
 const CREATE_STAGING: &str = "\
 DO $$
 BEGIN
@@ -53,14 +53,9 @@ BEGIN
         release_date text, pageviews bigint, featured_artists text, producer_artists text,
         song_relationships jsonb, url text, created_at timestamptz, primary_artist_id bigint,
         album_id bigint, release_year integer, song_art_image_url text, updated_at timestamptz,
-        content_hash text, raw_json text, checked_at timestamptz,
+        content_hash text, raw_json text, checked_at timestamptz, raw_json_lz4 bytea,
         replaced boolean) ON COMMIT DELETE ROWS;
-    IF EXISTS (
-        SELECT 1 FROM pg_settings
-        WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)
-    ) THEN
-        ALTER TABLE songrec_stage_songs ALTER COLUMN raw_json SET COMPRESSION lz4;
-    END IF;
+    ALTER TABLE songrec_stage_songs ALTER COLUMN raw_json_lz4 SET STORAGE EXTERNAL;
 END
 $$;";
 
@@ -263,6 +258,7 @@ const SONG_COLUMN_TYPES: &[(&str, &str)] = &[
     ("content_hash", "text"),
     ("raw_json", "text"),
     ("checked_at", "timestamp with time zone"),
+    ("raw_json_lz4", "bytea"),
 ];
 
 /// Whether `songs` has every column in the type the direct COPY sends.
@@ -290,7 +286,7 @@ fn song_row(
     staged: bool,
 ) -> Result<(), StoreError> {
     let s = row.song;
-    out.row(if staged { 22 } else { 21 });
+    out.row(if staged { 23 } else { 22 });
     out.i64(row.id);
     out.text(&s.title)?;
     out.opt_text(s.language.as_deref())?;
@@ -313,11 +309,13 @@ fn song_row(
     out.opt_text(s.song_art_image_url.as_deref())?;
     out.timestamptz(now);
     out.text(&row.hash)?;
-    out.text(row.raw)?;
+    // The raw JSON is in `raw_json_lz4` ([`crate::raw`]).
+    out.null();
     match checked_at {
         Some(at) => out.timestamptz(at),
         None => out.null(),
     }
+    out.bytes(&row.raw_lz4)?;
     Ok(())
 }
 

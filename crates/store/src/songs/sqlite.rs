@@ -119,7 +119,7 @@ pub(super) async fn write_batch(
     let songs_tail = format!(" ON CONFLICT (id) DO UPDATE SET {SONG_UPDATES}");
     insert_rows(
         &mut tx,
-        21,
+        22,
         &songs_head,
         &songs_tail,
         &plan.writes,
@@ -144,8 +144,10 @@ pub(super) async fn write_batch(
                 .push_bind(s.song_art_image_url.as_deref())
                 .push_bind(now)
                 .push_bind(row.hash.as_str())
-                .push_bind(row.raw)
-                .push_bind(checked_at);
+                // The raw JSON is in `raw_json_lz4`; `raw_json` is NOT NULL.
+                .push_bind("")
+                .push_bind(checked_at)
+                .push_bind(row.raw_lz4.as_slice());
         },
     )
     .await?;
