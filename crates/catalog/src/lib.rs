@@ -282,6 +282,29 @@ pub struct Song {
 }
 
 impl Song {
+    /// A song known by its id, title and primary artist only: no credits, album, dates,
+    /// language, pageviews, relationships, links, tags or performances.
+    pub fn new(id: u64, title: String, primary_artist: Artist) -> Song {
+        Song {
+            id,
+            title,
+            primary_artist,
+            credits: Vec::new(),
+            album: None,
+            release_date: None,
+            release_year: None,
+            language: None,
+            pageviews: None,
+            relationships: Vec::new(),
+            description: None,
+            url: None,
+            song_art_image_url: None,
+            tags: Vec::new(),
+            primary_tag: None,
+            performances: Vec::new(),
+        }
+    }
+
     /// Artists credited in `role`, primary included when asked for.
     pub fn artists_in(&self, role: CreditRole) -> impl Iterator<Item = &Artist> {
         let primary = (role == CreditRole::Primary).then_some(&self.primary_artist);

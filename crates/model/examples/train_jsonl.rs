@@ -170,9 +170,6 @@ fn parse_song(v: &serde_json::Value) -> Option<songrec_catalog::Song> {
     }
     let text = |x: Option<&serde_json::Value>| x.and_then(|x| x.as_str()).map(str::to_string);
     Some(Song {
-        id: v.get("id")?.as_u64()?,
-        title: text(v.get("title"))?,
-        primary_artist: artist(v.get("primary_artist")?)?,
         credits,
         album: v.get("album").and_then(|a| {
             Some(Album {
@@ -190,9 +187,10 @@ fn parse_song(v: &serde_json::Value) -> Option<songrec_catalog::Song> {
         relationships,
         description: text(v.pointer("/description/plain")).filter(|d| d != "?"),
         url: text(v.get("url")),
-        song_art_image_url: None,
-        tags: Vec::new(),
-        primary_tag: None,
-        performances: Vec::new(),
+        ..Song::new(
+            v.get("id")?.as_u64()?,
+            text(v.get("title"))?,
+            artist(v.get("primary_artist")?)?,
+        )
     })
 }

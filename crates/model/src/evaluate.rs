@@ -478,25 +478,11 @@ mod tests {
             name: String::new(),
         };
         Song {
-            id,
-            title: String::new(),
-            primary_artist: who(artist),
             credits: vec![songrec_catalog::Credit {
                 role: songrec_catalog::CreditRole::Producer,
                 artist: who(producer),
             }],
-            album: None,
-            release_date: None,
-            release_year: None,
-            language: None,
-            pageviews: None,
-            relationships: Vec::new(),
-            description: None,
-            url: None,
-            song_art_image_url: None,
-            tags: Vec::new(),
-            primary_tag: None,
-            performances: Vec::new(),
+            ..Song::new(id, String::new(), who(artist))
         }
     }
 

@@ -217,9 +217,6 @@ mod tests {
             name: format!("A{id}"),
         };
         Song {
-            id,
-            title: format!("S{id}"),
-            primary_artist: artist(primary),
             credits: producers
                 .iter()
                 .map(|&p| Credit {
@@ -227,18 +224,7 @@ mod tests {
                     artist: artist(p),
                 })
                 .collect(),
-            album: None,
-            release_date: None,
-            release_year: None,
-            language: None,
-            pageviews: None,
-            relationships: Vec::new(),
-            description: None,
-            url: None,
-            song_art_image_url: None,
-            tags: Vec::new(),
-            primary_tag: None,
-            performances: Vec::new(),
+            ..Song::new(id, format!("S{id}"), artist(primary))
         }
     }
 

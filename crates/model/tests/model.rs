@@ -17,22 +17,10 @@ fn artist(id: u64) -> Artist {
 
 fn song(id: u64, primary: u64) -> Song {
     Song {
-        id,
-        title: format!("Song {id}"),
-        primary_artist: artist(primary),
-        credits: Vec::new(),
-        album: None,
-        release_date: None,
         release_year: Some(2015),
         language: Some("en".into()),
         pageviews: Some(1000 + id),
-        relationships: Vec::new(),
-        description: None,
-        url: None,
-        song_art_image_url: None,
-        tags: Vec::new(),
-        primary_tag: None,
-        performances: Vec::new(),
+        ..Song::new(id, format!("Song {id}"), artist(primary))
     }
 }
 

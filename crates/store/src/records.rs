@@ -202,27 +202,14 @@ mod tests {
     use super::*;
 
     fn minimal() -> Song {
-        Song {
-            id: 1,
-            title: String::new(),
-            primary_artist: Artist {
+        Song::new(
+            1,
+            String::new(),
+            Artist {
                 id: 2,
                 name: "A".into(),
             },
-            credits: Vec::new(),
-            album: None,
-            release_date: None,
-            release_year: None,
-            language: None,
-            pageviews: None,
-            relationships: Vec::new(),
-            description: None,
-            url: None,
-            song_art_image_url: None,
-            tags: Vec::new(),
-            primary_tag: None,
-            performances: Vec::new(),
-        }
+        )
     }
 
     #[test]

@@ -462,12 +462,6 @@ mod tests {
 
     fn song(id: u64) -> Song {
         Song {
-            id,
-            title: format!("song {id}"),
-            primary_artist: Artist {
-                id: 1,
-                name: "A".into(),
-            },
             credits: vec![
                 Credit {
                     role: CreditRole::Featured,
@@ -484,11 +478,6 @@ mod tests {
                     },
                 },
             ],
-            album: None,
-            release_date: None,
-            release_year: None,
-            language: None,
-            pageviews: None,
             relationships: vec![
                 Relationship {
                     kind: "samples".into(),
@@ -503,12 +492,14 @@ mod tests {
                     song_id: 10,
                 },
             ],
-            description: None,
-            url: None,
-            song_art_image_url: None,
-            tags: Vec::new(),
-            primary_tag: None,
-            performances: Vec::new(),
+            ..Song::new(
+                id,
+                format!("song {id}"),
+                Artist {
+                    id: 1,
+                    name: "A".into(),
+                },
+            )
         }
     }
 

@@ -19,25 +19,15 @@ const SECONDARY_INDEXES: [&str; 4] = [
 
 fn song(id: u64) -> ImportedSong {
     let song = Song {
-        id,
-        title: format!("Song {id}"),
-        primary_artist: Artist {
-            id: 1000 + id % 3,
-            name: format!("Artist {}", id % 3),
-        },
-        credits: Vec::new(),
-        album: None,
-        release_date: None,
-        release_year: None,
-        language: None,
         pageviews: Some(id * 37 % 100),
-        relationships: Vec::new(),
-        description: None,
-        url: None,
-        song_art_image_url: None,
-        tags: Vec::new(),
-        primary_tag: None,
-        performances: Vec::new(),
+        ..Song::new(
+            id,
+            format!("Song {id}"),
+            Artist {
+                id: 1000 + id % 3,
+                name: format!("Artist {}", id % 3),
+            },
+        )
     };
     let raw = serde_json::json!({"id": id, "title": song.title}).to_string();
     ImportedSong { song, raw }

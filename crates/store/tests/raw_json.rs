@@ -10,25 +10,15 @@ use support::{TestDb, both_backends};
 
 fn song(id: u64, title: &str) -> ImportedSong {
     let song = Song {
-        id,
-        title: title.to_string(),
-        primary_artist: Artist {
-            id: 1000 + id % 3,
-            name: format!("Artist {}", id % 3),
-        },
-        credits: Vec::new(),
-        album: None,
-        release_date: None,
-        release_year: None,
-        language: None,
         pageviews: Some(id),
-        relationships: Vec::new(),
-        description: None,
-        url: None,
-        song_art_image_url: None,
-        tags: Vec::new(),
-        primary_tag: None,
-        performances: Vec::new(),
+        ..Song::new(
+            id,
+            title.to_string(),
+            Artist {
+                id: 1000 + id % 3,
+                name: format!("Artist {}", id % 3),
+            },
+        )
     };
     let raw = serde_json::json!({"id": id, "title": title, "pad": "la ".repeat(50)}).to_string();
     ImportedSong { song, raw }

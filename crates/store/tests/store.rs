@@ -24,9 +24,6 @@ fn song(id: u64, pageviews: Option<u64>) -> Song {
         name: format!("Artist {n} ✓"),
     };
     Song {
-        id,
-        title: format!("Song {id} — “live”"),
-        primary_artist: artist(id % 7),
         credits: vec![
             Credit {
                 role: CreditRole::Featured,
@@ -67,10 +64,7 @@ fn song(id: u64, pageviews: Option<u64>) -> Song {
         },
         description: (!id.is_multiple_of(2)).then(|| format!("About song {id}.\nSecond line.")),
         url: Some(format!("https://genius.com/song-{id}")),
-        song_art_image_url: None,
-        tags: Vec::new(),
-        primary_tag: None,
-        performances: Vec::new(),
+        ..Song::new(id, format!("Song {id} — “live”"), artist(id % 7))
     }
 }
 

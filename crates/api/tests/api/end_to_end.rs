@@ -25,12 +25,6 @@ fn catalogue() -> Vec<Song> {
         let artist = scene * 3 + (id / 4) % 3;
         let producer = 100 + scene * 2 + (id / 12) % 2;
         songs.push(Song {
-            id: 5000 + id * 3,
-            title: format!("Track {id}"),
-            primary_artist: Artist {
-                id: artist,
-                name: format!("Performer {artist}"),
-            },
             credits: vec![Credit {
                 role: CreditRole::Producer,
                 artist: Artist {
@@ -38,18 +32,17 @@ fn catalogue() -> Vec<Song> {
                     name: format!("Producer {producer}"),
                 },
             }],
-            album: None,
-            release_date: None,
             release_year: Some(2000 + scene as i32 * 5),
             language: Some("en".to_owned()),
             pageviews: (id % 17 != 5).then_some(100_000 / (id + 1)),
-            relationships: Vec::new(),
-            description: None,
-            url: None,
-            song_art_image_url: None,
-            tags: Vec::new(),
-            primary_tag: None,
-            performances: Vec::new(),
+            ..Song::new(
+                5000 + id * 3,
+                format!("Track {id}"),
+                Artist {
+                    id: artist,
+                    name: format!("Performer {artist}"),
+                },
+            )
         });
     }
     songs
@@ -424,25 +417,18 @@ fn crowded_catalogue(n: u64) -> Vec<Song> {
                     .collect()
             };
             Song {
-                id: 70_000 + id * 5,
-                title: format!("Song {id}"),
-                primary_artist: Artist {
-                    id: artist,
-                    name: format!("Singer {artist}"),
-                },
                 credits,
-                album: None,
-                release_date: None,
                 release_year: Some(1990 + scene as i32 * 4 + (id % 3) as i32),
                 language: Some(languages[(scene % 3) as usize].to_owned()),
                 pageviews: (id % 13 != 7).then_some(1_000_000 / (id + 1)),
-                relationships: Vec::new(),
-                description: None,
-                url: None,
-                song_art_image_url: None,
-                tags: Vec::new(),
-                primary_tag: None,
-                performances: Vec::new(),
+                ..Song::new(
+                    70_000 + id * 5,
+                    format!("Song {id}"),
+                    Artist {
+                        id: artist,
+                        name: format!("Singer {artist}"),
+                    },
+                )
             }
         })
         .collect()

@@ -383,12 +383,6 @@ mod tests {
         };
         ImportedSong {
             song: Song {
-                id: 1,
-                title: "T".into(),
-                primary_artist: Artist {
-                    id: 1,
-                    name: "A".into(),
-                },
                 credits: vec![
                     featured.clone(),
                     Credit {
@@ -397,18 +391,15 @@ mod tests {
                     },
                     featured,
                 ],
-                album: None,
-                release_date: None,
-                release_year: None,
-                language: None,
-                pageviews: None,
                 relationships: vec![samples.clone(), samples],
-                description: None,
-                url: None,
-                song_art_image_url: None,
-                tags: Vec::new(),
-                primary_tag: None,
-                performances: Vec::new(),
+                ..Song::new(
+                    1,
+                    "T".into(),
+                    Artist {
+                        id: 1,
+                        name: "A".into(),
+                    },
+                )
             },
             raw: "{}".into(),
         }
