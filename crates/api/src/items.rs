@@ -75,38 +75,36 @@ pub(crate) enum Reasons<'m> {
 }
 
 impl Reasons<'_> {
+    /// Hands each reason to `each`, in order.
+    fn each(&self, each: &mut dyn FnMut(Reason<'_>)) {
+        match self {
+            Reasons::Stored {
+                model,
+                query,
+                song,
+                bits,
+            } => model.each_reason(*query, *song, *bits, each),
+            Reasons::Listed(list) => list.iter().for_each(|r| each(Reason::Text(r))),
+        }
+    }
+
     /// Each reason in order, as JSON strings.
     fn write_json(&self, out: &mut Vec<u8>) {
         out.push(b'[');
         let mut first = true;
-        let mut write = |reason: Reason<'_>| {
+        self.each(&mut |reason| {
             if !std::mem::take(&mut first) {
                 out.push(b',');
             }
             json::reason(out, reason);
-        };
-        match self {
-            Reasons::Stored {
-                model,
-                query,
-                song,
-                bits,
-            } => model.each_reason(*query, *song, *bits, &mut write),
-            Reasons::Listed(list) => list.iter().for_each(|r| write(Reason::Text(r))),
-        }
+        });
         out.push(b']');
     }
 
     fn to_strings(&self) -> Vec<String> {
-        match self {
-            Reasons::Stored {
-                model,
-                query,
-                song,
-                bits,
-            } => model.reasons(*query, *song, *bits),
-            Reasons::Listed(list) => list.clone(),
-        }
+        let mut out = Vec::new();
+        self.each(&mut |reason| out.push(reason.to_string()));
+        out
     }
 }
 

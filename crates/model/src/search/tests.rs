@@ -19,9 +19,6 @@ fn catalogue() -> Vec<Song> {
             for s in 0..4u64 {
                 let i = scene * 100 + a * 10 + s;
                 songs.push(Song {
-                    id: i,
-                    title: format!("S{i}"),
-                    primary_artist: artist(1000 + scene * 10 + a),
                     credits: std::iter::once(Credit {
                         role: CreditRole::Producer,
                         artist: artist(2000 + scene * 10 + (a * 4 + s * 3) % 5),
@@ -36,17 +33,10 @@ fn catalogue() -> Vec<Song> {
                         id: i / 2,
                         name: String::new(),
                     }),
-                    release_date: None,
                     release_year: Some(2000 + (i % 13) as i32),
                     language: Some(["en", "fr"][(i % 2) as usize].into()),
                     pageviews: (i % 9 != 0).then_some(i * 31 % 700),
-                    relationships: Vec::new(),
-                    description: None,
-                    url: None,
-                    song_art_image_url: None,
-                    tags: Vec::new(),
-                    primary_tag: None,
-                    performances: Vec::new(),
+                    ..Song::new(i, format!("S{i}"), artist(1000 + scene * 10 + a))
                 });
             }
         }
