@@ -227,6 +227,8 @@ pub struct Model {
     info: ModelInfo,
     /// Neighbours stored per song: `neighbours[i * k .. (i + 1) * k]`.
     k: usize,
+    /// The first `head` of them are read from the head table (`head <= k`).
+    head: usize,
     tables: table::Tables,
     /// Songs `0..universe` have pageviews: the catalogue the original service indexed.
     universe: usize,
@@ -245,7 +247,7 @@ impl Model {
         reasons: Vec<u8>,
         explanations: Explanations,
     ) -> Model {
-        let tables = table::Tables::assemble(songs, neighbours, scores, reasons, explanations);
+        let tables = table::Tables::assemble(songs, k, neighbours, scores, reasons, explanations);
         Model::from_tables(info, k, tables)
     }
 
@@ -257,9 +259,11 @@ impl Model {
             .iter()
             .position(|&p| p == table::NO_PAGEVIEWS)
             .unwrap_or(tables.ids.len());
+        let head = tables.head_width().min(k);
         Model {
             info,
             k,
+            head,
             tables,
             universe,
             original_features,
@@ -428,20 +432,29 @@ impl Model {
     /// songs are spread through the list, and songs of the same language, era and popularity
     /// complete it), and a score above an earlier one would contradict the order.
     pub fn neighbours(&self, index: usize) -> impl ExactSizeIterator<Item = Neighbour> + '_ {
-        let row = if index < self.len() {
-            index * self.k..(index + 1) * self.k
-        } else {
-            0..0
-        };
+        let (k, head) = (self.k, self.head);
+        let row = if index < self.len() { 0..k } else { 0..0 };
         let t = &self.tables;
         let mut ceiling = u16::MAX;
-        row.map(move |cell| {
-            let score = t.scores[cell].min(ceiling);
+        row.map(move |j| {
+            // The first ones from the head table: a short list reads nothing else.
+            let (neighbour, score, bits) = if j < head {
+                let cell = index * head + j;
+                (
+                    t.head_neighbours[cell],
+                    t.head_scores[cell],
+                    t.head_reasons[cell],
+                )
+            } else {
+                let cell = index * k + j;
+                (t.neighbours[cell], t.scores[cell], t.reasons[cell])
+            };
+            let score = score.min(ceiling);
             ceiling = score;
             Neighbour {
-                index: t.neighbours[cell] as usize,
+                index: neighbour as usize,
                 score: f32::from(score) / SCORE_SCALE,
-                reason_bits: t.reasons[cell],
+                reason_bits: bits,
             }
         })
     }
@@ -537,5 +550,89 @@ mod tests {
         let model = model_with_scores([0.9, 0.4]);
         let scores: Vec<f32> = model.neighbours(0).map(|n| n.score).collect();
         assert!((scores[0] - 0.9).abs() < 1e-4 && (scores[1] - 0.4).abs() < 1e-4);
+    }
+
+    /// `n` songs, each with every other one as a neighbour (k = n - 1), in an order of its own.
+    fn wide_model(n: usize) -> Model {
+        let songs = (0..n as u64)
+            .map(|i| SongInfo {
+                id: 10 + i,
+                title: format!("title {i}"),
+                artist: "artist".into(),
+                artist_id: 1,
+                pageviews: Some(1000 - i),
+                ..SongInfo::default()
+            })
+            .collect();
+        let info = ModelInfo {
+            trained_at: "2026-01-01T00:00:00Z".into(),
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            songs: n,
+        };
+        let k = n - 1;
+        let mut neighbours = Vec::new();
+        for i in 0..n {
+            neighbours.extend(
+                (1..n)
+                    .map(|d| ((i + d * 7) % n) as u32)
+                    .filter(|&c| c as usize != i),
+            );
+            while neighbours.len() % k != 0 {
+                neighbours.push(((i + 1) % n) as u32);
+            }
+        }
+        let scores = (0..n * k).map(|c| (60_000 - c % k * 1000) as u16).collect();
+        let reasons = (0..n * k).map(|c| (c % 7) as u8).collect();
+        Model::from_parts(
+            info,
+            songs,
+            k,
+            neighbours,
+            scores,
+            reasons,
+            Explanations {
+                credit_offsets: vec![0; n + 1],
+                relation_offsets: vec![0; n + 1],
+                ..Explanations::default()
+            },
+        )
+    }
+
+    #[test]
+    fn the_head_table_and_the_whole_one_give_the_same_neighbours() {
+        let n = table::HEAD_K + 5;
+        let mut model = wide_model(n);
+        assert_eq!(model.head, table::HEAD_K);
+        let read = |model: &Model| -> Vec<Vec<Neighbour>> {
+            (0..n).map(|i| model.neighbours(i).collect()).collect()
+        };
+        let with_head = read(&model);
+        assert!(with_head.iter().all(|row| row.len() == n - 1));
+        for (i, row) in with_head.iter().enumerate() {
+            let stored = model.neighbour_indices(i).unwrap();
+            let got: Vec<u32> = row.iter().map(|nb| nb.index as u32).collect();
+            assert_eq!(got, stored, "song {i}");
+        }
+        // A file written before the head table: every neighbour from the whole table, alike.
+        model.tables.head_neighbours = Vec::new().into();
+        model.tables.head_scores = Vec::new().into();
+        model.tables.head_reasons = Vec::new().into();
+        model.head = model.tables.head_width();
+        assert_eq!(model.head, 0);
+        model.tables.validate(model.k, &mut |_| {}).unwrap();
+        assert_eq!(read(&model), with_head);
+    }
+
+    #[test]
+    fn a_head_table_naming_a_song_outside_the_catalogue_is_refused() {
+        let mut model = wide_model(4);
+        let mut head: Vec<u32> = model.tables.head_neighbours.to_vec();
+        head[0] = 4;
+        model.tables.head_neighbours = head.into();
+        assert!(model.tables.validate(model.k, &mut |_| {}).is_err());
+        let mut model = wide_model(4);
+        model.tables.head_scores = vec![0u16; 3].into();
+        assert!(model.tables.validate(model.k, &mut |_| {}).is_err());
     }
 }

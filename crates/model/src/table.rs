@@ -97,6 +97,12 @@ tables! {
     neighbours: u32 = "nb.index",
     scores: u16 = "nb.score",
     reasons: u8 = "nb.why",
+    /// Row i * h .. (i + 1) * h: the first h (at most [`HEAD_K`]) of song i's neighbours again,
+    /// so that a short list reads a table a tenth the size of the whole one (and a server
+    /// keeps only that much of it in memory). Older files have none.
+    head_neighbours: u32 = "nbh.idx",
+    head_scores: u16 = "nbh.scr",
+    head_reasons: u8 = "nbh.why",
     /// Every credited artist: Genius id and name.
     artist_ids: u64 = "art.id",
     artist_names: StrRef = "art.name",
@@ -116,6 +122,42 @@ tables! {
     relation_offsets: u32 = "rel.offs",
     relation_targets: u32 = "rel.to",
     relation_kind: u8 = "rel.type",
+}
+
+/// Checks that every row of a table `k` cells wide names songs of the catalogue other than
+/// its own, in stretches, so that a large table is never resident all at once; `release` is
+/// handed each stretch once it is checked.
+fn check_neighbours(
+    cells: &[u32],
+    n: usize,
+    k: usize,
+    release: &mut dyn FnMut(&[u8]),
+) -> Result<(), String> {
+    let rows_per_stretch = (4 << 20) / k.max(1);
+    for first in (0..n).step_by(rows_per_stretch.max(1)) {
+        let rows = first..(first + rows_per_stretch).min(n);
+        let stretch = &cells[rows.start * k..rows.end * k];
+        for (row, chunk) in rows.zip(stretch.chunks(k.max(1))) {
+            if chunk.iter().any(|&c| c as usize >= n || c as usize == row) {
+                return Err(format!("song {row} has a neighbour outside the catalogue"));
+            }
+        }
+        release(bytemuck::cast_slice(stretch));
+    }
+    Ok(())
+}
+
+/// How many of each song's first neighbours the head table holds again.
+pub(crate) const HEAD_K: usize = 10;
+
+/// The first `min(HEAD_K, k)` cells of every row of a table `k` cells wide.
+fn head<T: Copy>(cells: &[T], k: usize) -> Vec<T> {
+    let h = HEAD_K.min(k);
+    cells
+        .chunks(k.max(1))
+        .flat_map(|row| &row[..h.min(row.len())])
+        .copied()
+        .collect()
 }
 
 /// Entry `i`'s range in a table of offsets, if the offsets hold it.
@@ -150,9 +192,18 @@ pub(crate) fn role_rank(name: &str) -> usize {
 }
 
 impl Tables {
+    /// How many neighbours per song the head table holds (0 when the file has none).
+    pub fn head_width(&self) -> usize {
+        self.head_neighbours
+            .len()
+            .checked_div(self.ids.len())
+            .unwrap_or(0)
+    }
+
     /// Columns from what training produced.
     pub fn assemble(
         songs: Vec<SongInfo>,
+        k: usize,
         neighbours: Vec<u32>,
         scores: Vec<u16>,
         reasons: Vec<u8>,
@@ -228,6 +279,9 @@ impl Tables {
         t.tags = cols.tags.into();
         t.by_id_keys = by_id.iter().map(|e| e.0).collect::<Vec<_>>().into();
         t.by_id_index = by_id.iter().map(|e| e.1).collect::<Vec<_>>().into();
+        t.head_neighbours = head(&neighbours, k).into();
+        t.head_scores = head(&scores, k).into();
+        t.head_reasons = head(&reasons, k).into();
         t.neighbours = neighbours.into();
         t.scores = scores.into();
         t.reasons = reasons.into();
@@ -276,18 +330,19 @@ impl Tables {
         if k > 0 && k >= n {
             return Err(format!("{k} neighbours per song but only {n} songs"));
         }
-        // In stretches, so that a large table is never resident all at once.
-        let rows_per_stretch = (4 << 20) / k.max(1);
-        for first in (0..n).step_by(rows_per_stretch.max(1)) {
-            let rows = first..(first + rows_per_stretch).min(n);
-            let stretch = &self.neighbours[rows.start * k..rows.end * k];
-            for (row, chunk) in rows.zip(stretch.chunks(k.max(1))) {
-                if chunk.iter().any(|&c| c as usize >= n || c as usize == row) {
-                    return Err(format!("song {row} has a neighbour outside the catalogue"));
-                }
-            }
-            release(bytemuck::cast_slice(stretch));
+        check_neighbours(&self.neighbours, n, k, release)?;
+        let h = self.head_width();
+        let head_cells = n.checked_mul(h).ok_or("the head table is too large")?;
+        if h > k
+            || self.head_neighbours.len() != head_cells
+            || self.head_scores.len() != head_cells
+            || self.head_reasons.len() != head_cells
+        {
+            return Err(format!(
+                "the head table is not {n} songs x at most {k} neighbours"
+            ));
         }
+        check_neighbours(&self.head_neighbours, n, h, release)?;
 
         let a = self.artist_ids.len();
         if self.artist_names.len() != a
