@@ -377,10 +377,8 @@ fn read_directory(mapped: &Mapped) -> Result<(usize, ModelInfo, Directory<'_>), 
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::{Explanations, SongInfo};
+    use crate::SongInfo;
 
     /// A valid model whose file spans many read chunks: every song's one neighbour is the next.
     fn large_model(n: usize) -> Model {
@@ -394,24 +392,12 @@ mod tests {
                 ..SongInfo::default()
             })
             .collect();
-        let info = ModelInfo {
-            trained_at: "2026-01-01T00:00:00Z".into(),
-            params: BTreeMap::new(),
-            metrics: BTreeMap::new(),
-            songs: n,
-        };
-        Model::from_parts(
-            info,
+        crate::test_model(
             songs,
             1,
             (0..n).map(|i| ((i + 1) % n) as u32).collect(),
             vec![0; n],
             vec![0; n],
-            Explanations {
-                credit_offsets: vec![0; n + 1],
-                relation_offsets: vec![0; n + 1],
-                ..Explanations::default()
-            },
         )
     }
 

@@ -493,6 +493,31 @@ impl Model {
     }
 }
 
+/// A model of `songs` with the given neighbour table (`k` per song) and no credits or
+/// relationships, for tests.
+#[cfg(test)]
+pub(crate) fn test_model(
+    songs: Vec<SongInfo>,
+    k: usize,
+    neighbours: Vec<u32>,
+    scores: Vec<u16>,
+    reasons: Vec<u8>,
+) -> Model {
+    let n = songs.len();
+    let info = ModelInfo {
+        trained_at: "2026-01-01T00:00:00Z".into(),
+        params: BTreeMap::new(),
+        metrics: BTreeMap::new(),
+        songs: n,
+    };
+    let explanations = Explanations {
+        credit_offsets: vec![0; n + 1],
+        relation_offsets: vec![0; n + 1],
+        ..Explanations::default()
+    };
+    Model::from_parts(info, songs, k, neighbours, scores, reasons, explanations)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,25 +535,13 @@ mod tests {
                 ..SongInfo::default()
             })
             .collect();
-        let info = ModelInfo {
-            trained_at: "2026-01-01T00:00:00Z".into(),
-            params: BTreeMap::new(),
-            metrics: BTreeMap::new(),
-            songs: 3,
-        };
         let quantised: Vec<u16> = scores.iter().map(|&s| Model::quantise(s)).collect();
-        Model::from_parts(
-            info,
+        test_model(
             songs,
             2,
             vec![1, 2, 2, 0, 0, 1],
             [quantised.clone(), quantised.clone(), quantised].concat(),
             vec![0; 6],
-            Explanations {
-                credit_offsets: vec![0; 4],
-                relation_offsets: vec![0; 4],
-                ..Explanations::default()
-            },
         )
     }
 
@@ -552,51 +565,24 @@ mod tests {
         assert!((scores[0] - 0.9).abs() < 1e-4 && (scores[1] - 0.4).abs() < 1e-4);
     }
 
-    /// `n` songs, each with every other one as a neighbour (k = n - 1), in an order of its own.
+    /// `n` songs, each with every other one as a neighbour (k = n - 1), in an order of its own
+    /// (`n` must be prime to 7).
     fn wide_model(n: usize) -> Model {
         let songs = (0..n as u64)
             .map(|i| SongInfo {
                 id: 10 + i,
                 title: format!("title {i}"),
-                artist: "artist".into(),
-                artist_id: 1,
                 pageviews: Some(1000 - i),
                 ..SongInfo::default()
             })
             .collect();
-        let info = ModelInfo {
-            trained_at: "2026-01-01T00:00:00Z".into(),
-            params: BTreeMap::new(),
-            metrics: BTreeMap::new(),
-            songs: n,
-        };
         let k = n - 1;
-        let mut neighbours = Vec::new();
-        for i in 0..n {
-            neighbours.extend(
-                (1..n)
-                    .map(|d| ((i + d * 7) % n) as u32)
-                    .filter(|&c| c as usize != i),
-            );
-            while neighbours.len() % k != 0 {
-                neighbours.push(((i + 1) % n) as u32);
-            }
-        }
+        let neighbours = (0..n)
+            .flat_map(|i| (1..n).map(move |d| ((i + d * 7) % n) as u32))
+            .collect();
         let scores = (0..n * k).map(|c| (60_000 - c % k * 1000) as u16).collect();
         let reasons = (0..n * k).map(|c| (c % 7) as u8).collect();
-        Model::from_parts(
-            info,
-            songs,
-            k,
-            neighbours,
-            scores,
-            reasons,
-            Explanations {
-                credit_offsets: vec![0; n + 1],
-                relation_offsets: vec![0; n + 1],
-                ..Explanations::default()
-            },
-        )
+        test_model(songs, k, neighbours, scores, reasons)
     }
 
     #[test]
