@@ -165,7 +165,14 @@ async fn two_run_processes_share_one_database_and_registry_and_run_each_slot_onc
     let slots: Vec<&str> = rows.iter().filter_map(|r| r.0.as_deref()).collect();
     let distinct: HashSet<&str> = slots.iter().copied().collect();
     assert_eq!(distinct.len(), slots.len(), "one cycle per slot: {rows:?}");
-    assert!(rows.iter().all(|r| r.2 == "succeeded"), "{rows:?}");
+    // A cycle running when the test stops its process ends interrupted; every other succeeded.
+    for (i, row) in rows.iter().enumerate() {
+        let last_of_its_runner = !rows[i + 1..].iter().any(|r| r.1 == row.1);
+        assert!(
+            row.2 == "succeeded" || (row.2 == "interrupted" && last_of_its_runner),
+            "{rows:?}"
+        );
+    }
 
     let out = tokio::task::block_in_place(|| {
         songrec(&fake, dir.path(), &db, &["models", "list", "--json"])
@@ -179,10 +186,16 @@ async fn two_run_processes_share_one_database_and_registry_and_run_each_slot_onc
         .iter()
         .map(|v| v["version"].as_u64().unwrap())
         .collect();
+    let succeeded = rows.iter().filter(|r| r.2 == "succeeded").count() as u64;
+    let registered = numbers.len() as u64;
     assert_eq!(
         numbers,
-        (1..=rows.len() as u64).collect::<Vec<_>>(),
-        "one version per recorded cycle, none twice"
+        (1..=registered).collect::<Vec<_>>(),
+        "versions numbered once each"
+    );
+    assert!(
+        (succeeded..=rows.len() as u64).contains(&registered),
+        "one version per succeeded cycle (and perhaps one per interrupted cycle): {rows:?} {numbers:?}"
     );
     let champion = versions
         .as_array()
