@@ -3,7 +3,7 @@
 
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
-use songrec_model::{Reason, SongView};
+use songrec_model::{Reason, SongView, record};
 use utoipa::ToSchema;
 
 use crate::Recommender;
@@ -57,6 +57,74 @@ impl<'m> SongItem<'m> {
     /// The song at `index`, if the model has it.
     pub fn at(model: &'m dyn Recommender, index: usize) -> Option<SongItem<'m>> {
         model.song(index).map(|s| SongItem::new(index, s))
+    }
+
+    fn view(&self) -> SongView<'m> {
+        SongView {
+            id: self.id,
+            title: self.title,
+            artist: self.artist,
+            artist_id: self.artist_id,
+            album: self.album,
+            release_date: self.release_date,
+            release_year: self.release_year,
+            language: self.language,
+            pageviews: self.pageviews,
+            url: self.url,
+            art_url: self.art_url,
+        }
+    }
+}
+
+/// The song of a recommendation: its details, or the same as the JSON record the model
+/// stores for it, copied whole into the answer.
+#[derive(Debug)]
+pub(crate) enum ItemSong<'m> {
+    Details(SongItem<'m>),
+    Record { id: u64, json: &'m [u8] },
+}
+
+impl<'m> ItemSong<'m> {
+    /// The song at `index`, if the model has it: its record when the model stores records.
+    pub fn at(model: &'m dyn Recommender, index: usize) -> Option<ItemSong<'m>> {
+        match model.song_record(index) {
+            Some(json) => Some(ItemSong::Record {
+                id: model.song_id(index)?,
+                json,
+            }),
+            None => SongItem::at(model, index).map(ItemSong::Details),
+        }
+    }
+
+    /// The Genius song id.
+    pub fn id(&self) -> u64 {
+        match self {
+            ItemSong::Details(song) => song.id,
+            ItemSong::Record { id, .. } => *id,
+        }
+    }
+
+    /// Appends the song's fields as an object left open for more.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            ItemSong::Details(song) => record::write_song(out, song.index, &song.view()),
+            ItemSong::Record { json, .. } => out.extend_from_slice(json),
+        }
+    }
+}
+
+impl Serialize for ItemSong<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ItemSong::Details(song) => song.serialize(serializer),
+            ItemSong::Record { json, .. } => {
+                let mut whole = json.to_vec();
+                whole.push(b'}');
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&whole)
+                    .map_err(serde::ser::Error::custom)?
+                    .serialize(serializer)
+            }
+        }
     }
 }
 
@@ -129,7 +197,8 @@ impl std::fmt::Debug for Reasons<'_> {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RecommendedSong<'m> {
     #[serde(flatten)]
-    pub song: SongItem<'m>,
+    #[schema(inline, value_type = SongItem)]
+    pub song: ItemSong<'m>,
     /// Similarity to the request, higher is closer, capped at the score of the item above:
     /// never increases down a list, even where the model places a song below a less similar
     /// one. Cosine in [0, 1] for one song; for seeds, the mean over the seeds minus the mean
@@ -140,45 +209,13 @@ pub(crate) struct RecommendedSong<'m> {
     pub reasons: Reasons<'m>,
 }
 
-/// Appends `,"key":` (a key that needs no escaping), in one copy.
-macro_rules! field {
-    ($out:expr, $key:literal) => {
-        $out.extend_from_slice(concat!(",\"", $key, "\":").as_bytes())
-    };
-}
-
 impl RecommendedSong<'_> {
     /// Appends the item as JSON, exactly as serialising it with `serde_json` would.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let s = &self.song;
-        out.push(b'{');
-        out.extend_from_slice(b"\"id\":");
-        json::value(out, &s.id);
-        field!(out, "index");
-        json::value(out, &s.index);
-        field!(out, "title");
-        json::string(out, s.title);
-        field!(out, "artist");
-        json::string(out, s.artist);
-        field!(out, "artist_id");
-        json::value(out, &s.artist_id);
-        field!(out, "album");
-        json::optional_string(out, s.album);
-        field!(out, "release_date");
-        json::optional_string(out, s.release_date);
-        field!(out, "release_year");
-        json::value(out, &s.release_year);
-        field!(out, "language");
-        json::optional_string(out, s.language);
-        field!(out, "pageviews");
-        json::value(out, &s.pageviews);
-        field!(out, "url");
-        json::optional_string(out, s.url);
-        field!(out, "art_url");
-        json::optional_string(out, s.art_url);
-        field!(out, "score");
+        self.song.write_json(out);
+        out.extend_from_slice(b",\"score\":");
         json::value(out, &self.score);
-        field!(out, "reasons");
+        out.extend_from_slice(b",\"reasons\":");
         self.reasons.write_json(out);
         out.push(b'}');
     }
@@ -186,7 +223,7 @@ impl RecommendedSong<'_> {
 
 /// Appends `"recommendations":[...]` (after a comma).
 pub(crate) fn write_recommendations(out: &mut Vec<u8>, items: &[RecommendedSong<'_>]) {
-    field!(out, "recommendations");
+    out.extend_from_slice(b",\"recommendations\":");
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -213,7 +250,7 @@ mod tests {
         full: bool,
     ) -> RecommendedSong<'a> {
         RecommendedSong {
-            song: SongItem {
+            song: ItemSong::Details(SongItem {
                 id: 2_471_960,
                 index: 17,
                 title,
@@ -226,7 +263,7 @@ mod tests {
                 pageviews: full.then_some(0),
                 url: full.then_some("https://genius.com/Beyonce-halo-lyrics"),
                 art_url: None,
-            },
+            }),
             score,
             reasons: Reasons::Listed(reasons),
         }

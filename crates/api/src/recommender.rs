@@ -36,6 +36,13 @@ pub trait Recommender: Send + Sync + 'static {
         Box::new(self.neighbours(index).into_iter())
     }
 
+    /// The song at `index` as the JSON object answers carry, when the model stores it
+    /// (`songrec_model::record::write_song` of `song(index)`); `None` has it written from
+    /// `song(index)`.
+    fn song_record(&self, _index: usize) -> Option<&[u8]> {
+        None
+    }
+
     /// Whether there is a song at `index`: `song(index).is_some()`, without reading it.
     fn has_song(&self, index: usize) -> bool {
         self.song(index).is_some()
@@ -114,6 +121,10 @@ impl Recommender for Model {
 
     fn neighbours_iter(&self, index: usize) -> Box<dyn Iterator<Item = Neighbour> + '_> {
         Box::new(Model::neighbours(self, index))
+    }
+
+    fn song_record(&self, index: usize) -> Option<&[u8]> {
+        Model::song_record(self, index)
     }
 
     fn has_song(&self, index: usize) -> bool {

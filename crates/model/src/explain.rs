@@ -44,6 +44,18 @@ impl fmt::Display for Reason<'_> {
     }
 }
 
+/// Per role a reason names, the first artist (a position in the model's artist table)
+/// credited in it on both songs of a pair.
+#[derive(Debug, Default)]
+struct SharedCredits {
+    /// On both, featured on at least one and primary on neither.
+    featured: Option<u32>,
+    producer: Option<u32>,
+    writer: Option<u32>,
+    label: Option<u32>,
+    crew: Option<u32>,
+}
+
 impl Model {
     /// Short human explanations of why song `c` is a neighbour of song `q`, from the stored
     /// reason bits of that pair.
@@ -59,6 +71,12 @@ impl Model {
         if bits & reason::SAME_ARTIST != 0 {
             each(Reason::Text("same artist"));
         }
+        let shared =
+            if bits & (reason::FEATURED | reason::PRODUCER | reason::WRITER | reason::SCENE) != 0 {
+                self.shared_credits(q, c)
+            } else {
+                SharedCredits::default()
+            };
         let mut credited = |name: Option<&str>, label: &'static str, bare: &'static str| {
             each(match name {
                 Some(name) => Reason::Named(label, name),
@@ -66,18 +84,25 @@ impl Model {
             })
         };
         if bits & reason::FEATURED != 0 {
-            let name = self.shared_artist(q, c, |a, b| {
-                (a | b) & role::FEATURED != 0 && a & b & role::PRIMARY == 0
-            });
-            credited(name, "featured together: ", "featured together:");
+            credited(
+                self.artist_name(shared.featured),
+                "featured together: ",
+                "featured together:",
+            );
         }
         if bits & reason::PRODUCER != 0 {
-            let name = self.shared_artist(q, c, |a, b| a & b & role::PRODUCER != 0);
-            credited(name, "shared producer ", "shared producer");
+            credited(
+                self.artist_name(shared.producer),
+                "shared producer ",
+                "shared producer",
+            );
         }
         if bits & reason::WRITER != 0 {
-            let name = self.shared_artist(q, c, |a, b| a & b & role::WRITER != 0);
-            credited(name, "shared writer ", "shared writer");
+            credited(
+                self.artist_name(shared.writer),
+                "shared writer ",
+                "shared writer",
+            );
         }
         if bits & reason::ALBUM != 0 {
             each(Reason::Text("same album"));
@@ -89,7 +114,7 @@ impl Model {
             });
         }
         if bits & reason::SCENE != 0 {
-            self.scene_reasons(q, c, each);
+            self.scene_reasons(q, c, &shared, each);
         }
         if bits & reason::FALLBACK != 0 {
             each(Reason::Text(if self.original_features {
@@ -102,13 +127,19 @@ impl Model {
 
     /// What two songs of one scene share: a label, a crew member, a genre tag, and whose
     /// artist the other is when the artists differ.
-    fn scene_reasons(&self, q: usize, c: usize, each: &mut dyn FnMut(Reason<'_>)) {
+    fn scene_reasons(
+        &self,
+        q: usize,
+        c: usize,
+        shared: &SharedCredits,
+        each: &mut dyn FnMut(Reason<'_>),
+    ) {
         let mut any = false;
-        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::LABEL != 0) {
+        if let Some(name) = self.artist_name(shared.label) {
             each(Reason::Named("same label: ", name));
             any = true;
         }
-        if let Some(name) = self.shared_artist(q, c, |a, b| a & b & role::CREW != 0) {
+        if let Some(name) = self.artist_name(shared.crew) {
             each(Reason::Named("same crew: ", name));
             any = true;
         }
@@ -146,16 +177,51 @@ impl Model {
             .zip(t.credit_roles[range].iter().copied())
     }
 
-    /// The first artist credited on both songs whose roles satisfy `wanted`.
-    fn shared_artist(&self, a: usize, b: usize, wanted: impl Fn(u8, u8) -> bool) -> Option<&str> {
+    /// The first artist (in artist order) credited on both songs in each role a reason
+    /// names: one walk along the two songs' credits, both sorted by artist.
+    fn shared_credits(&self, a: usize, b: usize) -> SharedCredits {
         let t = &self.tables;
-        let range = table::range(&t.credit_offsets, b).unwrap_or(0..0);
-        let (artists, roles) = (&t.credit_artists[range.clone()], &t.credit_roles[range]);
-        let theirs = &artists[..artists.len().min(roles.len())];
-        self.credit_pairs(a).find_map(|(name, role_a)| {
-            let pos = theirs.binary_search(&name).ok()?;
-            wanted(role_a, roles[pos]).then(|| t.strings.text(t.artist_names[name as usize]))
-        })
+        let credits = |song| {
+            let range = table::range(&t.credit_offsets, song).unwrap_or(0..0);
+            let (artists, roles) = (&t.credit_artists[range.clone()], &t.credit_roles[range]);
+            let n = artists.len().min(roles.len());
+            (&artists[..n], &roles[..n])
+        };
+        let ((artists_a, roles_a), (artists_b, roles_b)) = (credits(a), credits(b));
+        let mut shared = SharedCredits::default();
+        let (mut i, mut j) = (0, 0);
+        while i < artists_a.len() && j < artists_b.len() {
+            let artist = artists_a[i];
+            match artist.cmp(&artists_b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    let (x, y) = (roles_a[i], roles_b[j]);
+                    let first = |slot: &mut Option<u32>, holds: bool| {
+                        if holds && slot.is_none() {
+                            *slot = Some(artist);
+                        }
+                    };
+                    first(
+                        &mut shared.featured,
+                        (x | y) & role::FEATURED != 0 && x & y & role::PRIMARY == 0,
+                    );
+                    first(&mut shared.producer, x & y & role::PRODUCER != 0);
+                    first(&mut shared.writer, x & y & role::WRITER != 0);
+                    first(&mut shared.label, x & y & role::LABEL != 0);
+                    first(&mut shared.crew, x & y & role::CREW != 0);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        shared
+    }
+
+    /// An artist's name, by position in the model's artist table.
+    fn artist_name(&self, artist: Option<u32>) -> Option<&str> {
+        let t = &self.tables;
+        Some(t.strings.text(*t.artist_names.get(artist? as usize)?))
     }
 
     /// The Genius id and name of the song's primary artist, as [`Model::song`] gives them.
@@ -179,7 +245,94 @@ impl Model {
 
 #[cfg(test)]
 mod tests {
+    use songrec_catalog::{Artist, Credit, CreditRole, Performance, Song};
+
     use super::*;
+
+    /// Forty songs whose credits, drawn from twelve artists in every role, overlap in every
+    /// way, trained into a model.
+    fn tangled_credits() -> Model {
+        let artist = |id: u64| Artist {
+            id,
+            name: format!("Artist {id}"),
+        };
+        let mut state = 7u64;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        let songs: Vec<Song> = (1..=40)
+            .map(|id| {
+                let mut song = Song {
+                    pageviews: Some(100 + id),
+                    ..Song::new(id, format!("Song {id}"), artist(next(12)))
+                };
+                for _ in 0..next(7) {
+                    let role = CreditRole::ALL[next(4) as usize];
+                    song.credits.push(Credit {
+                        role,
+                        artist: artist(next(12)),
+                    });
+                }
+                for _ in 0..next(4) {
+                    let role = ["Label", "Mixing Engineer", "Guitar"][next(3) as usize];
+                    song.performances.push(Performance {
+                        role: role.into(),
+                        artist: artist(next(12)),
+                    });
+                }
+                song
+            })
+            .collect();
+        let params = crate::TrainParams {
+            k: 5,
+            eval_sample: 10,
+            ..crate::TrainParams::default()
+        };
+        crate::train(&songs, &params).unwrap().model
+    }
+
+    /// The first artist of `a`'s credits, in order, credited on `b` too with roles that
+    /// satisfy `wanted`, found by searching `b`'s credits for each.
+    fn first_shared(model: &Model, a: usize, b: usize, wanted: fn(u8, u8) -> bool) -> Option<u32> {
+        let theirs: Vec<(u32, u8)> = model.credit_pairs(b).collect();
+        model.credit_pairs(a).find_map(|(artist, role_a)| {
+            let pos = theirs.binary_search_by_key(&artist, |&(x, _)| x).ok()?;
+            wanted(role_a, theirs[pos].1).then_some(artist)
+        })
+    }
+
+    #[test]
+    fn one_walk_finds_the_first_shared_artist_in_every_role() {
+        let model = tangled_credits();
+        let mut found = 0;
+        for a in 0..model.len() {
+            for b in 0..model.len() {
+                let shared = model.shared_credits(a, b);
+                let want = [
+                    first_shared(&model, a, b, |x, y| {
+                        (x | y) & role::FEATURED != 0 && x & y & role::PRIMARY == 0
+                    }),
+                    first_shared(&model, a, b, |x, y| x & y & role::PRODUCER != 0),
+                    first_shared(&model, a, b, |x, y| x & y & role::WRITER != 0),
+                    first_shared(&model, a, b, |x, y| x & y & role::LABEL != 0),
+                    first_shared(&model, a, b, |x, y| x & y & role::CREW != 0),
+                ];
+                let got = [
+                    shared.featured,
+                    shared.producer,
+                    shared.writer,
+                    shared.label,
+                    shared.crew,
+                ];
+                assert_eq!(got, want, "songs {a} and {b}");
+                found += got.iter().flatten().count();
+            }
+        }
+        assert!(found > 200, "the catalogue shares too few credits: {found}");
+    }
 
     #[test]
     fn reasons_read_as_their_parts_joined() {

@@ -26,7 +26,7 @@ use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use crate::column::Column;
-use crate::table::{SectionSource, Tables, Tag};
+use crate::table::{self, SectionSource, Tables, Tag};
 use crate::{Model, ModelError, ModelInfo};
 
 #[cfg(target_endian = "big")]
@@ -132,12 +132,20 @@ fn align8(offset: u64) -> u64 {
 fn write_payload<W: Write>(model: &Model, w: &mut PayloadWriter<W>) -> std::io::Result<()> {
     let info = serde_json::to_vec(&model.info).map_err(std::io::Error::other)?;
     let sections = model.tables.sections();
+    // Records not held in memory are written from the other tables (measured first).
+    let pending = model.tables.pending_record_offsets();
+    let pending_bytes: &[u8] = pending.as_deref().map_or(&[], bytemuck::cast_slice);
+    let length = |tag: &Tag, bytes: &[u8]| match (&pending, *tag) {
+        (Some(_), table::RECORD_OFFSETS) => pending_bytes.len() as u64,
+        (Some(offsets), table::RECORDS) => offsets.last().copied().unwrap_or(0),
+        _ => bytes.len() as u64,
+    };
     let mut at = HEADER_LEN + PREAMBLE_LEN + ENTRY_LEN * sections.len() as u64 + info.len() as u64;
     let mut placed = Vec::with_capacity(sections.len());
     for (tag, bytes) in &sections {
         at = align8(at);
-        placed.push((*tag, at, bytes.len() as u64));
-        at += bytes.len() as u64;
+        placed.push((*tag, at, length(tag, bytes)));
+        at += length(tag, bytes);
     }
     w.u64(model.k as u64)?;
     w.u64(info.len() as u64)?;
@@ -148,9 +156,22 @@ fn write_payload<W: Write>(model: &Model, w: &mut PayloadWriter<W>) -> std::io::
         w.u64(*len)?;
     }
     w.bytes(&info)?;
-    for ((_, bytes), (_, offset, _)) in sections.iter().zip(&placed) {
+    for ((tag, bytes), (_, offset, len)) in sections.iter().zip(&placed) {
         let position = HEADER_LEN + w.written;
         w.bytes(&[0u8; 8][..(offset - position) as usize])?;
+        let bytes = match (&pending, *tag) {
+            (Some(_), table::RECORD_OFFSETS) => pending_bytes,
+            (Some(_), table::RECORDS) => {
+                model.tables.write_records(&mut |record| w.bytes(record))?;
+                if HEADER_LEN + w.written != offset + len {
+                    return Err(std::io::Error::other(
+                        "the song records came out another length than measured",
+                    ));
+                }
+                continue;
+            }
+            _ => bytes,
+        };
         for chunk in bytes.chunks(CHUNK) {
             w.bytes(chunk)?;
         }

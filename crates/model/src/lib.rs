@@ -29,6 +29,7 @@ mod file;
 mod original;
 mod params;
 mod profile;
+pub mod record;
 mod search;
 mod table;
 mod train;
@@ -38,8 +39,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-
-use crate::column::NO_STRING;
 
 pub use evaluate::{
     LabelReport, Labels, MAX_LABEL_LINES, PRIMARY_METRIC, SceneReport, TruthRow, coverage,
@@ -337,24 +336,13 @@ impl Model {
     }
 
     pub fn song(&self, index: usize) -> Option<SongView<'_>> {
-        let t = &self.tables;
-        let s = &t.strings;
-        let artist = *t.song_artist.get(index)? as usize;
-        let year = t.years[index];
-        let views = t.pageviews[index];
-        Some(SongView {
-            id: t.ids[index],
-            title: s.text(t.titles[index]),
-            artist: s.text(t.artist_names.get(artist).copied().unwrap_or(NO_STRING)),
-            artist_id: t.artist_ids.get(artist).copied().unwrap_or(0),
-            album: s.get(t.albums[index]),
-            release_date: s.get(t.dates[index]),
-            release_year: (year != table::NO_YEAR).then_some(year),
-            language: s.get(t.languages[index]),
-            pageviews: (views != table::NO_PAGEVIEWS).then_some(views),
-            url: s.get(t.urls[index]),
-            art_url: s.get(t.art_urls[index]),
-        })
+        self.tables.song(index)
+    }
+
+    /// The song at `index` as the JSON object answers carry ([`record::write_song`]), when
+    /// the model file holds records (files written before them do not).
+    pub fn song_record(&self, index: usize) -> Option<&[u8]> {
+        self.tables.record(index)
     }
 
     /// The Genius id of the song at `index` (what [`Model::song`] gives, without the rest).

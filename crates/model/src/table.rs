@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::column::{Column, StrRef, Strings, StringsBuilder};
+use crate::column::{Column, NO_STRING, StrRef, Strings, StringsBuilder};
 use crate::features::role;
-use crate::{Explanations, SongInfo};
+use crate::{Explanations, SongInfo, SongView, record};
 
 /// Stored for a song without pageviews.
 pub(crate) const NO_PAGEVIEWS: u64 = u64::MAX;
@@ -19,6 +19,10 @@ pub(crate) const NO_YEAR: i32 = i32::MIN;
 
 /// A section tag: up to 8 ASCII bytes, zero-padded.
 pub(crate) type Tag = [u8; 8];
+
+/// The sections of the song records, written from the other tables as the file is written.
+pub(crate) const RECORD_OFFSETS: Tag = tag("rec.offs");
+pub(crate) const RECORDS: Tag = tag("rec.json");
 
 pub(crate) const fn tag(name: &str) -> Tag {
     let bytes = name.as_bytes();
@@ -122,6 +126,12 @@ tables! {
     relation_offsets: u32 = "rel.offs",
     relation_targets: u32 = "rel.to",
     relation_kind: u8 = "rel.type",
+    /// Per song (n + 1 offsets) its record as answers carry it (`record::write_song`), so
+    /// that a server copies one stretch per song instead of reading a dozen columns. Older
+    /// files have none; tables assembled by training have none in memory either (they are
+    /// written straight to the file).
+    record_offsets: u64 = "rec.offs",
+    records: u8 = "rec.json",
 }
 
 /// Checks that every row of a table `k` cells wide names songs of the catalogue other than
@@ -301,6 +311,75 @@ impl Tables {
         t
     }
 
+    /// The song at `index`, read from the columns.
+    pub fn song(&self, index: usize) -> Option<SongView<'_>> {
+        let s = &self.strings;
+        let artist = *self.song_artist.get(index)? as usize;
+        let year = self.years[index];
+        let views = self.pageviews[index];
+        Some(SongView {
+            id: self.ids[index],
+            title: s.text(self.titles[index]),
+            artist: s.text(self.artist_names.get(artist).copied().unwrap_or(NO_STRING)),
+            artist_id: self.artist_ids.get(artist).copied().unwrap_or(0),
+            album: s.get(self.albums[index]),
+            release_date: s.get(self.dates[index]),
+            release_year: (year != NO_YEAR).then_some(year),
+            language: s.get(self.languages[index]),
+            pageviews: (views != NO_PAGEVIEWS).then_some(views),
+            url: s.get(self.urls[index]),
+            art_url: s.get(self.art_urls[index]),
+        })
+    }
+
+    /// The offsets of the records to write for tables that hold none in memory (tables
+    /// assembled by training: their records go straight to the file, see
+    /// [`Tables::write_records`]); `None` when the tables hold their records already.
+    pub fn pending_record_offsets(&self) -> Option<Vec<u64>> {
+        if !self.record_offsets.is_empty() {
+            return None;
+        }
+        let n = self.ids.len();
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0u64);
+        let mut one = Vec::new();
+        let mut total = 0u64;
+        for index in 0..n {
+            one.clear();
+            self.write_record(&mut one, index);
+            total += one.len() as u64;
+            offsets.push(total);
+        }
+        Some(offsets)
+    }
+
+    /// Writes every song's record, in order, to `out`, one record per call.
+    pub fn write_records(
+        &self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut one = Vec::new();
+        for index in 0..self.ids.len() {
+            one.clear();
+            self.write_record(&mut one, index);
+            out(&one)?;
+        }
+        Ok(())
+    }
+
+    fn write_record(&self, out: &mut Vec<u8>, index: usize) {
+        if let Some(song) = self.song(index) {
+            record::write_song(out, index, &song);
+        }
+    }
+
+    /// Song `index`'s record, when the file has records.
+    pub fn record(&self, index: usize) -> Option<&[u8]> {
+        let start = usize::try_from(*self.record_offsets.get(index)?).ok()?;
+        let end = usize::try_from(*self.record_offsets.get(index + 1)?).ok()?;
+        self.records.get(start..end)
+    }
+
     /// Checks every length and cross-reference, so that a decoded file can never make serving
     /// panic. `release` is handed each stretch of the neighbour table once it is checked (the
     /// file uses it to drop those pages from memory again).
@@ -394,6 +473,17 @@ impl Tables {
         )?;
         if self.artist_songs.iter().any(|&s| s as usize >= n) {
             return Err("an artist lists a song outside the catalogue".into());
+        }
+        if !self.record_offsets.is_empty() {
+            let offsets = &self.record_offsets;
+            let ok = offsets.len() == n + 1
+                && offsets.first() == Some(&0)
+                && offsets.last().copied() == u64::try_from(self.records.len()).ok()
+                && offsets.windows(2).all(|w| w[0] <= w[1]);
+            if !ok {
+                return Err("song record offsets are inconsistent".into());
+            }
+            release(bytemuck::cast_slice(offsets));
         }
         if self.strings.offsets.first().is_some_and(|&o| o != 0) {
             return Err("string offsets are inconsistent".into());

@@ -340,6 +340,26 @@ fn a_saved_model_loads_back_identical_and_the_checksum_is_the_files() {
 }
 
 #[test]
+fn a_saved_model_carries_every_songs_record_as_its_details_write_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut songs = tangled(200);
+    songs[7].title = "a \"quoted\"\ttitle, café".into();
+    songs[8].album = None;
+    let model = train(&songs, &small_params(15)).unwrap().model;
+    let path = dir.path().join("model.bin");
+    model.save(&path).unwrap();
+    // Records are written with the file; the trained model holds none.
+    assert_eq!(model.song_record(0), None);
+    let loaded = Model::load(&path).unwrap();
+    for i in 0..model.len() {
+        let mut want = Vec::new();
+        songrec_model::record::write_song(&mut want, i, &model.song(i).unwrap());
+        assert_eq!(loaded.song_record(i), Some(&want[..]), "song {i}");
+    }
+    assert_eq!(loaded.song_record(model.len()), None);
+}
+
+#[test]
 fn a_truncated_model_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, path, _) = saved_model(dir.path());

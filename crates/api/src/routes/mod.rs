@@ -8,6 +8,7 @@
 //! a handler with a `#[utoipa::path]` annotation and one `.routes(routes!(handler))` line.
 
 mod artists;
+mod fast;
 mod ops;
 mod pipeline;
 mod recommend;
@@ -195,11 +196,12 @@ pub(crate) fn app(
                 ]),
         );
     }
-    ServiceBuilder::new()
+    let general = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .service(router.with_state(state))
+        .service(router.with_state(state.clone()));
+    fast::FastLane::new(state, general, !cors_origins.is_empty())
 }
 
 /// Every request, under its route template (so that label values stay few), is counted and

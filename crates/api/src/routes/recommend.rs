@@ -12,7 +12,7 @@ use super::AppState;
 use crate::Recommender;
 use crate::error::{ApiError, ErrorBody};
 use crate::filters::Filters;
-use crate::items::{self, Reasons, RecommendedSong, SongItem};
+use crate::items::{self, ItemSong, Reasons, RecommendedSong};
 use crate::json;
 use crate::params::{
     self, JsonBody, MAX_AVOID, MAX_EXCLUDE, MAX_SEEDS, Query, QueryNames, Segment,
@@ -31,8 +31,9 @@ pub(crate) struct RecommendResponse<'m> {
     pub recommendations: Vec<RecommendedSong<'m>>,
 }
 
-impl IntoResponse for RecommendResponse<'_> {
-    fn into_response(self) -> Response {
+impl RecommendResponse<'_> {
+    /// The answer's JSON.
+    pub(super) fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(items::answer_capacity(self.recommendations.len()));
         out.push(b'{');
         json::key(&mut out, "requested_song_id", true);
@@ -41,7 +42,13 @@ impl IntoResponse for RecommendResponse<'_> {
         json::numbers(&mut out, &self.recommended_song_ids);
         items::write_recommendations(&mut out, &self.recommendations);
         out.push(b'}');
-        json::response(out)
+        out
+    }
+}
+
+impl IntoResponse for RecommendResponse<'_> {
+    fn into_response(self) -> Response {
+        json::response(self.to_json())
     }
 }
 
@@ -397,7 +404,7 @@ const FILL_REASON: &str = "similar popularity";
 /// The song's best neighbours that pass `filters`. On the original route (`fill`) without
 /// narrowing filters, a list that the catalogue bound leaves short of k is completed with the
 /// songs nearest in popularity, scored 0 so the order stays monotone.
-fn recommend_for<'m>(
+pub(super) fn recommend_for<'m>(
     model: &'m dyn Recommender,
     index: usize,
     k: usize,
@@ -429,7 +436,7 @@ fn recommend_for<'m>(
         .drain(..)
         .filter_map(|(c, (score, bits))| {
             Some(RecommendedSong {
-                song: SongItem::at(model, c)?,
+                song: ItemSong::at(model, c)?,
                 score,
                 reasons: Reasons::Stored {
                     model,
@@ -442,14 +449,14 @@ fn recommend_for<'m>(
         .collect();
     recommendations.extend(filled.into_iter().filter_map(|c| {
         Some(RecommendedSong {
-            song: SongItem::at(model, c)?,
+            song: ItemSong::at(model, c)?,
             score: 0.0,
             reasons: Reasons::Listed(vec![FILL_REASON.to_owned()]),
         })
     }));
     RecommendResponse {
         requested_song_id: model.song_id(index).unwrap_or(0),
-        recommended_song_ids: recommendations.iter().map(|r| r.song.id).collect(),
+        recommended_song_ids: recommendations.iter().map(|r| r.song.id()).collect(),
         recommendations,
     }
 }
@@ -513,7 +520,7 @@ fn recommend_from_seeds(
         .into_iter()
         .filter_map(|(index, score)| {
             Some(RecommendedSong {
-                song: SongItem::at(model, index)?,
+                song: ItemSong::at(model, index)?,
                 score,
                 reasons: Reasons::Listed(merged_reasons(model, index, &seed_indices, &links)),
             })
@@ -521,7 +528,7 @@ fn recommend_from_seeds(
         .collect();
     Ok(SeedsResponse {
         seed_song_ids: seeds,
-        recommended_song_ids: recommendations.iter().map(|r| r.song.id).collect(),
+        recommended_song_ids: recommendations.iter().map(|r| r.song.id()).collect(),
         recommendations,
     })
 }

@@ -250,6 +250,76 @@ async fn the_champion_from_the_registry_is_served_in_browse_order() {
     served.stop().await;
 }
 
+/// Status, headers but the date, and body of a GET.
+async fn whole_answer(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut request = client.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let mut kept: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    kept.sort();
+    (status, kept, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_route_answers_alike_on_its_fast_lane_and_through_the_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Arc::new(Registry::local(&dir.path().join("registry")).unwrap());
+    let songs = catalogue();
+    train_and_promote(&registry, &songs, dir.path(), 20).await;
+    let served = Served::start(registry.clone()).await;
+    served
+        .wait_until("the champion is served", || async {
+            served.get("/ready").await.0 == 200
+        })
+        .await;
+    let before = served.metrics().await;
+    // `Accept-Encoding: identity` sends a request through the router (the compression layer
+    // decides what it gets), where it is answered uncompressed all the same.
+    let general = [("accept-encoding", "identity")];
+    let mut plain_requests = 0;
+    for index in 0..songs.len() + 2 {
+        for query in ["", "?k=1", "?k=5", "?k=20", "?k=21"] {
+            let url = format!("{}/recommend/{index}{query}", served.base);
+            let fast = whole_answer(&served.client, &url, &[]).await;
+            let routed = whole_answer(&served.client, &url, &general).await;
+            assert_eq!(
+                (fast.0, &fast.1, String::from_utf8_lossy(&fast.2)),
+                (routed.0, &routed.1, String::from_utf8_lossy(&routed.2)),
+                "{url}"
+            );
+            plain_requests += 2;
+        }
+    }
+    // Both ways are counted alike, under the route's template.
+    let count = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("songrec_http_requests_total{")
+                    && l.contains("route=\"/recommend/{index}\"")
+            })
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        count(&served.metrics().await) - count(&before),
+        plain_requests
+    );
+    served.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_champion_is_picked_up_and_broken_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
