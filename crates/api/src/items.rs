@@ -197,7 +197,7 @@ impl std::fmt::Debug for Reasons<'_> {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RecommendedSong<'m> {
     #[serde(flatten)]
-    #[schema(inline, value_type = SongItem)]
+    #[schema(value_type = SongItem)]
     pub song: ItemSong<'m>,
     /// Similarity to the request, higher is closer, capped at the score of the item above:
     /// never increases down a list, even where the model places a song below a less similar
