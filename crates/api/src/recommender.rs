@@ -43,6 +43,10 @@ pub trait Recommender: Send + Sync + 'static {
         None
     }
 
+    /// Reads what an answer reads of each song of `songs` (before any is written), so that
+    /// their reads overlap. Changes nothing else.
+    fn touch(&self, _songs: &[usize]) {}
+
     /// Whether there is a song at `index`: `song(index).is_some()`, without reading it.
     fn has_song(&self, index: usize) -> bool {
         self.song(index).is_some()
@@ -125,6 +129,10 @@ impl Recommender for Model {
 
     fn song_record(&self, index: usize) -> Option<&[u8]> {
         Model::song_record(self, index)
+    }
+
+    fn touch(&self, songs: &[usize]) {
+        Model::touch(self, songs)
     }
 
     fn has_song(&self, index: usize) -> bool {

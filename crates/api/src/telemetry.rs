@@ -44,11 +44,19 @@ pub(crate) struct Metrics {
 
 /// The handles of one route's requests of one method and status.
 #[derive(Clone)]
-struct Series {
+pub(crate) struct Series {
     method: &'static str,
     status: u16,
     count: Counter,
     duration: Histogram,
+}
+
+impl Series {
+    /// Counts and times one request of this series.
+    pub fn record(&self, elapsed: Duration) {
+        self.count.increment(1);
+        self.duration.record(elapsed.as_secs_f64());
+    }
 }
 
 /// How a reload attempt ended, as counted in `songrec_model_reloads_total{outcome}`.
@@ -146,13 +154,12 @@ impl Metrics {
         status: u16,
         elapsed: Duration,
     ) {
-        let series = self.series(method, route, status);
-        series.count.increment(1);
-        series.duration.record(elapsed.as_secs_f64());
+        self.series(method, route, status).record(elapsed);
     }
 
-    /// The handles of a request series, registered on first use.
-    fn series(&self, method: &'static str, route: &str, status: u16) -> Series {
+    /// The handles of a request series, registered on first use; a caller that records many
+    /// requests of one series can keep them.
+    pub fn series(&self, method: &'static str, route: &str, status: u16) -> Series {
         let find = |all: &HashMap<String, Vec<Series>>| {
             all.get(route)?
                 .iter()

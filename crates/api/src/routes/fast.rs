@@ -10,6 +10,7 @@
 //! model, an index or k out of range, the in-flight limit reached.
 
 use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -23,6 +24,7 @@ use tower::Service;
 use super::AppState;
 use super::recommend::recommend_for;
 use crate::filters::Filters;
+use crate::telemetry::Series;
 
 /// The route template the lane's requests are counted under, as the router counts them.
 const ROUTE: &str = "/recommend/{index}";
@@ -35,11 +37,18 @@ pub(crate) struct FastLane<S> {
     inner: S,
     /// Whether CORS is configured: a request with `Origin` then needs the CORS layer.
     cors: bool,
+    /// The metric series of the lane's answers, registered with the first.
+    answered: Arc<OnceLock<Series>>,
 }
 
 impl<S> FastLane<S> {
     pub fn new(state: AppState, inner: S, cors: bool) -> FastLane<S> {
-        FastLane { state, inner, cors }
+        FastLane {
+            state,
+            inner,
+            cors,
+            answered: Arc::default(),
+        }
     }
 }
 
@@ -100,9 +109,9 @@ impl<S> FastLane<S> {
             header::VARY,
             HeaderValue::from_static(header::ACCEPT_ENCODING.as_str()),
         );
-        self.state
-            .metrics
-            .record_request("GET", ROUTE, 200, started.elapsed());
+        self.answered
+            .get_or_init(|| self.state.metrics.series("GET", ROUTE, 200))
+            .record(started.elapsed());
         Some(response)
     }
 }

@@ -432,6 +432,11 @@ pub(super) fn recommend_for<'m>(
             .take(k - chosen.len())
             .collect();
     }
+    let mut touched = [index; 1 + params::MAX_K];
+    for (slot, &(c, _)) in touched[1..].iter_mut().zip(&chosen) {
+        *slot = c;
+    }
+    model.touch(&touched[..=chosen.len().min(params::MAX_K)]);
     let mut recommendations: Vec<RecommendedSong<'m>> = chosen
         .drain(..)
         .filter_map(|(c, (score, bits))| {
