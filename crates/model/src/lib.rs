@@ -621,7 +621,7 @@ mod tests {
 
     #[test]
     fn the_head_table_and_the_whole_one_give_the_same_neighbours() {
-        let n = table::HEAD_K + 5;
+        let n = table::HEAD_K + 6;
         let mut model = wide_model(n);
         assert_eq!(model.head, table::HEAD_K);
         let read = |model: &Model| -> Vec<Vec<Neighbour>> {
