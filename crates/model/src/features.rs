@@ -273,6 +273,19 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// [`fnv1a`] of the lower-cased word, without building it when the word is ASCII.
+fn lowercase_fnv1a(word: &str) -> u64 {
+    if !word.is_ascii() {
+        return fnv1a(word.to_lowercase().as_bytes());
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in word.bytes() {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// The words of a song's description that say something beyond the song's other fields:
 /// [`description_terms`] without the words of its title, album and primary artist's name.
 /// Every description repeats those, tokens of their own already carry them, and their words
@@ -297,7 +310,7 @@ pub(crate) fn description_terms(text: &str) -> Vec<u64> {
     let mut terms: Vec<u64> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3 && !w.chars().all(|c| c.is_ascii_digit()))
-        .map(|w| fnv1a(w.to_lowercase().as_bytes()))
+        .map(lowercase_fnv1a)
         .collect();
     terms.sort_unstable();
     terms.dedup();
@@ -630,5 +643,31 @@ fn invert(v: &Vectors) -> Postings {
         songs,
         weights,
         roles,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_hash_as_their_lower_case_whatever_the_script() {
+        for word in [
+            "MiXeD123",
+            "abc",
+            "",
+            "Ärger",
+            "İstanbul",
+            "ΣΊΣΥΦΟΣ",
+            "straße",
+            "ǅemal",
+        ] {
+            assert_eq!(
+                lowercase_fnv1a(word),
+                fnv1a(word.to_lowercase().as_bytes()),
+                "{word}"
+            );
+        }
+        assert_ne!(lowercase_fnv1a("Abc"), fnv1a(b"Abc"));
     }
 }
