@@ -18,7 +18,7 @@
 //! pages requests touch.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,24 +52,6 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ModelError + '_ {
     }
 }
 
-struct PayloadWriter<W: Write> {
-    out: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> PayloadWriter<W> {
-    fn bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.hasher.update(bytes);
-        self.written += bytes.len() as u64;
-        self.out.write_all(bytes)
-    }
-
-    fn u64(&mut self, v: u64) -> std::io::Result<()> {
-        self.bytes(&v.to_le_bytes())
-    }
-}
-
 pub(crate) fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
     let err = io_error(path);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -81,8 +63,7 @@ pub(crate) fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
         Some(d) => d.join(format!(".{file_name}.{}.tmp", std::process::id())),
         None => format!(".{file_name}.{}.tmp", std::process::id()).into(),
     };
-    let result = write_file(model, &temp).and_then(|()| {
-        let checksum = file_sha256(&temp).map_err(&err)?;
+    let result = write_file(model, &temp).and_then(|checksum| {
         std::fs::rename(&temp, path).map_err(&err)?;
         if let Some(d) = dir {
             // Make the rename itself durable; not every platform can open a directory.
@@ -98,78 +79,104 @@ pub(crate) fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
     result
 }
 
-fn write_file(model: &Model, temp: &Path) -> Result<(), ModelError> {
+/// Writes the model file and returns the SHA-256 (hex) of its whole content.
+///
+/// The payload is in memory, so nothing is read back: the payload's hash (which the header
+/// carries) is computed beside the payload's write, and the whole file's beside the flush to
+/// disk.
+fn write_file(model: &Model, temp: &Path) -> Result<String, ModelError> {
     let err = io_error(temp);
+    let info = serde_json::to_vec(&model.info).map_err(|e| err(std::io::Error::other(e)))?;
+    let sections = model.tables.sections();
+    let preamble = preamble(model.k, &info, &sections);
+    let pieces = payload_pieces(&preamble, &sections);
+    let written: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+
     let mut file = File::create(temp).map_err(&err)?;
-    file.write_all(&[0u8; HEADER_LEN as usize]).map_err(&err)?;
-    let mut w = PayloadWriter {
-        out: BufWriter::with_capacity(CHUNK, file),
-        hasher: Sha256::new(),
-        written: 0,
-    };
-    write_payload(model, &mut w).map_err(&err)?;
-    let PayloadWriter {
-        out,
-        hasher,
-        written,
-    } = w;
-    let mut file = out.into_inner().map_err(|e| err(e.into_error()))?;
+    let payload_hash = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| {
+            let mut hasher = Sha256::new();
+            for piece in &pieces {
+                hasher.update(piece);
+            }
+            hasher.finalize()
+        });
+        let wrote = (|| {
+            file.seek(SeekFrom::Start(HEADER_LEN))?;
+            for piece in &pieces {
+                for chunk in piece.chunks(CHUNK) {
+                    file.write_all(chunk)?;
+                }
+            }
+            Ok(())
+        })();
+        let hash = hashing
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        wrote.map(|()| hash)
+    })
+    .map_err(&err)?;
+
     let mut header = Vec::with_capacity(HEADER_LEN as usize);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     header.extend_from_slice(&0u32.to_le_bytes());
     header.extend_from_slice(&written.to_le_bytes());
-    header.extend_from_slice(&hasher.finalize());
+    header.extend_from_slice(&payload_hash);
     file.seek(SeekFrom::Start(0)).map_err(&err)?;
     file.write_all(&header).map_err(&err)?;
-    file.sync_all().map_err(&err)
+
+    std::thread::scope(|scope| {
+        let syncing = scope.spawn(|| file.sync_all());
+        let mut hasher = Sha256::new();
+        hasher.update(&header);
+        for piece in &pieces {
+            hasher.update(piece);
+        }
+        let checksum = hex::encode(hasher.finalize());
+        syncing
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            .map(|()| checksum)
+    })
+    .map_err(&err)
 }
 
 fn align8(offset: u64) -> u64 {
     offset.div_ceil(8) * 8
 }
 
-fn write_payload<W: Write>(model: &Model, w: &mut PayloadWriter<W>) -> std::io::Result<()> {
-    let info = serde_json::to_vec(&model.info).map_err(std::io::Error::other)?;
-    let sections = model.tables.sections();
+/// The payload's start: k, the info's length, the section table and the info JSON.
+fn preamble(k: usize, info: &[u8], sections: &[(Tag, &[u8])]) -> Vec<u8> {
     let mut at = HEADER_LEN + PREAMBLE_LEN + ENTRY_LEN * sections.len() as u64 + info.len() as u64;
-    let mut placed = Vec::with_capacity(sections.len());
-    for (tag, bytes) in &sections {
+    let mut out = Vec::with_capacity((at - HEADER_LEN) as usize);
+    out.extend_from_slice(&(k as u64).to_le_bytes());
+    out.extend_from_slice(&(info.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(sections.len() as u64).to_le_bytes());
+    for (tag, bytes) in sections {
         at = align8(at);
-        placed.push((*tag, at, bytes.len() as u64));
+        out.extend_from_slice(tag);
+        out.extend_from_slice(&at.to_le_bytes());
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         at += bytes.len() as u64;
     }
-    w.u64(model.k as u64)?;
-    w.u64(info.len() as u64)?;
-    w.u64(sections.len() as u64)?;
-    for (tag, offset, len) in &placed {
-        w.bytes(tag)?;
-        w.u64(*offset)?;
-        w.u64(*len)?;
-    }
-    w.bytes(&info)?;
-    for ((_, bytes), (_, offset, _)) in sections.iter().zip(&placed) {
-        let position = HEADER_LEN + w.written;
-        w.bytes(&[0u8; 8][..(offset - position) as usize])?;
-        for chunk in bytes.chunks(CHUNK) {
-            w.bytes(chunk)?;
-        }
-    }
-    Ok(())
+    out.extend_from_slice(info);
+    out
 }
 
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; CHUNK];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
+/// The payload in order: the preamble, then each section after the zeros that align it to 8
+/// bytes in the file.
+fn payload_pieces<'a>(preamble: &'a [u8], sections: &[(Tag, &'a [u8])]) -> Vec<&'a [u8]> {
+    const ZEROS: [u8; 8] = [0; 8];
+    let mut pieces = vec![preamble];
+    let mut at = HEADER_LEN + preamble.len() as u64;
+    for (_, bytes) in sections {
+        let pad = (align8(at) - at) as usize;
+        pieces.push(&ZEROS[..pad]);
+        pieces.push(bytes);
+        at = align8(at) + bytes.len() as u64;
     }
-    Ok(hex::encode(hasher.finalize()))
+    pieces
 }
 
 /// The mapped file; its pages can be dropped from the process once read.
@@ -409,7 +416,10 @@ mod tests {
         let checksum = model.save(&path).unwrap();
         let len = std::fs::metadata(&path).unwrap().len();
         assert!(len > 8 * CHUNK as u64, "only {len} bytes");
-        assert_eq!(checksum, file_sha256(&path).unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(checksum, hex::encode(Sha256::digest(&bytes)));
+        // The header's payload hash, which loading without a recorded checksum checks.
+        assert_eq!(load(&path, None).unwrap().len(), model.len());
 
         let loaded = load(&path, Some(&checksum)).unwrap();
         assert_eq!(loaded.len(), model.len());
