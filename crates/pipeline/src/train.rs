@@ -33,7 +33,8 @@ pub struct TrainOutcome {
     pub timings: BTreeMap<String, f64>,
 }
 
-/// A model file trained and evaluated, not yet registered. Removed from disk when dropped.
+/// A model file trained and evaluated, not yet registered. Removed from disk when dropped (unless
+/// registering moved it into the registry).
 pub(crate) struct TrainedFile {
     path: PathBuf,
     pub checksum: String,
@@ -216,8 +217,9 @@ pub(crate) async fn register(
     registry: &Registry,
     trained: &TrainedFile,
 ) -> Result<VersionInfo, StepError> {
+    // The file is the pipeline's own, removed once registered: the registry may take it.
     let version = registry
-        .register(NewVersion {
+        .register_moving(NewVersion {
             model_file: &trained.path,
             checksum: trained.checksum.clone(),
             params: trained.params.clone(),
