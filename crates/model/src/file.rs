@@ -52,24 +52,6 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ModelError + '_ {
     }
 }
 
-struct PayloadWriter<W: Write> {
-    out: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> PayloadWriter<W> {
-    fn bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.hasher.update(bytes);
-        self.written += bytes.len() as u64;
-        self.out.write_all(bytes)
-    }
-
-    fn u64(&mut self, v: u64) -> std::io::Result<()> {
-        self.bytes(&v.to_le_bytes())
-    }
-}
-
 pub(crate) fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
     let err = io_error(path);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -81,8 +63,7 @@ pub(crate) fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
         Some(d) => d.join(format!(".{file_name}.{}.tmp", std::process::id())),
         None => format!(".{file_name}.{}.tmp", std::process::id()).into(),
     };
-    let result = write_file(model, &temp).and_then(|()| {
-        let checksum = file_sha256(&temp).map_err(&err)?;
+    let result = write_file(model, &temp).and_then(|checksum| {
         std::fs::rename(&temp, path).map_err(&err)?;
         if let Some(d) = dir {
             // Make the rename itself durable; not every platform can open a directory.
@@ -98,99 +79,171 @@ pub(crate) fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
     result
 }
 
-fn write_file(model: &Model, temp: &Path) -> Result<(), ModelError> {
+/// Writes the model file and returns the SHA-256 (hex) of its whole content.
+///
+/// Nothing is read back: the payload's hash (which the header carries) is computed beside the
+/// payload's write, and the whole file's beside the flush to disk, from the tables in memory.
+/// Song records the tables do not hold (a trained model's) are written out from the other
+/// tables each time they are needed, instead of being held.
+fn write_file(model: &Model, temp: &Path) -> Result<String, ModelError> {
     let err = io_error(temp);
+    let info = serde_json::to_vec(&model.info).map_err(|e| err(std::io::Error::other(e)))?;
+    let pending = model.tables.pending_record_offsets();
+    let sections: Vec<(Tag, Section<'_>)> = model
+        .tables
+        .sections()
+        .into_iter()
+        .map(|(tag, bytes)| {
+            let section = match (&pending, tag) {
+                (Some(offsets), table::RECORD_OFFSETS) => {
+                    Section::Bytes(bytemuck::cast_slice(offsets))
+                }
+                (Some(offsets), table::RECORDS) => {
+                    Section::Records(offsets.last().copied().unwrap_or(0))
+                }
+                _ => Section::Bytes(bytes),
+            };
+            (tag, section)
+        })
+        .collect();
+    let preamble = preamble(model.k, &info, &sections);
+    let pieces = payload_pieces(&preamble, &sections);
+    let written: u64 = pieces.iter().map(Section::len).sum();
+    let tables = &model.tables;
+
     let mut file = File::create(temp).map_err(&err)?;
-    file.write_all(&[0u8; HEADER_LEN as usize]).map_err(&err)?;
-    let mut w = PayloadWriter {
-        out: BufWriter::with_capacity(CHUNK, file),
-        hasher: Sha256::new(),
-        written: 0,
-    };
-    write_payload(model, &mut w).map_err(&err)?;
-    let PayloadWriter {
-        out,
-        hasher,
-        written,
-    } = w;
-    let mut file = out.into_inner().map_err(|e| err(e.into_error()))?;
+    let payload_hash = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| {
+            let mut hasher = Sha256::new();
+            for piece in &pieces {
+                piece.each_chunk(tables, &mut |chunk| {
+                    hasher.update(chunk);
+                    Ok(())
+                })?;
+            }
+            Ok::<_, std::io::Error>(hasher.finalize())
+        });
+        let wrote = (|| {
+            file.seek(SeekFrom::Start(HEADER_LEN))?;
+            let mut out = BufWriter::with_capacity(CHUNK, &file);
+            for piece in &pieces {
+                piece.each_chunk(tables, &mut |chunk| out.write_all(chunk))?;
+            }
+            out.flush()
+        })();
+        let hash = hashing
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        wrote.and(hash)
+    })
+    .map_err(&err)?;
+
     let mut header = Vec::with_capacity(HEADER_LEN as usize);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     header.extend_from_slice(&0u32.to_le_bytes());
     header.extend_from_slice(&written.to_le_bytes());
-    header.extend_from_slice(&hasher.finalize());
+    header.extend_from_slice(&payload_hash);
     file.seek(SeekFrom::Start(0)).map_err(&err)?;
     file.write_all(&header).map_err(&err)?;
-    file.sync_all().map_err(&err)
+
+    std::thread::scope(|scope| {
+        let syncing = scope.spawn(|| file.sync_all());
+        let mut hasher = Sha256::new();
+        hasher.update(&header);
+        let hashed = pieces.iter().try_for_each(|piece| {
+            piece.each_chunk(tables, &mut |chunk| {
+                hasher.update(chunk);
+                Ok(())
+            })
+        });
+        let checksum = hex::encode(hasher.finalize());
+        syncing
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            .and(hashed)
+            .map(|()| checksum)
+    })
+    .map_err(&err)
+}
+
+/// A stretch of the payload: bytes in memory, or the song records (of this length), written
+/// out from the tables as they are read.
+#[derive(Clone, Copy)]
+enum Section<'a> {
+    Bytes(&'a [u8]),
+    Records(u64),
+}
+
+impl Section<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Section::Bytes(bytes) => bytes.len() as u64,
+            Section::Records(len) => *len,
+        }
+    }
+
+    /// Hands the stretch to `each` in order, a piece at a time; records that come out another
+    /// length than measured are an error.
+    fn each_chunk(
+        &self,
+        tables: &Tables,
+        each: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match self {
+            Section::Bytes(bytes) => bytes.chunks(CHUNK).try_for_each(each),
+            Section::Records(len) => {
+                let mut total = 0u64;
+                tables.write_records(&mut |record| {
+                    total += record.len() as u64;
+                    each(record)
+                })?;
+                if total != *len {
+                    return Err(std::io::Error::other(
+                        "the song records came out another length than measured",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 fn align8(offset: u64) -> u64 {
     offset.div_ceil(8) * 8
 }
 
-fn write_payload<W: Write>(model: &Model, w: &mut PayloadWriter<W>) -> std::io::Result<()> {
-    let info = serde_json::to_vec(&model.info).map_err(std::io::Error::other)?;
-    let sections = model.tables.sections();
-    // Records not held in memory are written from the other tables (measured first).
-    let pending = model.tables.pending_record_offsets();
-    let pending_bytes: &[u8] = pending.as_deref().map_or(&[], bytemuck::cast_slice);
-    let length = |tag: &Tag, bytes: &[u8]| match (&pending, *tag) {
-        (Some(_), table::RECORD_OFFSETS) => pending_bytes.len() as u64,
-        (Some(offsets), table::RECORDS) => offsets.last().copied().unwrap_or(0),
-        _ => bytes.len() as u64,
-    };
+/// The payload's start: k, the info's length, the section table and the info JSON.
+fn preamble(k: usize, info: &[u8], sections: &[(Tag, Section<'_>)]) -> Vec<u8> {
     let mut at = HEADER_LEN + PREAMBLE_LEN + ENTRY_LEN * sections.len() as u64 + info.len() as u64;
-    let mut placed = Vec::with_capacity(sections.len());
-    for (tag, bytes) in &sections {
+    let mut out = Vec::with_capacity((at - HEADER_LEN) as usize);
+    out.extend_from_slice(&(k as u64).to_le_bytes());
+    out.extend_from_slice(&(info.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(sections.len() as u64).to_le_bytes());
+    for (tag, section) in sections {
         at = align8(at);
-        placed.push((*tag, at, length(tag, bytes)));
-        at += length(tag, bytes);
+        out.extend_from_slice(tag);
+        out.extend_from_slice(&at.to_le_bytes());
+        out.extend_from_slice(&section.len().to_le_bytes());
+        at += section.len();
     }
-    w.u64(model.k as u64)?;
-    w.u64(info.len() as u64)?;
-    w.u64(sections.len() as u64)?;
-    for (tag, offset, len) in &placed {
-        w.bytes(tag)?;
-        w.u64(*offset)?;
-        w.u64(*len)?;
-    }
-    w.bytes(&info)?;
-    for ((tag, bytes), (_, offset, len)) in sections.iter().zip(&placed) {
-        let position = HEADER_LEN + w.written;
-        w.bytes(&[0u8; 8][..(offset - position) as usize])?;
-        let bytes = match (&pending, *tag) {
-            (Some(_), table::RECORD_OFFSETS) => pending_bytes,
-            (Some(_), table::RECORDS) => {
-                model.tables.write_records(&mut |record| w.bytes(record))?;
-                if HEADER_LEN + w.written != offset + len {
-                    return Err(std::io::Error::other(
-                        "the song records came out another length than measured",
-                    ));
-                }
-                continue;
-            }
-            _ => bytes,
-        };
-        for chunk in bytes.chunks(CHUNK) {
-            w.bytes(chunk)?;
-        }
-    }
-    Ok(())
+    out.extend_from_slice(info);
+    out
 }
 
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; CHUNK];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
+/// The payload in order: the preamble, then each section after the zeros that align it to 8
+/// bytes in the file.
+fn payload_pieces<'a>(preamble: &'a [u8], sections: &[(Tag, Section<'a>)]) -> Vec<Section<'a>> {
+    const ZEROS: [u8; 8] = [0; 8];
+    let mut pieces = vec![Section::Bytes(preamble)];
+    let mut at = HEADER_LEN + preamble.len() as u64;
+    for (_, section) in sections {
+        let pad = (align8(at) - at) as usize;
+        pieces.push(Section::Bytes(&ZEROS[..pad]));
+        pieces.push(*section);
+        at = align8(at) + section.len();
     }
-    Ok(hex::encode(hasher.finalize()))
+    pieces
 }
 
 /// The mapped file; its pages can be dropped from the process once read.
@@ -430,7 +483,10 @@ mod tests {
         let checksum = model.save(&path).unwrap();
         let len = std::fs::metadata(&path).unwrap().len();
         assert!(len > 8 * CHUNK as u64, "only {len} bytes");
-        assert_eq!(checksum, file_sha256(&path).unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(checksum, hex::encode(Sha256::digest(&bytes)));
+        // The header's payload hash, which loading without a recorded checksum checks.
+        assert_eq!(load(&path, None).unwrap().len(), model.len());
 
         let loaded = load(&path, Some(&checksum)).unwrap();
         assert_eq!(loaded.len(), model.len());

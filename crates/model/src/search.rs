@@ -60,6 +60,43 @@ pub(crate) struct Scratch {
     /// computed for the group), and which circles are set.
     common_dots: Vec<f32>,
     common_set: Vec<u32>,
+    /// A query's candidates, and the bits of the best scores among them.
+    hits: Vec<Hit>,
+    top: Vec<u32>,
+    /// The version groups a list already holds.
+    groups: GroupSet,
+}
+
+/// A set of version groups (song indices), emptied in constant time: each member is marked
+/// with the current round.
+struct GroupSet {
+    marks: Vec<u32>,
+    round: u32,
+}
+
+impl GroupSet {
+    fn new(n: usize) -> GroupSet {
+        GroupSet {
+            marks: vec![0; n],
+            round: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.round = self.round.wrapping_add(1);
+        if self.round == 0 {
+            self.marks.fill(0);
+            self.round = 1;
+        }
+    }
+
+    /// Adds `group`; false when it was already there.
+    fn insert(&mut self, group: u32) -> bool {
+        let mark = &mut self.marks[group as usize];
+        let added = *mark != self.round;
+        *mark = self.round;
+        added
+    }
 }
 
 impl Scratch {
@@ -75,6 +112,9 @@ impl Scratch {
             circle_skipped: vec![0.0; vectors.kinds.len()],
             common_dots: vec![f32::NAN; vectors.circles.len()],
             common_set: Vec::new(),
+            hits: Vec::new(),
+            top: Vec::new(),
+            groups: GroupSet::new(vectors.n),
         }
     }
 }
@@ -398,6 +438,9 @@ impl<'v> Searcher<'v> {
             circle_skipped: skipped_by_token,
             common_dots,
             common_set,
+            hits,
+            top,
+            groups,
             ..
         } = scratch;
         let (scores, bits) = (&mut scores[..], &mut bits[..]);
@@ -450,7 +493,8 @@ impl<'v> Searcher<'v> {
                 }
             }
         }
-        let mut hits: Vec<Hit> = Vec::with_capacity(touched.len() + 2 * k);
+        hits.clear();
+        hits.reserve(touched.len() + 2 * k);
         let mut wanted = k;
         for &c in touched.iter() {
             let c = c as usize;
@@ -489,12 +533,13 @@ impl<'v> Searcher<'v> {
             .sum::<f32>();
         bound = bound * (1.0 + 1e-5) + 1e-6;
         // The best `wanted` scores so far (non-negative floats order as their bits do).
-        let mut top: Vec<u32> = hits.iter().map(|h| h.1.max(0.0).to_bits()).collect();
+        top.clear();
+        top.extend(hits.iter().map(|h| h.1.max(0.0).to_bits()));
         if top.len() > wanted {
             top.select_nth_unstable_by(wanted, |a, b| b.cmp(a));
             top.truncate(wanted);
         }
-        let mut best: BinaryHeap<Reverse<u32>> = top.into_iter().map(Reverse).collect();
+        let mut best: BinaryHeap<Reverse<u32>> = top.iter().copied().map(Reverse).collect();
         let threshold = |best: &BinaryHeap<Reverse<u32>>, wanted: usize| {
             (best.len() >= wanted)
                 .then(|| best.peek().map(|m| m.0))
@@ -545,7 +590,7 @@ impl<'v> Searcher<'v> {
             hits.truncate(wanted);
         }
         hits.sort_unstable_by(better);
-        self.assemble(query.index, hits, k)
+        self.assemble(query.index, hits, k, groups)
     }
 
     fn same_artist(&self, a: usize, b: usize) -> bool {
@@ -556,11 +601,11 @@ impl<'v> Searcher<'v> {
     /// artist never above its share of any prefix (such songs wait for the next place they are
     /// allowed); then songs of the same language and era (then language, then anyone), nearest
     /// in popularity; the artist's waiting songs come last, only when nothing else is left.
-    fn assemble(&self, q: usize, hits: Vec<Hit>, k: usize) -> Vec<Hit> {
+    fn assemble(&self, q: usize, hits: &[Hit], k: usize, groups: &mut GroupSet) -> Vec<Hit> {
         let capped = self.same_artist_share < 1.0;
         let allowed = |len: usize| (self.same_artist_share * len as f64).ceil() as usize;
         let mut chosen: Vec<Hit> = Vec::with_capacity(k);
-        let mut groups: std::collections::HashSet<u32> = std::collections::HashSet::new();
+        groups.clear();
         groups.insert(self.group_of(q));
         let mut deferred = std::collections::VecDeque::new();
         let mut same = 0;
@@ -585,7 +630,7 @@ impl<'v> Searcher<'v> {
                 }
             }
         };
-        for hit in hits {
+        for &hit in hits {
             if chosen.len() == k {
                 break;
             }

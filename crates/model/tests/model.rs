@@ -285,6 +285,28 @@ fn the_approximate_path_reports_its_recall_against_exact_search() {
 }
 
 #[test]
+fn the_held_out_score_alone_is_what_training_reports_under_the_same_parameters() {
+    // The pipeline takes a champion's score under the candidate's parameters from the
+    // candidate's own metrics rather than computing it again.
+    let songs = tangled(400);
+    let mut reversed = songs.clone();
+    reversed.reverse();
+    let approximate = TrainParams {
+        exact_max_songs: 0,
+        candidate_max_df: 5,
+        ..small_params(20)
+    };
+    for params in [small_params(20), approximate] {
+        let trained = train(&songs, &params).unwrap().model.info().metrics[PRIMARY_METRIC];
+        assert!(trained > 0.0 && trained < 1.0, "{trained}");
+        assert_eq!(
+            songrec_model::heldout_hit_rate(&reversed, &params).unwrap(),
+            trained
+        );
+    }
+}
+
+#[test]
 fn training_refuses_a_catalogue_too_small_to_recommend_from() {
     assert!(matches!(
         train(&[song(1, 1)], &TrainParams::default()),

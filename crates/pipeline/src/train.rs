@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use songrec_model::{PRIMARY_METRIC, TrainParams};
+use songrec_model::{FeatureSet, PRIMARY_METRIC, TrainParams};
 use songrec_registry::{Decision, NewVersion, PromotionPolicy, Registry, VersionInfo};
 use songrec_store::Store;
 
@@ -33,7 +33,8 @@ pub struct TrainOutcome {
     pub timings: BTreeMap<String, f64>,
 }
 
-/// A model file trained and evaluated, not yet registered. Removed from disk when dropped.
+/// A model file trained and evaluated, not yet registered. Removed from disk when dropped (unless
+/// registering moved it into the registry).
 pub(crate) struct TrainedFile {
     path: PathBuf,
     pub checksum: String,
@@ -56,6 +57,13 @@ pub const MIN_SONGS: usize = 2;
 pub(crate) struct Rescore {
     params: TrainParams,
     version: u64,
+}
+
+/// The champion's held-out score on the candidate's catalogue: computed on its own, or the
+/// candidate's when both were trained with the same parameters.
+enum Rescored {
+    Score(f64),
+    AsCandidate,
 }
 
 /// Under the `auto` policy, the champion's training parameters made to draw the candidate's
@@ -133,17 +141,40 @@ pub(crate) async fn train_model(
     // Training is CPU-bound (rayon); keep it off the async workers.
     let trained = tokio::task::spawn_blocking(move || {
         // The champion is scored first: its search structures are gone before training builds
-        // its own, rather than built beside the trained model's tables.
+        // its own, rather than built beside the trained model's tables. Under the candidate's
+        // own parameters (full features) its score is the candidate's held-out metric: the same
+        // sample, features and queries, which training evaluates anyway.
         let rescored = match champion {
+            Some(champion) if champion.params == params && params.features == FeatureSet::Full => {
+                Some((champion.version, Rescored::AsCandidate, 0.0))
+            }
             Some(champion) => {
                 let t = Instant::now();
                 let score = songrec_model::heldout_hit_rate(&songs, &champion.params)?;
-                Some((champion.version, score, t.elapsed().as_secs_f64()))
+                Some((
+                    champion.version,
+                    Rescored::Score(score),
+                    t.elapsed().as_secs_f64(),
+                ))
             }
             None => None,
         };
         let mut trained = songrec_model::train(&songs, &params)?;
-        if let Some((version, score, seconds)) = rescored {
+        if let Some((version, rescored, seconds)) = rescored {
+            let score = match rescored {
+                Rescored::Score(score) => score,
+                Rescored::AsCandidate => trained
+                    .model
+                    .info()
+                    .metrics
+                    .get(PRIMARY_METRIC)
+                    .copied()
+                    .ok_or_else(|| {
+                        songrec_model::ModelError::Training(format!(
+                            "training reported no {PRIMARY_METRIC}"
+                        ))
+                    })?,
+            };
             trained.timings.insert("rescore_champion".into(), seconds);
             trained.model.set_metric(
                 &format!("{}{PRIMARY_METRIC}", songrec_registry::CHAMPION_PREFIX),
@@ -186,8 +217,9 @@ pub(crate) async fn register(
     registry: &Registry,
     trained: &TrainedFile,
 ) -> Result<VersionInfo, StepError> {
+    // The file is the pipeline's own, removed once registered: the registry may take it.
     let version = registry
-        .register(NewVersion {
+        .register_moving(NewVersion {
             model_file: &trained.path,
             checksum: trained.checksum.clone(),
             params: trained.params.clone(),

@@ -77,6 +77,21 @@ pub(crate) fn copy_hashing(from: &Path, to: &Path) -> Result<String, RegistryErr
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// Moves the regular file `from` to `to` (a new name on the same file system), makes sure its
+/// content is on disk, and returns its SHA-256 (hex); copies it as [`copy_hashing`] does when
+/// it cannot be renamed (another file system, or not a regular file).
+pub(crate) fn move_hashing(from: &Path, to: &Path) -> Result<String, RegistryError> {
+    let regular = std::fs::symlink_metadata(from).is_ok_and(|m| m.file_type().is_file());
+    if !regular || to.exists() || std::fs::rename(from, to).is_err() {
+        return copy_hashing(from, to);
+    }
+    // Whoever wrote the file may not have flushed it; when it did, this costs nothing.
+    File::open(to)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error(to))?;
+    sha256_file(to)
+}
+
 /// The SHA-256 (hex) of a file's content.
 pub fn sha256_file(path: &Path) -> Result<String, RegistryError> {
     let mut file = File::open(path).map_err(io_error(path))?;
@@ -140,5 +155,33 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(sha256_file(&to).unwrap(), sum);
+    }
+
+    #[test]
+    fn move_hashing_moves_a_regular_file_and_copies_what_a_link_points_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let from = dir.path().join("a");
+        let to = dir.path().join("b");
+        std::fs::write(&from, b"abc").unwrap();
+        assert_eq!(move_hashing(&from, &to).unwrap(), abc);
+        assert!(!from.exists());
+        assert_eq!(std::fs::read(&to).unwrap(), b"abc");
+
+        // The link stays, and the registry gets the content, not a link.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            let target = dir.path().join("c");
+            std::os::unix::fs::symlink(&to, &link).unwrap();
+            assert_eq!(move_hashing(&link, &target).unwrap(), abc);
+            assert!(link.exists());
+            assert!(std::fs::symlink_metadata(&target).unwrap().is_file());
+        }
+
+        // An existing name is never replaced.
+        std::fs::write(&from, b"abc").unwrap();
+        assert!(move_hashing(&from, &to).is_err());
+        assert!(from.exists());
     }
 }

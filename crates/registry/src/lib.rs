@@ -196,6 +196,18 @@ impl Registry {
         }
     }
 
+    /// [`Registry::register`] for a model file the caller hands over and will not use again: a
+    /// local registry moves it in when it can (a rename on the same file system: nothing to
+    /// copy or flush again), and copies it otherwise. After the call the file may be gone from
+    /// `new.model_file`, whether registration succeeded or not.
+    pub async fn register_moving(&self, new: NewVersion<'_>) -> Result<VersionInfo, RegistryError> {
+        let owned = new.to_owned_version();
+        match &self.backend {
+            Backend::Local(local) => blocking(local, move |l| l.register_moving(owned)).await,
+            Backend::Mlflow(mlflow) => mlflow.register(owned).await,
+        }
+    }
+
     /// Registers a new version, then makes it champion if `policy` prefers it to the current
     /// champion on `primary_metric` (higher is better).
     pub async fn register_and_promote(

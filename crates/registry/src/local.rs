@@ -21,7 +21,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::files::{copy_hashing, io_error, is_sha256_hex, sha256_file, sync_dir, unique_suffix};
+use crate::files::{
+    copy_hashing, io_error, is_sha256_hex, move_hashing, sha256_file, sync_dir, unique_suffix,
+};
 use crate::retention::{self, Pruned};
 use crate::{Decision, ModelFile, PromotionPolicy, RegistryError, VersionInfo};
 
@@ -160,6 +162,19 @@ impl LocalRegistry {
     }
 
     pub fn register(&self, new: OwnedNewVersion) -> Result<VersionInfo, RegistryError> {
+        self.register_file(new, false)
+    }
+
+    /// [`LocalRegistry::register`], moving the model file in rather than copying it when it can.
+    pub fn register_moving(&self, new: OwnedNewVersion) -> Result<VersionInfo, RegistryError> {
+        self.register_file(new, true)
+    }
+
+    fn register_file(
+        &self,
+        new: OwnedNewVersion,
+        moving: bool,
+    ) -> Result<VersionInfo, RegistryError> {
         let expected = new.checksum.to_ascii_lowercase();
         if !is_sha256_hex(&expected) {
             return Err(RegistryError::InvalidInput(format!(
@@ -170,7 +185,7 @@ impl LocalRegistry {
         self.remove_stale_staging();
         let staging = self.root.join(STAGING_DIR).join(unique_suffix());
         std::fs::create_dir(&staging).map_err(io_error(&staging))?;
-        let result = self.register_staged(&staging, new, &expected);
+        let result = self.register_staged(&staging, new, &expected, moving);
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
         }
@@ -182,9 +197,14 @@ impl LocalRegistry {
         staging: &Path,
         new: OwnedNewVersion,
         expected: &str,
+        moving: bool,
     ) -> Result<VersionInfo, RegistryError> {
         let model_path = staging.join(MODEL_FILE);
-        let found = copy_hashing(&new.model_file, &model_path)?;
+        let found = if moving {
+            move_hashing(&new.model_file, &model_path)?
+        } else {
+            copy_hashing(&new.model_file, &model_path)?
+        };
         if found != expected {
             return Err(RegistryError::ModelFileMismatch {
                 path: new.model_file.display().to_string(),
