@@ -223,13 +223,7 @@ mod tests {
             title: &s.title,
             artist: &s.artist,
             artist_id: s.artist_id,
-            album: None,
-            release_date: None,
-            release_year: None,
-            language: None,
-            pageviews: None,
-            url: None,
-            art_url: None,
+            ..SongView::default()
         }
     }
 

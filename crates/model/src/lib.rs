@@ -93,7 +93,7 @@ impl SongInfo {
 }
 
 /// One song of a loaded model, borrowed from it (from the mapped file when it was loaded).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct SongView<'m> {
     pub id: u64,
     pub title: &'m str,
