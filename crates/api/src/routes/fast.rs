@@ -22,8 +22,7 @@ use hyper::body::Incoming;
 use tower::Service;
 
 use super::AppState;
-use super::recommend::recommend_for;
-use crate::filters::Filters;
+use super::recommend::plain_answer_by_index;
 use crate::telemetry::Series;
 
 /// The route template the lane's requests are counted under, as the router counts them.
@@ -92,12 +91,7 @@ impl<S> FastLane<S> {
         let _admitted = self.state.in_flight.admit()?;
         let served = self.state.slot.load();
         let model = served.as_ref()?.model.as_ref();
-        if index >= model.universe() || k > model.max_k() {
-            return None;
-        }
-        let mut filters = Filters::new(model.universe());
-        filters.excluded_songs.push(index);
-        let body = recommend_for(model, index, k, &filters, true).to_json();
+        let body = plain_answer_by_index(model, index, k as u64)?;
         let mut response = Response::new(Full::new(Bytes::from(body)));
         let headers = response.headers_mut();
         headers.insert(

@@ -33,7 +33,7 @@ pub(crate) struct RecommendResponse<'m> {
 
 impl RecommendResponse<'_> {
     /// The answer's JSON.
-    pub(super) fn to_json(&self) -> Vec<u8> {
+    fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(items::answer_capacity(self.recommendations.len()));
         out.push(b'{');
         json::key(&mut out, "requested_song_id", true);
@@ -293,11 +293,45 @@ pub(crate) async fn by_index(
     let served = state.model()?;
     let model = served.model.as_ref();
     let index = params::parse_index(&raw_index)?;
+    Ok(json::response(
+        answer_by_index(model, index, filter_args!(query)).map_err(|e| match e {
+            None => ApiError::UnknownIndex(raw_index),
+            Some(e) => e,
+        })?,
+    ))
+}
+
+/// The JSON answer of `GET /recommend/{index}` with these filters; `Err(None)` when no song
+/// with pageviews has this index. The router's handler and the fast lane (with `k` alone) both
+/// answer with it.
+fn answer_by_index(
+    model: &dyn Recommender,
+    index: usize,
+    args: FilterArgs,
+) -> Result<Vec<u8>, Option<ApiError>> {
     if index >= model.universe() {
-        return Err(ApiError::UnknownIndex(raw_index));
+        return Err(None);
     }
-    let (k, filters) = filter_args!(query).check(model, &[index], model.universe())?;
-    Ok(recommend_for(model, index, k, &filters, true).into_response())
+    let (k, filters) = args.check(model, &[index], model.universe())?;
+    Ok(recommend_for(model, index, k, &filters, true).to_json())
+}
+
+/// [`answer_by_index`] with `k` alone, or `None` when that is an error.
+pub(super) fn plain_answer_by_index(
+    model: &dyn Recommender,
+    index: usize,
+    k: u64,
+) -> Option<Vec<u8>> {
+    let args = FilterArgs {
+        k: Some(k),
+        exclude_artist: None,
+        max_per_artist: None,
+        language: None,
+        min_year: None,
+        max_year: None,
+        min_pageviews: None,
+    };
+    answer_by_index(model, index, args).ok()
 }
 
 /// Recommendations for a song given by its Genius id, over the whole catalogue.
@@ -404,7 +438,7 @@ const FILL_REASON: &str = "similar popularity";
 /// The song's best neighbours that pass `filters`. On the original route (`fill`) without
 /// narrowing filters, a list that the catalogue bound leaves short of k is completed with the
 /// songs nearest in popularity, scored 0 so the order stays monotone.
-pub(super) fn recommend_for<'m>(
+fn recommend_for<'m>(
     model: &'m dyn Recommender,
     index: usize,
     k: usize,
