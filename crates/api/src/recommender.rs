@@ -136,7 +136,7 @@ impl Recommender for Model {
     }
 
     fn has_song(&self, index: usize) -> bool {
-        Model::song_id(self, index).is_some()
+        Model::has_song(self, index)
     }
 
     fn song_id(&self, index: usize) -> Option<u64> {

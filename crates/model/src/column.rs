@@ -217,6 +217,21 @@ impl StringsBuilder {
     }
 }
 
+/// Asks the processor to bring `items[i]` into the cache ahead of its use (a hint: nothing
+/// happens where there is no such instruction, or no such item).
+#[inline(always)]
+pub(crate) fn prefetch<T>(items: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(item) = items.get(i) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints at an address
+        // (here a valid one): it never faults nor changes memory.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((item as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (items, i);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

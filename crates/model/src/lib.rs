@@ -38,6 +38,8 @@ mod versions;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use column::prefetch;
+
 use serde::{Deserialize, Serialize};
 
 pub use evaluate::{
@@ -236,6 +238,9 @@ pub struct Model {
     file: Option<file::Mapped>,
 }
 
+/// How much of a song's record [`Model::touch`] asks for: most records are shorter.
+const RECORD_TOUCH_BYTES: usize = 512;
+
 impl Model {
     pub(crate) fn from_parts(
         info: ModelInfo,
@@ -345,50 +350,66 @@ impl Model {
         self.tables.record(index)
     }
 
-    /// Reads the first bytes of what an answer reads of each song of `songs` (its id, record,
-    /// credits, tags, primary artist and their names) and nothing more, one level of
-    /// indirection at a time for all of them. Called before any of the songs is written, the
-    /// reads overlap: a large catalogue's songs are rarely in the processor's caches, and
-    /// fetching them one after another is what an answer would otherwise wait on.
+    /// Asks the processor for what an answer reads of each song of `songs` (its id, record,
+    /// credits, tags, primary artist and their names) before any of it is read, one level of
+    /// indirection at a time for all of them: a large catalogue's songs are rarely in the
+    /// processor's caches, and fetching them one after another is what an answer would
+    /// otherwise wait on. Each level's fetches are hints that overlap; only the offsets the
+    /// next level needs are read, once the previous level's fetches are all under way.
     pub fn touch(&self, songs: &[usize]) {
         let t = &self.tables;
         let at = |offsets: &[u32], i: usize| offsets.get(i).copied().unwrap_or(0) as usize;
-        let mut sum = 0u64;
-        // The songs' own columns.
+        // The songs' own cells: no song's address depends on another read.
         for &i in songs {
-            sum = sum.wrapping_add(t.ids.get(i).copied().unwrap_or(0));
-            if let Some(record) = self.song_record(i) {
-                sum = sum.wrapping_add(u64::from(record.first().copied().unwrap_or(0)));
+            prefetch(&t.ids, i);
+            prefetch(&t.record_offsets, i);
+            prefetch(&t.credit_offsets, i);
+            prefetch(&t.tag_offsets, i);
+            prefetch(&t.song_artist, i);
+        }
+        // What those cells point to: the record (every line of its first bytes), the credits,
+        // the tags and the primary artist.
+        for &i in songs {
+            if let Some(&start) = t.record_offsets.get(i) {
+                let start = usize::try_from(start).unwrap_or(usize::MAX);
+                for line in (0..RECORD_TOUCH_BYTES).step_by(64) {
+                    prefetch(&t.records, start.saturating_add(line));
+                }
             }
             let credits = at(&t.credit_offsets, i);
-            sum = sum.wrapping_add(u64::from(
-                t.credit_artists.get(credits).copied().unwrap_or(0),
-            ));
-            sum = sum.wrapping_add(u64::from(t.credit_roles.get(credits).copied().unwrap_or(0)));
-            sum = sum.wrapping_add(u64::from(
-                t.tags.get(at(&t.tag_offsets, i)).copied().unwrap_or(0),
-            ));
-            sum = sum.wrapping_add(u64::from(t.song_artist.get(i).copied().unwrap_or(0)));
+            prefetch(&t.credit_artists, credits);
+            prefetch(&t.credit_roles, credits);
+            prefetch(&t.tags, at(&t.tag_offsets, i));
+            let artist = at(&t.song_artist, i);
+            prefetch(&t.artist_names, artist);
+            prefetch(&t.artist_ids, artist);
         }
-        // What those point to: the primary artist, where the first tag's text is.
-        let artist = |i: usize| t.song_artist.get(i).copied().unwrap_or(0) as usize;
-        let first_tag = |i: usize| t.tags.get(at(&t.tag_offsets, i)).copied().unwrap_or(0) as usize;
+        // Where the artist's name and the first tag's text are.
+        let first_tag = |i: usize| t.tags.get(at(&t.tag_offsets, i)).copied();
+        let artist_name = |i: usize| t.artist_names.get(at(&t.song_artist, i)).copied();
         for &i in songs {
-            let a = artist(i);
-            sum = sum.wrapping_add(t.artist_ids.get(a).copied().unwrap_or(0));
-            let name = t.artist_names.get(a).copied().unwrap_or(0) as usize;
-            sum = sum.wrapping_add(t.strings.offsets.get(name).copied().unwrap_or(0));
-            sum = sum.wrapping_add(t.strings.offsets.get(first_tag(i)).copied().unwrap_or(0));
+            for text in [artist_name(i), first_tag(i)].into_iter().flatten() {
+                prefetch(&t.strings.offsets, text as usize);
+            }
         }
         // The texts themselves.
         for &i in songs {
-            let name = t.artist_names.get(artist(i)).copied().unwrap_or(0) as usize;
-            for text in [name, first_tag(i)] {
-                let start = t.strings.offsets.get(text).copied().unwrap_or(0) as usize;
-                sum = sum.wrapping_add(u64::from(t.strings.bytes.get(start).copied().unwrap_or(0)));
+            for text in [artist_name(i), first_tag(i)].into_iter().flatten() {
+                if let Some(&start) = t.strings.offsets.get(text as usize) {
+                    prefetch(
+                        &t.strings.bytes,
+                        usize::try_from(start).unwrap_or(usize::MAX),
+                    );
+                }
             }
         }
-        std::hint::black_box(sum);
+    }
+
+    /// Whether there is a song at `index` (what `song_id(index).is_some()` says), without
+    /// reading anything of it: a loaded model's song columns are all as long (checked on
+    /// load), so this is a bounds check.
+    pub fn has_song(&self, index: usize) -> bool {
+        index < self.len()
     }
 
     /// The Genius id of the song at `index` (what [`Model::song`] gives, without the rest).
@@ -597,6 +618,21 @@ mod tests {
         let model = model_with_scores([0.9, 0.4]);
         let scores: Vec<f32> = model.neighbours(0).map(|n| n.score).collect();
         assert!((scores[0] - 0.9).abs() < 1e-4 && (scores[1] - 0.4).abs() < 1e-4);
+    }
+
+    #[test]
+    fn has_song_is_song_id_without_the_read_and_touch_changes_nothing() {
+        let model = model_with_scores([0.9, 0.4]);
+        for i in 0..=model.len() + 1 {
+            assert_eq!(model.has_song(i), model.song_id(i).is_some(), "{i}");
+        }
+        let before: Vec<Option<u64>> = (0..model.len()).map(|i| model.song_id(i)).collect();
+        // In range, out of range, repeated, far past the end: hints only, never a read.
+        model.touch(&[0, 2, 2, 3, usize::MAX]);
+        model.touch(&[]);
+        let after: Vec<Option<u64>> = (0..model.len()).map(|i| model.song_id(i)).collect();
+        assert_eq!(before, after);
+        assert_eq!(model.recommend(0, 2).unwrap().len(), 2);
     }
 
     /// `n` songs, each with every other one as a neighbour (k = n - 1), in an order of its own

@@ -15,7 +15,8 @@ use crate::features::{CONTEXT_SLOTS, KINDS, Kind, NONE, Vectors, reason, reason_
 mod candidate;
 mod fallback;
 
-use candidate::{Candidate, candidates, prefetch};
+use crate::column::prefetch;
+use candidate::{Candidate, candidates};
 use fallback::Fallback;
 
 /// One neighbour: song index, cosine score, reason bits.

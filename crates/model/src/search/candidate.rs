@@ -38,18 +38,3 @@ pub(super) fn candidates(vectors: &Vectors, primary_artist: &[u64]) -> Vec<Candi
         })
         .collect()
 }
-
-/// Asks the processor to bring `items[i]` into the cache ahead of its use (a hint: nothing
-/// happens where there is no such instruction, or no such item).
-#[inline(always)]
-pub(super) fn prefetch<T>(items: &[T], i: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(item) = items.get(i) {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints at an address
-        // (here a valid one): it never faults nor changes memory.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((item as *const T).cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (items, i);
-}
