@@ -49,6 +49,18 @@ wait_up() { # URL PID
 median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 rss_mb() { awk '$1=="VmRSS:"{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# Waits (up to 60 s) until the processes of group PGID have gone idle: the baseline keeps
+# working through the requests still queued when wrk stops (at 1,000,000 songs each takes
+# about a second), which would otherwise load the machine during the next system's run.
+settle() {
+    local tck; tck=$(getconf CLK_TCK)
+    cpu() { pgrep -g "$1" | xargs -r -I{} awk '{s += $14 + $15} END {print s + 0}' /proc/{}/stat 2>/dev/null \
+        | awk '{s += $1} END {print s + 0}'; }
+    for _ in $(seq 1 120); do
+        local a b; a=$(cpu "$1"); sleep 0.5; b=$(cpu "$1")
+        [ $((b - a)) -le $((tck / 20)) ] && return 0
+    done
+}
 
 # The ceiling, built outside the read-only shared folder.
 LIMIT_DIR="$W/limit-server"
@@ -101,6 +113,7 @@ for N in "${SIZES[@]}"; do
     for system in songrec limit-server baseline; do
         BENCH_CHECK=1 DURATION=3s "$SHARED/bench/load.sh" "${URL[$system]}" "${LOAD_N[$system]}" 2>/dev/null | tail -1 \
             | sed "s/^/warm-up $N $system: /" >&2
+        settle "$BASE_PID"
     done
     for rep in $(seq 1 "$REPS"); do
         for system in songrec limit-server baseline; do
@@ -112,6 +125,7 @@ for N in "${SIZES[@]}"; do
             errs=$(( $(g errors_connect) + $(g errors_read) + $(g errors_write) + $(g errors_timeout) + $(g non2xx3xx) ))
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$system" "$rep" "$(g rps)" "$(g p50_ms)" \
                 "$(g p99_ms)" "$errs" "$(g requests)" "$(rss_mb "${PID[$system]}")" "$load1" | tee -a "$W/serve_summary.tsv" >&2
+            settle "$BASE_PID"
         done
     done
     stop "$SONGREC_PID"; stop "$LIMIT_PID"; kill -TERM -- "-$BASE_PID" 2>/dev/null || true; wait "$BASE_PID" 2>/dev/null || true
