@@ -244,7 +244,7 @@ const RECORD_TOUCH_BYTES: usize = 512;
 impl Model {
     pub(crate) fn from_parts(
         info: ModelInfo,
-        songs: Vec<SongInfo>,
+        songs: impl ExactSizeIterator<Item = SongInfo>,
         k: usize,
         neighbours: Vec<u32>,
         scores: Vec<u16>,
@@ -570,7 +570,15 @@ pub(crate) fn test_model(
         relation_offsets: vec![0; n + 1],
         ..Explanations::default()
     };
-    Model::from_parts(info, songs, k, neighbours, scores, reasons, explanations)
+    Model::from_parts(
+        info,
+        songs.into_iter(),
+        k,
+        neighbours,
+        scores,
+        reasons,
+        explanations,
+    )
 }
 
 #[cfg(test)]

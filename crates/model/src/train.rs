@@ -175,19 +175,17 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     *timings.entry("evaluation".to_string()).or_insert(0.0) += t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (explanations, song_infos) = rayon::join(
-        || explanations(&ordered),
-        || ordered.par_iter().map(|s| SongInfo::from_song(s)).collect(),
-    );
+    let explanations = explanations(&ordered);
     let info = ModelInfo {
         trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         params: params.to_map(),
         metrics,
         songs: n,
     };
+    // Each song's details are copied out as its columns are written, not all at once.
     let model = Model::from_parts(
         info,
-        song_infos,
+        ordered.iter().map(|s| SongInfo::from_song(s)),
         k,
         neighbours,
         scores,
