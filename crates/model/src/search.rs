@@ -19,6 +19,12 @@ use crate::column::prefetch;
 use candidate::{Candidate, candidates};
 use fallback::Fallback;
 
+/// How many circles ahead the common-token pass fetches lists (and twice as far, bounds).
+const COMMON_AHEAD: usize = 4;
+
+/// How many songs ahead the circle-only scan fetches what it reads (tokens at half of that).
+const CIRCLE_AHEAD: usize = 8;
+
 /// One neighbour: song index, cosine score, reason bits.
 pub(crate) type Hit = (u32, f32, u8);
 
@@ -312,7 +318,15 @@ impl<'v> Searcher<'v> {
                         }
                     }
                 } else {
-                    for &c in circle_touched.iter() {
+                    for (i, &c) in circle_touched.iter().enumerate() {
+                        // Each circle's list is elsewhere in memory: fetch its bounds, then
+                        // (once they are likely in) its tokens, a few circles ahead.
+                        if let Some(&ahead) = circle_touched.get(i + 2 * COMMON_AHEAD) {
+                            prefetch(&self.common_offsets, ahead as usize);
+                        }
+                        if let Some(&ahead) = circle_touched.get(i + COMMON_AHEAD) {
+                            self.prefetch_common(ahead);
+                        }
                         circle_dots[c as usize] += self.common_dot(c, skipped_by_token);
                     }
                 }
@@ -358,6 +372,32 @@ impl<'v> Searcher<'v> {
             }
         }
         results
+    }
+
+    /// Starts fetching what scoring song `c` as a circle-only candidate reads first: its score
+    /// slot, its record and (when skipped tokens are looked up in it) its token bounds.
+    fn prefetch_candidate(&self, c: usize, scores: &[f32], tokens: bool) {
+        prefetch(scores, c);
+        prefetch(&self.meta, c);
+        if tokens {
+            prefetch(&self.vectors.offsets, c);
+        }
+    }
+
+    /// Starts fetching song `c`'s tokens and weights.
+    fn prefetch_tokens(&self, c: usize) {
+        if let Some(&start) = self.vectors.offsets.get(c) {
+            prefetch(&self.vectors.tokens, start);
+            prefetch(&self.vectors.weights, start);
+        }
+    }
+
+    /// Starts fetching circle `c`'s common tokens and weights.
+    fn prefetch_common(&self, c: u32) {
+        if let Some(&start) = self.common_offsets.get(c as usize) {
+            prefetch(&self.common_tokens, start);
+            prefetch(&self.common_weights, start);
+        }
     }
 
     fn common_len(&self, c: u32) -> usize {
@@ -552,7 +592,16 @@ impl<'v> Searcher<'v> {
             if threshold(&best, wanted).is_some_and(|t| (ceiling + bound).to_bits() < t) {
                 break;
             }
-            for &c in v.circles.songs(circle) {
+            let songs = v.circles.songs(circle);
+            for (j, &c) in songs.iter().enumerate() {
+                if let Some(&ahead) = songs.get(j + CIRCLE_AHEAD) {
+                    self.prefetch_candidate(ahead as usize, scores, !skipped.is_empty());
+                }
+                if !skipped.is_empty()
+                    && let Some(&ahead) = songs.get(j + CIRCLE_AHEAD / 2)
+                {
+                    self.prefetch_tokens(ahead as usize);
+                }
                 let c = c as usize;
                 if scores[c] > 0.0 || self.same_song(query.index, c) {
                     continue;
