@@ -25,6 +25,12 @@ const COMMON_AHEAD: usize = 4;
 /// How many songs ahead the circle-only scan fetches what it reads (tokens at half of that).
 const CIRCLE_AHEAD: usize = 8;
 
+/// How many candidates ahead the scoring pass fetches their circle's entries.
+const TOUCHED_AHEAD: usize = 8;
+
+/// How many postings ahead the accumulation fetches the songs' slots.
+const POSTING_AHEAD: usize = 16;
+
 /// One neighbour: song index, cosine score, reason bits.
 pub(crate) type Hit = (u32, f32, u8);
 
@@ -384,6 +390,16 @@ impl<'v> Searcher<'v> {
         }
     }
 
+    /// Starts fetching what song `c`'s circle adds to its score: the circle's overlap with the
+    /// group, and the common tokens' part when that is still to be worked out.
+    fn prefetch_circle_of(&self, c: usize, circle_dots: &[f32], common_dots: &[f32]) {
+        let circle = self.meta[c].circle;
+        if circle != NONE {
+            prefetch(circle_dots, circle as usize);
+            prefetch(common_dots, circle as usize);
+        }
+    }
+
     /// Starts fetching song `c`'s tokens and weights.
     fn prefetch_tokens(&self, c: usize) {
         if let Some(&start) = self.vectors.offsets.get(c) {
@@ -492,11 +508,14 @@ impl<'v> Searcher<'v> {
             }
             let table = &self.reason_table[v.kinds[t as usize] as usize][rq as usize & 31];
             let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
-            for ((&c, &w), &rc) in p.songs[range.clone()]
+            let ahead = &p.songs[range.clone()];
+            for (j, ((&c, &w), &rc)) in p.songs[range.clone()]
                 .iter()
                 .zip(&p.weights[range.clone()])
                 .zip(&p.roles[range])
+                .enumerate()
             {
+                prefetch_slot(ahead, j, scores, bits);
                 let c = c as usize;
                 let (Some(score), Some(bit)) = (scores.get_mut(c), bits.get_mut(c)) else {
                     continue;
@@ -520,11 +539,14 @@ impl<'v> Searcher<'v> {
                 .binary_search(&t)
                 .map_or(0, |i| query.roles[i] as usize & 31);
             let range = p.offsets[t as usize]..p.offsets[t as usize + 1];
-            for ((&c, &w), &rc) in p.songs[range.clone()]
+            let ahead = &p.songs[range.clone()];
+            for (j, ((&c, &w), &rc)) in p.songs[range.clone()]
                 .iter()
                 .zip(&p.weights[range.clone()])
                 .zip(&p.roles[range])
+                .enumerate()
             {
+                prefetch_slot(ahead, j, scores, bits);
                 let c = c as usize;
                 if let (Some(score), Some(bit)) = (scores.get_mut(c), bits.get_mut(c))
                     && *score > 0.0
@@ -537,7 +559,10 @@ impl<'v> Searcher<'v> {
         hits.clear();
         hits.reserve(touched.len() + 2 * k);
         let mut wanted = k;
-        for &c in touched.iter() {
+        for (i, &c) in touched.iter().enumerate() {
+            if let Some(&ahead) = touched.get(i + TOUCHED_AHEAD) {
+                self.prefetch_circle_of(ahead as usize, circle_dots, common_dots);
+            }
             let c = c as usize;
             if self.same_song(query.index, c) {
                 continue;
@@ -715,6 +740,16 @@ impl<'v> Searcher<'v> {
 
     fn context_dot(&self, a: usize, b: usize) -> f32 {
         self.meta[a].context.dot(&self.meta[b].context)
+    }
+}
+
+/// Starts fetching the accumulator slots of the song `POSTING_AHEAD` places after `j` in a
+/// posting list.
+#[inline]
+fn prefetch_slot(postings: &[u32], j: usize, scores: &[f32], bits: &[u8]) {
+    if let Some(&c) = postings.get(j + POSTING_AHEAD) {
+        prefetch(scores, c as usize);
+        prefetch(bits, c as usize);
     }
 }
 
