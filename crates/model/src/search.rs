@@ -12,12 +12,15 @@ use std::collections::BinaryHeap;
 
 use crate::features::{CONTEXT_SLOTS, KINDS, Kind, NONE, Vectors, reason, reason_bit};
 
+mod assemble;
 mod candidate;
 mod fallback;
+mod scratch;
 
 use crate::column::prefetch;
 use candidate::{Candidate, candidates};
 use fallback::Fallback;
+pub(crate) use scratch::Scratch;
 
 /// How many circles ahead the common-token pass fetches lists (and twice as far, bounds).
 const COMMON_AHEAD: usize = 4;
@@ -52,84 +55,6 @@ pub(crate) struct Searcher<'v> {
     common_offsets: Vec<usize>,
     common_tokens: Vec<u32>,
     common_weights: Vec<f32>,
-}
-
-/// Per-thread accumulators, reused across queries.
-pub(crate) struct Scratch {
-    scores: Vec<f32>,
-    bits: Vec<u8>,
-    touched: Vec<u32>,
-    /// Per circle, the group's overlap with it (circle tokens times circle weights).
-    circle_dots: Vec<f32>,
-    circle_touched: Vec<u32>,
-    /// `circle_touched` by the best circle score any of their songs can have, best first.
-    circle_order: Vec<u32>,
-    /// Per context slot, the largest weight among the songs of `circle_touched`: bounds their
-    /// context part.
-    circle_context_max: [f32; CONTEXT_SLOTS],
-    /// The group's circle tokens too common to traverse, by token (zero elsewhere).
-    circle_skipped: Vec<f32>,
-    /// Per circle the traversed tokens did not reach, what the common ones add (NaN until
-    /// computed for the group), and which circles are set.
-    common_dots: Vec<f32>,
-    common_set: Vec<u32>,
-    /// A query's candidates, and the bits of the best scores among them.
-    hits: Vec<Hit>,
-    top: Vec<u32>,
-    /// The version groups a list already holds.
-    groups: GroupSet,
-}
-
-/// A set of version groups (song indices), emptied in constant time: each member is marked
-/// with the current round.
-struct GroupSet {
-    marks: Vec<u32>,
-    round: u32,
-}
-
-impl GroupSet {
-    fn new(n: usize) -> GroupSet {
-        GroupSet {
-            marks: vec![0; n],
-            round: 0,
-        }
-    }
-
-    fn clear(&mut self) {
-        self.round = self.round.wrapping_add(1);
-        if self.round == 0 {
-            self.marks.fill(0);
-            self.round = 1;
-        }
-    }
-
-    /// Adds `group`; false when it was already there.
-    fn insert(&mut self, group: u32) -> bool {
-        let mark = &mut self.marks[group as usize];
-        let added = *mark != self.round;
-        *mark = self.round;
-        added
-    }
-}
-
-impl Scratch {
-    pub fn new(vectors: &Vectors) -> Scratch {
-        Scratch {
-            scores: vec![0.0; vectors.n],
-            bits: vec![0; vectors.n],
-            touched: Vec::new(),
-            circle_dots: vec![0.0; vectors.circles.len()],
-            circle_touched: Vec::new(),
-            circle_order: Vec::new(),
-            circle_context_max: [0.0; CONTEXT_SLOTS],
-            circle_skipped: vec![0.0; vectors.kinds.len()],
-            common_dots: vec![f32::NAN; vectors.circles.len()],
-            common_set: Vec::new(),
-            hits: Vec::new(),
-            top: Vec::new(),
-            groups: GroupSet::new(vectors.n),
-        }
-    }
 }
 
 /// A query: its index (excluded from answers, and whose context applies), its normalised
@@ -670,72 +595,6 @@ impl<'v> Searcher<'v> {
 
     fn same_artist(&self, a: usize, b: usize) -> bool {
         self.meta[a].artist == self.meta[b].artist
-    }
-
-    /// The final list from hits in score order: one song per version group; the query's own
-    /// artist never above its share of any prefix (such songs wait for the next place they are
-    /// allowed); then songs of the same language and era (then language, then anyone), nearest
-    /// in popularity; the artist's waiting songs come last, only when nothing else is left.
-    fn assemble(&self, q: usize, hits: &[Hit], k: usize, groups: &mut GroupSet) -> Vec<Hit> {
-        let capped = self.same_artist_share < 1.0;
-        let allowed = |len: usize| (self.same_artist_share * len as f64).ceil() as usize;
-        let mut chosen: Vec<Hit> = Vec::with_capacity(k);
-        groups.clear();
-        groups.insert(self.group_of(q));
-        let mut deferred = std::collections::VecDeque::new();
-        let mut same = 0;
-        let place = |hit: Hit,
-                     chosen: &mut Vec<Hit>,
-                     deferred: &mut std::collections::VecDeque<Hit>,
-                     same: &mut usize| {
-            if !capped || !self.same_artist(q, hit.0 as usize) {
-                chosen.push(hit);
-            } else if *same < allowed(chosen.len() + 1) {
-                chosen.push(hit);
-                *same += 1;
-                return;
-            } else {
-                deferred.push_back(hit);
-                return;
-            }
-            while chosen.len() < k && !deferred.is_empty() && *same < allowed(chosen.len() + 1) {
-                if let Some(d) = deferred.pop_front() {
-                    chosen.push(d);
-                    *same += 1;
-                }
-            }
-        };
-        for &hit in hits {
-            if chosen.len() == k {
-                break;
-            }
-            if groups.insert(self.group_of(hit.0 as usize)) {
-                place(hit, &mut chosen, &mut deferred, &mut same);
-            }
-        }
-        if chosen.len() < k {
-            'groups: for group in self.fallback.groups_for(q, self.vectors) {
-                for c in self.fallback.nearest_in_popularity(group, q) {
-                    if chosen.len() == k {
-                        break 'groups;
-                    }
-                    if !groups.insert(self.group_of(c as usize)) {
-                        continue;
-                    }
-                    let hit = (c, self.context_dot(q, c as usize), reason::FALLBACK);
-                    place(hit, &mut chosen, &mut deferred, &mut same);
-                }
-            }
-        }
-        // The cap cannot hold when other artists run out: the artist's songs close the list.
-        while chosen.len() < k {
-            match deferred.pop_front() {
-                Some(d) => chosen.push(d),
-                None => break,
-            }
-        }
-        chosen.truncate(k);
-        chosen
     }
 
     fn context_dot(&self, a: usize, b: usize) -> f32 {
