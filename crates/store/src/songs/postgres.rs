@@ -6,8 +6,9 @@
 //! The staging tables are temporary (each session has its own) and emptied at every commit;
 //! they are created on a connection's first write. What changed is decided before, from one
 //! query of the stored hashes, so the staged rows are only the songs to write. A song written
-//! by another writer between that query and the COPY makes the COPY fail (unique violation);
-//! the batch is then written again, every song through the staging tables.
+//! by another writer between that query and the COPY makes the COPY fail (unique violation),
+//! and two writers copying the same new songs at once can deadlock (the server aborts one);
+//! either way the batch is then written again, every song through the staging tables.
 
 use std::collections::{HashMap, HashSet};
 
@@ -64,14 +65,16 @@ INSERT INTO song_records (song_id, version, record)
 SELECT song_id, version, record FROM songrec_stage_records ORDER BY song_id
 ON CONFLICT (song_id) DO UPDATE SET version = excluded.version, record = excluded.record;";
 
-/// Artists first (credits refer to them), every table in id order so that concurrent batches
-/// lock shared rows in the same order and cannot deadlock. A credit or link listed twice on one
-/// song is stored once.
+/// Artists first (credits refer to them), then records, songs, credits and links: the order in
+/// which a batch's direct COPY writes them too, every table in id order, so that concurrent
+/// batches lock shared rows in the same order and cannot deadlock. A credit or link listed
+/// twice on one song is stored once.
 fn apply_songs() -> String {
     format!(
         "INSERT INTO artists (id, name)
          SELECT id, name FROM songrec_stage_artists ORDER BY id
          ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE artists.name <> excluded.name;
+         {APPLY_RECORDS}
          INSERT INTO songs ({SONG_COLUMNS})
          SELECT {SONG_COLUMNS} FROM songrec_stage_songs ORDER BY id
          ON CONFLICT (id) DO UPDATE SET {SONG_UPDATES};
@@ -87,29 +90,44 @@ fn apply_songs() -> String {
     )
 }
 
+/// Attempts at a batch whose transaction another writer's made fail (see [`write_batch`]).
+const BATCH_ATTEMPTS: usize = 4;
+
 pub(super) async fn write_batch(
     pool: &PgPool,
     rows: &[SongRow<'_>],
     checked_at: Option<DateTime<Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
-    match write_batch_as(pool, rows, checked_at, true).await {
-        // A new song written meanwhile by another writer (or a stray row of a new song):
-        // the whole batch again, with every row upserted.
-        Err(e) if is_unique_violation(&e) => write_batch_as(pool, rows, checked_at, false).await,
-        other => other,
+    let mut result = write_batch_as(pool, rows, checked_at, true).await;
+    // A new song written meanwhile by another writer (or a stray row of a new song), or a
+    // deadlock with another writer's batch that the server broke by aborting this one (the
+    // tables are written in one order, but a batch's upserted and copied records are two
+    // passes): the transaction was rolled back whole, so the batch is written again, with
+    // every row upserted.
+    for _ in 1..BATCH_ATTEMPTS {
+        match &result {
+            Err(e) if is_write_conflict(e) => {
+                result = write_batch_as(pool, rows, checked_at, false).await;
+            }
+            _ => break,
+        }
     }
+    result
 }
 
-fn is_unique_violation(e: &StoreError) -> bool {
+/// A unique violation (23505) or a deadlock the server broke by aborting this transaction
+/// (40P01).
+fn is_write_conflict(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(sqlx::Error::Database(db))
-        if db.code().as_deref() == Some("23505"))
+        if matches!(db.code().as_deref(), Some("23505" | "40P01")))
 }
 
 /// Writes one batch in one transaction. With `direct`, the songs that are new (no stored row)
 /// are copied straight into their tables (`songs`, `song_records`, `credits`,
 /// `relationships`) instead of through the staging tables and an upsert: for a song that does
 /// not exist, the upsert can only insert. Should one exist after all, the COPY fails with a
-/// unique violation and [`write_batch`] writes the batch again without `direct`.
+/// unique violation (or, when another writer's uncommitted batch holds it, may deadlock with
+/// that batch) and [`write_batch`] writes the batch again without `direct`.
 async fn write_batch_as(
     pool: &PgPool,
     rows: &[SongRow<'_>],
@@ -199,8 +217,7 @@ async fn write_batch_as(
     )
     .await?;
 
-    let apply = format!("{APPLY_RECORDS}\n{}", apply_songs());
-    tx.execute(apply.as_str()).await?;
+    tx.execute(apply_songs().as_str()).await?;
 
     if !new.is_empty() {
         let mut records = CopyRows::new();
