@@ -11,6 +11,7 @@
 //! - `error`, `params`: the JSON error type and the request parsing that produces it;
 //! - `telemetry`: Prometheus metrics for requests, the served model and reloads.
 
+mod deadline;
 mod error;
 mod filters;
 mod items;

@@ -1,11 +1,10 @@
 //! The connection loop: HTTP/1.1 on a bound listener, with a deadline on request headers, and
 //! graceful shutdown.
 //!
-//! `axum::serve` gives hyper no timer, so hyper's header read timeout never runs there and a
-//! client that trickles its headers (or opens a connection and sends nothing) holds it open
-//! for ever. Here every connection gets the timer; a client that has not sent a whole request
-//! head within the deadline is disconnected. (The body has its own deadline, applied where
-//! bodies are read: see `params::JsonBody`.)
+//! Under `axum::serve` a client that trickles its headers (or opens a connection and sends
+//! nothing) holds it open for ever. Here every connection is watched by [`Deadlines`]; a
+//! client that has not sent a whole request head within the deadline is disconnected. (The
+//! body has its own deadline, applied where bodies are read: see `params::JsonBody`.)
 
 use std::future::Future;
 use std::io;
@@ -16,10 +15,12 @@ use std::convert::Infallible;
 use axum::body::{Bytes, HttpBody};
 use axum::http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+
+use crate::deadline::{Clocked, Deadlines};
 
 /// Largest request head (request line and headers) read before answering 431; well above any
 /// valid request (the longest query string accepted is 4 KiB).
@@ -42,10 +43,10 @@ where
     B: HttpBody<Data = Bytes, Error: Into<crate::BoxError>> + Send + 'static,
 {
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .max_buf_size(MAX_HEAD_BYTES);
+    http.max_buf_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();
+    let deadlines = Deadlines::new(header_read_timeout);
+    let sweeper = tokio::spawn(deadlines.clone().sweep());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -60,16 +61,22 @@ where
         };
         // Answers are small and written whole: nothing gains from Nagle's delay.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let clock = deadlines.clock();
+        let service = TowerToHyperService::new(Clocked::new(app.clone(), clock.clone()));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        // The task must be watched before it can end, so it waits for its watch first.
+        let (watched_tx, watched_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _watched = watched_rx.await;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
+        let _ = watched_tx.send(deadlines.watch(clock, task.abort_handle()));
     }
     drop(listener);
     graceful.shutdown().await;
+    sweeper.abort();
     Ok(())
 }
 

@@ -6,29 +6,47 @@
 
 use std::collections::HashMap;
 use std::ops::{Deref, Range};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bytemuck::Pod;
 use memmap2::Mmap;
 
 /// A slice of `T` owned in memory or borrowed from a mapped model file.
+///
+/// The slice is resolved once, when the column is made: reading a value is then one bounds
+/// check, where casting the map's bytes on every read cost an answer a tenth of its
+/// instructions.
 pub(crate) struct Column<T: Pod> {
-    repr: Repr<T>,
+    /// The first value; `len` values from here are `_owner`'s.
+    start: NonNull<T>,
+    len: usize,
+    _owner: Owner<T>,
 }
 
-enum Repr<T> {
+/// What keeps a column's values alive and unchanged.
+#[expect(dead_code, reason = "held, never read: dropping it frees the values")]
+enum Owner<T> {
     Owned(Vec<T>),
-    /// A byte range of the map whose alignment and length were checked when it was taken.
-    Mapped(Arc<Mmap>, Range<usize>),
+    /// The map a range of which (checked for bounds and alignment) the column is.
+    Mapped(Arc<Mmap>),
 }
+
+// SAFETY: a column is a shared slice of plain values whose owner (a `Vec` or a read-only
+// map, both `Send` and `Sync` for `Pod` values) it carries; nothing mutates the values.
+unsafe impl<T: Pod + Sync> Send for Column<T> {}
+// SAFETY: as above; `&Column<T>` gives out only `&[T]`.
+unsafe impl<T: Pod + Sync> Sync for Column<T> {}
 
 impl<T: Pod> Column<T> {
     /// The bytes `range` of `map` as a column, or `None` when they are out of bounds, not a
     /// whole number of values or not aligned for `T`.
     pub fn mapped(map: &Arc<Mmap>, range: Range<usize>) -> Option<Column<T>> {
-        bytemuck::try_cast_slice::<u8, T>(map.get(range.clone())?).ok()?;
+        let values = bytemuck::try_cast_slice::<u8, T>(map.get(range)?).ok()?;
         Some(Column {
-            repr: Repr::Mapped(map.clone(), range),
+            start: NonNull::from(values).cast(),
+            len: values.len(),
+            _owner: Owner::Mapped(map.clone()),
         })
     }
 
@@ -45,9 +63,11 @@ impl<T: Pod> Default for Column<T> {
 }
 
 impl<T: Pod> From<Vec<T>> for Column<T> {
-    fn from(values: Vec<T>) -> Self {
+    fn from(mut values: Vec<T>) -> Self {
         Column {
-            repr: Repr::Owned(values),
+            start: NonNull::from(values.as_mut_slice()).cast(),
+            len: values.len(),
+            _owner: Owner::Owned(values),
         }
     }
 }
@@ -56,11 +76,12 @@ impl<T: Pod> Deref for Column<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
-        match &self.repr {
-            Repr::Owned(values) => values,
-            // Checked in `Column::mapped`, and a map never moves: this cast cannot fail.
-            Repr::Mapped(map, range) => bytemuck::cast_slice(&map[range.clone()]),
-        }
+        // SAFETY: `start` and `len` were taken from the slice `_owner` holds: a `Vec`'s heap
+        // buffer or a range of a map, checked then for bounds and alignment. Neither moves
+        // nor changes while the column (which owns it and gives out only shared borrows)
+        // lives: the `Vec` is never touched again, and a map is never written in place (see
+        // `file::load`).
+        unsafe { std::slice::from_raw_parts(self.start.as_ptr(), self.len) }
     }
 }
 

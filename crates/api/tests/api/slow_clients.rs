@@ -65,6 +65,15 @@ async fn a_client_that_sends_its_headers_too_slowly_is_disconnected() {
     // A connection on which nothing is ever sent.
     let mut silent = connect(&app).await;
     read_until_closed(&mut silent).await;
+    // A kept-alive connection that goes quiet after its answer: the deadline runs again.
+    let mut quiet = connect(&app).await;
+    quiet
+        .write_all(b"GET /health HTTP/1.1\r\nHost: songrec\r\n\r\n")
+        .await
+        .unwrap();
+    let sent = read_until_closed(&mut quiet).await;
+    assert!(sent.starts_with("HTTP/1.1 200 OK"), "{sent:?}");
+    assert_eq!(sent.matches("HTTP/1.1").count(), 1, "{sent:?}");
     // Meanwhile the server answers everyone else.
     assert_eq!(app.get("/health").await.0, 200);
 }
