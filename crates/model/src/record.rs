@@ -80,23 +80,27 @@ pub fn needs_escaping(bytes: &[u8]) -> bool {
     // non-zero exactly when some byte is (it can mark more bytes than those, never fewer, and
     // none when there is none).
     let below = |x: u64, n: u64| x.wrapping_sub(n * ONES) & !x & HIGHS;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word);
-        if below(x, 0x20)
+    let special = |x: u64| {
+        below(x, 0x20)
             | below(x ^ (u64::from(b'"') * ONES), 1)
             | below(x ^ (u64::from(b'\\') * ONES), 1)
             != 0
-        {
-            return true;
-        }
+    };
+    // Up to eight bytes as a word, padded with spaces (which need no escaping).
+    let word = |chunk: &[u8]| {
+        let mut word = [b' '; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        u64::from_ne_bytes(word)
+    };
+    if bytes.len() <= 8 {
+        return special(word(bytes));
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    let mut chunks = bytes.chunks_exact(8);
+    if chunks.any(|chunk| special(word(chunk))) {
+        return true;
+    }
+    // What is left, as the last eight bytes: overlapping bytes already seen changes nothing.
+    !chunks.remainder().is_empty() && special(word(&bytes[bytes.len() - 8..]))
 }
 
 #[cfg(test)]
@@ -141,6 +145,23 @@ mod tests {
             let mut out = Vec::new();
             string(&mut out, &s);
             assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn needs_escaping_agrees_with_a_byte_by_byte_check() {
+        let naive = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        for len in 0..=25 {
+            for special in [
+                0u8, 0x1f, b'"', b'\\', b' ', b'!', b'#', b'[', b']', 0x7f, 0xff,
+            ] {
+                for at in 0..len {
+                    let mut s = vec![b'a'; len];
+                    s[at] = special;
+                    assert_eq!(needs_escaping(&s), naive(&s), "{s:?}");
+                }
+            }
+            assert!(!needs_escaping(&vec![b'a'; len]));
         }
     }
 
