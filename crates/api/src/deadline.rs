@@ -8,7 +8,8 @@
 //!
 //! The deadline runs again from the moment an answer is handed to hyper, not from the moment
 //! its last byte is written: a client that takes longer than the deadline to read one answer
-//! (every answer here is at most a few hundred KiB) is disconnected as an idle one would be.
+//! (the largest answer, the API page's script, is about a megabyte) is disconnected as an idle
+//! one would be.
 //!
 //! hyper's own header timeout arms and cancels a timer in the runtime's timer wheel for every
 //! request (an allocation and two trips through the wheel's lock, about 1,100 instructions of a
