@@ -8,7 +8,7 @@
 //!
 //! The deadline runs again from the moment an answer is handed to hyper, not from the moment
 //! its last byte is written: a client that takes longer than the deadline to read one answer
-//! (the largest answer, the API page's script, is about a megabyte) is disconnected as an idle
+//! (the largest answer, the API page's script, is 1.4 MB) is disconnected as an idle
 //! one would be.
 //!
 //! hyper's own header timeout arms and cancels a timer in the runtime's timer wheel for every
