@@ -10,7 +10,8 @@
 # catalogue's size), dumps the counters and prints the total and the count per request.
 # Needs valgrind (callgrind_control), python3 and curl.
 # Environment: PORT (8420), SONGREC (default target/release/songrec; any server answering
-# /recommend/{i}?k=5 that takes the same arguments can be counted the same way).
+# /recommend/{i}?k=5 that takes the same arguments can be counted the same way), KEEP (a file
+# to copy the profile of the requests to, for callgrind_annotate).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,4 +58,6 @@ PY
 callgrind_control -d "$VG" > /dev/null 2>&1
 sleep 1
 TOTAL=$(grep -h '^summary:' "$OUT"/cg.out.* | awk '{print $2}' | tail -1)
+PROFILE=$(grep -l '^summary:' "$OUT"/cg.out.* | tail -1)
+[ -z "${KEEP:-}" ] || cp "$PROFILE" "$KEEP"
 echo "requests: $N   instructions: $TOTAL   per request: $((TOTAL / N))"

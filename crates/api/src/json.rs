@@ -32,17 +32,18 @@ pub(crate) fn key(out: &mut Vec<u8>, key: &str, first: bool) {
     out.extend_from_slice(b"\":");
 }
 
-/// Appends a reason as one JSON string.
+/// Appends a reason as one JSON string; its fixed parts are copied as they are.
 pub(crate) fn reason(out: &mut Vec<u8>, reason: Reason<'_>) {
+    let quoted = |out: &mut Vec<u8>, parts: &[&[u8]]| {
+        out.push(b'"');
+        parts.iter().for_each(|part| out.extend_from_slice(part));
+        out.push(b'"');
+    };
     match reason {
         Reason::Text(text) => string(out, text),
-        Reason::Named(label, name)
-            if !needs_escaping(label.as_bytes()) && !needs_escaping(name.as_bytes()) =>
-        {
-            out.push(b'"');
-            out.extend_from_slice(label.as_bytes());
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'"');
+        Reason::Fixed(label) => quoted(out, &[label.as_str().as_bytes()]),
+        Reason::Named(label, name) if !needs_escaping(name.as_bytes()) => {
+            quoted(out, &[label.as_str().as_bytes(), name.as_bytes()]);
         }
         Reason::Spaced(kind) if !needs_escaping(kind.as_bytes()) => {
             out.push(b'"');
@@ -67,6 +68,8 @@ pub(crate) fn numbers<T: Serialize>(out: &mut Vec<u8>, values: impl IntoIterator
 
 #[cfg(test)]
 mod tests {
+    use songrec_model::Label;
+
     use super::*;
 
     #[test]
@@ -82,7 +85,8 @@ mod tests {
         for name in names {
             for reason in [
                 Reason::Text(name),
-                Reason::Named("shared producer ", name),
+                Reason::Fixed(Label::new("same album")),
+                Reason::Named(Label::new("shared producer "), name),
                 Reason::Spaced(name),
                 Reason::Spaced("cover_of"),
             ] {

@@ -11,13 +11,42 @@ use crate::column::NO_STRING;
 use crate::features::{reason, role};
 use crate::{Model, table};
 
+/// A fixed text of the program's own that JSON writes as it is (no byte of it is escaped):
+/// built in constants, so a text that breaks the rule fails to compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label(&'static str);
+
+impl Label {
+    /// `text` as a label; panics (at compile time, in a constant) when JSON would escape a
+    /// byte of it: a control character, `"` or `\`.
+    pub const fn new(text: &'static str) -> Label {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            assert!(
+                b >= 0x20 && b != b'"' && b != b'\\',
+                "a label must need no JSON escaping"
+            );
+            i += 1;
+        }
+        Label(text)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
 /// One reason, as text in up to two parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason<'a> {
-    /// The text as it is.
+    /// A text from data, as it is.
     Text(&'a str),
-    /// A fixed label followed by a name: `"shared producer "` + `"Ryan Tedder"`.
-    Named(&'static str, &'a str),
+    /// A fixed text.
+    Fixed(Label),
+    /// A fixed label followed by a name from data: `"shared producer "` + `"Ryan Tedder"`.
+    Named(Label, &'a str),
     /// A relationship kind as Genius spells it, underscores read as spaces (`cover_of`:
     /// "cover of").
     Spaced(&'a str),
@@ -27,8 +56,9 @@ impl fmt::Display for Reason<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Reason::Text(text) => f.write_str(text),
+            Reason::Fixed(label) => f.write_str(label.as_str()),
             Reason::Named(label, name) => {
-                f.write_str(label)?;
+                f.write_str(label.as_str())?;
                 f.write_str(name)
             }
             Reason::Spaced(kind) => {
@@ -69,7 +99,7 @@ impl Model {
     /// time.
     pub fn each_reason(&self, q: usize, c: usize, bits: u8, each: &mut dyn FnMut(Reason<'_>)) {
         if bits & reason::SAME_ARTIST != 0 {
-            each(Reason::Text("same artist"));
+            each(Reason::Fixed(const { Label::new("same artist") }));
         }
         let shared =
             if bits & (reason::FEATURED | reason::PRODUCER | reason::WRITER | reason::SCENE) != 0 {
@@ -77,50 +107,50 @@ impl Model {
             } else {
                 SharedCredits::default()
             };
-        let mut credited = |name: Option<&str>, label: &'static str, bare: &'static str| {
+        let mut credited = |name: Option<&str>, label: Label, bare: Label| {
             each(match name {
                 Some(name) => Reason::Named(label, name),
-                None => Reason::Text(bare),
+                None => Reason::Fixed(bare),
             })
         };
         if bits & reason::FEATURED != 0 {
             credited(
                 self.artist_name(shared.featured),
-                "featured together: ",
-                "featured together:",
+                const { Label::new("featured together: ") },
+                const { Label::new("featured together:") },
             );
         }
         if bits & reason::PRODUCER != 0 {
             credited(
                 self.artist_name(shared.producer),
-                "shared producer ",
-                "shared producer",
+                const { Label::new("shared producer ") },
+                const { Label::new("shared producer") },
             );
         }
         if bits & reason::WRITER != 0 {
             credited(
                 self.artist_name(shared.writer),
-                "shared writer ",
-                "shared writer",
+                const { Label::new("shared writer ") },
+                const { Label::new("shared writer") },
             );
         }
         if bits & reason::ALBUM != 0 {
-            each(Reason::Text("same album"));
+            each(Reason::Fixed(const { Label::new("same album") }));
         }
         if bits & reason::RELATED != 0 {
             each(match self.relation_kind(q, c) {
                 Some(kind) => Reason::Spaced(kind),
-                None => Reason::Text("related songs"),
+                None => Reason::Fixed(const { Label::new("related songs") }),
             });
         }
         if bits & reason::SCENE != 0 {
             self.scene_reasons(q, c, &shared, each);
         }
         if bits & reason::FALLBACK != 0 {
-            each(Reason::Text(if self.original_features {
-                "similar popularity"
+            each(Reason::Fixed(if self.original_features {
+                const { Label::new("similar popularity") }
             } else {
-                "few shared credits: same language and era, similar popularity"
+                const { Label::new("few shared credits: same language and era, similar popularity") }
             }));
         }
     }
@@ -136,11 +166,11 @@ impl Model {
     ) {
         let mut any = false;
         if let Some(name) = self.artist_name(shared.label) {
-            each(Reason::Named("same label: ", name));
+            each(Reason::Named(const { Label::new("same label: ") }, name));
             any = true;
         }
         if let Some(name) = self.artist_name(shared.crew) {
-            each(Reason::Named("same crew: ", name));
+            each(Reason::Named(const { Label::new("same crew: ") }, name));
             any = true;
         }
         // Compared lower-cased; without allocating when both are ASCII (most tags).
@@ -155,14 +185,19 @@ impl Model {
             .tags(q)
             .find(|t| self.tags(c).any(|theirs| same(t, theirs)))
         {
-            each(Reason::Named("tagged ", tag));
+            each(Reason::Named(const { Label::new("tagged ") }, tag));
             any = true;
         }
         match (self.primary_artist(q), self.primary_artist(c)) {
             (Some((a, _)), Some((b, b_name))) if a != b => {
-                each(Reason::Named("similar artist: ", b_name));
+                each(Reason::Named(
+                    const { Label::new("similar artist: ") },
+                    b_name,
+                ));
             }
-            _ if !any => each(Reason::Text("same circle of collaborators")),
+            _ if !any => each(Reason::Fixed(
+                const { Label::new("same circle of collaborators") },
+            )),
             _ => {}
         }
     }
@@ -335,10 +370,21 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "a label must need no JSON escaping")]
+    fn a_label_json_would_escape_is_refused() {
+        let text = String::from("say \"hi\"").leak();
+        Label::new(text);
+    }
+
+    #[test]
     fn reasons_read_as_their_parts_joined() {
         assert_eq!(Reason::Text("same album").to_string(), "same album");
         assert_eq!(
-            Reason::Named("shared producer ", "Ryan Tedder").to_string(),
+            Reason::Fixed(Label::new("same album")).to_string(),
+            "same album"
+        );
+        assert_eq!(
+            Reason::Named(Label::new("shared producer "), "Ryan Tedder").to_string(),
             "shared producer Ryan Tedder"
         );
         assert_eq!(Reason::Spaced("cover_of").to_string(), "cover of");

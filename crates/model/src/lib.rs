@@ -47,7 +47,7 @@ pub use evaluate::{
     label_report, parse_artist_ids, parse_labels, parse_truth, popularity_bias, same_artist_share,
     scene_report,
 };
-pub use explain::Reason;
+pub use explain::{Label, Reason};
 pub use features::{is_version_relationship, reason};
 pub use file::FORMAT_VERSION;
 pub use params::{FeatureSet, FeatureWeights, MAX_K, TrainParams};

@@ -471,21 +471,19 @@ fn recommend_for<'m>(
         *slot = c;
     }
     model.touch(&touched[..=chosen.len().min(params::MAX_K)]);
-    let mut recommendations: Vec<RecommendedSong<'m>> = chosen
-        .drain(..)
-        .filter_map(|(c, (score, bits))| {
-            Some(RecommendedSong {
-                song: ItemSong::at(model, c)?,
-                score,
-                reasons: Reasons::Stored {
-                    model,
-                    query: index,
-                    song: c,
-                    bits,
-                },
-            })
+    let mut recommendations = Vec::with_capacity(chosen.len() + filled.len());
+    recommendations.extend(chosen.drain(..).filter_map(|(c, (score, bits))| {
+        Some(RecommendedSong {
+            song: ItemSong::at(model, c)?,
+            score,
+            reasons: Reasons::Stored {
+                model,
+                query: index,
+                song: c,
+                bits,
+            },
         })
-        .collect();
+    }));
     recommendations.extend(filled.into_iter().filter_map(|c| {
         Some(RecommendedSong {
             song: ItemSong::at(model, c)?,
