@@ -390,6 +390,7 @@ pub(crate) fn load(path: &Path, expected_file_sha256: Option<&str>) -> Result<Mo
             tables.ids.len()
         )));
     }
+    tables.hot_into_huge_pages();
     mapped.release(bytes);
     #[cfg(unix)]
     let _ = mapped.map.advise(memmap2::Advice::Random);
