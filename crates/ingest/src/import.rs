@@ -101,7 +101,7 @@ pub async fn import_paths(
     let mut counts = UpsertCounts::default();
     let mut write_error = None;
     while let Some(batch) = rx.recv().await {
-        match store.upsert_prepared_songs(&batch).await {
+        match store.upsert_prepared_songs(&load, &batch).await {
             Ok(c) => {
                 counts += c;
                 observer.written(counts);

@@ -161,7 +161,7 @@ impl std::fmt::Display for Backend {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 enum Pool {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
@@ -248,24 +248,28 @@ impl Store {
         songs::upsert(&self.pool, songs, None).await
     }
 
-    /// As [`Store::upsert_songs`], for songs prepared ahead with [`PreparedSong::new`].
+    /// As [`Store::upsert_songs`], for songs prepared ahead with [`PreparedSong::new`], written
+    /// as part of `load` (through its writer, see [`Store::begin_bulk_load`]).
     #[tracing::instrument(skip_all, fields(songs = songs.len(), backend = %self.backend()))]
     pub async fn upsert_prepared_songs(
         &self,
+        load: &BulkLoad,
         songs: &[PreparedSong],
     ) -> Result<UpsertCounts, StoreError> {
-        songs::upsert_prepared(&self.pool, songs, None).await
+        songs::upsert_prepared(load.writer(), songs, None).await
     }
 
     /// Starts a bulk load (an import): when the catalogue is empty, the secondary indexes are
     /// dropped and built once by [`Store::finish_bulk_load`], after the rows, instead of row by
-    /// row. Writes in between are the ordinary upserts and store exactly the same rows; a load
-    /// that never finishes (a crash) has its indexes built by the next [`Store::connect`].
+    /// row. Writes in between ([`Store::upsert_prepared_songs`]) store exactly the same rows as
+    /// the ordinary upserts (on SQLite through a connection of the load's own); a load that
+    /// never finishes (a crash) has its indexes built by the next [`Store::connect`].
     pub async fn begin_bulk_load(&self) -> Result<BulkLoad, StoreError> {
         bulk::begin(&self.pool).await
     }
 
-    /// Ends a bulk load, whether its writes succeeded or not: builds the indexes it deferred.
+    /// Ends a bulk load, whether its writes succeeded or not: builds the indexes it deferred
+    /// and, on SQLite, checkpoints what its writer left in the WAL.
     pub async fn finish_bulk_load(&self, load: BulkLoad) -> Result<(), StoreError> {
         bulk::finish(&self.pool, load).await
     }
