@@ -74,26 +74,32 @@ pub struct ImportedSong {
 /// content hash, the row's derived columns) computed ahead, on the caller's thread, so that an
 /// importer can do it in parallel while the store writes the previous batch. Writing prepared
 /// songs ([`Store::upsert_prepared_songs`]) does exactly what writing the songs does.
+///
+/// Once derived, the raw JSON is only needed in its stored form (part of what was derived), so
+/// the text is dropped here, on the preparing thread, rather than carried to the writer.
 #[derive(Debug, Clone)]
 pub struct PreparedSong {
-    song: ImportedSong,
-    /// `None` when the song cannot be written (an id out of the database's range): the write
-    /// derives it again and fails with the reason, where an unprepared write would.
-    derived: Option<songs::Derived>,
+    song: Song,
+    /// What was derived, or the raw JSON when the song cannot be written (an id out of the
+    /// database's range): the write derives it again and fails with the reason, where an
+    /// unprepared write would.
+    derived: Result<songs::Derived, String>,
 }
 
 impl PreparedSong {
-    pub fn new(song: ImportedSong) -> PreparedSong {
-        let derived = songs::Derived::of(&song).ok();
+    pub fn new(imported: ImportedSong) -> PreparedSong {
+        let ImportedSong { song, raw } = imported;
+        let derived = songs::Derived::of(&song, &raw).map_err(|_| raw);
         PreparedSong { song, derived }
     }
 
-    pub fn song(&self) -> &ImportedSong {
+    pub(crate) fn song(&self) -> &Song {
         &self.song
     }
 
-    pub(crate) fn derived(&self) -> Option<&songs::Derived> {
-        self.derived.as_ref()
+    /// What was derived, or the raw JSON of a song that could not be derived.
+    pub(crate) fn derived(&self) -> Result<&songs::Derived, &str> {
+        self.derived.as_ref().map_err(String::as_str)
     }
 }
 

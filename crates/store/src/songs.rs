@@ -78,8 +78,8 @@ pub(crate) struct Derived {
 }
 
 impl Derived {
-    pub(crate) fn of(imported: &ImportedSong) -> Result<Derived, StoreError> {
-        let song = &imported.song;
+    /// What is written for `song`, whose JSON text is `raw`.
+    pub(crate) fn of(song: &Song, raw: &str) -> Result<Derived, StoreError> {
         let id = to_i64("song id", song.id)?;
         let pageviews = song.pageviews.map(|v| to_i64("pageviews", v)).transpose()?;
         let primary_artist_id = to_i64("artist id", song.primary_artist.id)?;
@@ -103,8 +103,8 @@ impl Derived {
         let relationships = serde_json::to_string(&relationship_groups(song)).unwrap_or_default();
         Ok(Derived {
             id,
-            hash: content_hash(&record, &imported.raw),
-            raw_lz4: raw::compress(&imported.raw),
+            hash: content_hash(&record, raw),
+            raw_lz4: raw::compress(raw),
             record,
             pageviews,
             primary_artist_id,
@@ -135,9 +135,13 @@ impl std::ops::Deref for SongRow<'_> {
 
 impl<'a> SongRow<'a> {
     fn new(imported: &'a ImportedSong) -> Result<SongRow<'a>, StoreError> {
+        SongRow::derive(&imported.song, &imported.raw)
+    }
+
+    fn derive(song: &'a Song, raw: &str) -> Result<SongRow<'a>, StoreError> {
         Ok(SongRow {
-            song: &imported.song,
-            derived: Cow::Owned(Derived::of(imported)?),
+            song,
+            derived: Cow::Owned(Derived::of(song, raw)?),
         })
     }
 
@@ -145,11 +149,11 @@ impl<'a> SongRow<'a> {
     /// fail with the same error at the same place as an unprepared write.
     fn prepared(prepared: &'a PreparedSong) -> Result<SongRow<'a>, StoreError> {
         match prepared.derived() {
-            Some(derived) => Ok(SongRow {
-                song: &prepared.song().song,
+            Ok(derived) => Ok(SongRow {
+                song: prepared.song(),
                 derived: Cow::Borrowed(derived),
             }),
-            None => SongRow::new(prepared.song()),
+            Err(raw) => SongRow::derive(prepared.song(), raw),
         }
     }
 }
