@@ -171,11 +171,19 @@ fn read_lines(
             let reason = format!("line longer than {MAX_LINE_BYTES} bytes; skipped");
             sink.push(place, Raw::Invalid(reason))?;
         } else {
-            match std::str::from_utf8(&line) {
-                Ok(text) if text.trim().is_empty() => {}
-                Ok(text) => sink.push(place, Raw::Line(text.trim().to_string()))?,
+            // The line's buffer becomes the record's text (no copy); the next line gets a new one.
+            let capacity = line.len().clamp(1 << 10, 1 << 20);
+            let bytes = std::mem::replace(&mut line, Vec::with_capacity(capacity));
+            match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let text = trimmed(text);
+                    if !text.is_empty() {
+                        sink.push(place, Raw::Line(text))?;
+                    }
+                }
                 Err(e) => {
-                    let reason = format!("not valid UTF-8 (at byte {})", e.valid_up_to());
+                    let reason =
+                        format!("not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to());
                     sink.push(place, Raw::Invalid(reason))?;
                 }
             }
@@ -187,6 +195,14 @@ fn read_lines(
         cut = was_cut;
         number += 1;
     }
+}
+
+/// `text` without its leading and trailing whitespace, in place.
+fn trimmed(mut text: String) -> String {
+    text.truncate(text.trim_end().len());
+    let leading = text.len() - text.trim_start().len();
+    text.drain(..leading);
+    text
 }
 
 /// Reads one line (up to and with its `\n`) into `line`, keeping at most [`MAX_LINE_BYTES`] of
@@ -203,7 +219,7 @@ fn read_line_capped(
         if buf.is_empty() {
             return Ok((took, took > line.len()));
         }
-        let (n, done) = match buf.iter().position(|b| *b == b'\n') {
+        let (n, done) = match memchr::memchr(b'\n', buf) {
             Some(i) => (i + 1, true),
             None => (buf.len(), false),
         };
