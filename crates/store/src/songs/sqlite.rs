@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use futures::TryStreamExt;
-use sqlx::query_builder::Separated;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Encode, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Type};
 
 use super::{
     SONG_COLUMNS, SONG_UPDATES, SongRow, StoredSong, artists_of, batch_ids, credit_rows,
@@ -34,7 +35,9 @@ pub(super) async fn write_batch(
     rows: &[SongRow<'_>],
     checked_at: Option<DateTime<Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
-    let now = Utc::now();
+    // Times are stored as sqlx writes a `DateTime<Utc>`, formatted once per batch.
+    let now = sqlite_time(Utc::now());
+    let checked_at = checked_at.map(sqlite_time);
     // Take the write lock up front, so reading the stored hashes and writing happen under one
     // lock and a concurrent writer waits (busy timeout) instead of failing.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -62,7 +65,7 @@ pub(super) async fn write_batch(
         }
     }
     // Stored songs are marked here, changed or not; new ones get the time on insert.
-    if let Some(at) = checked_at
+    if let Some(at) = checked_at.as_deref()
         && !stored.is_empty()
     {
         let mut qb = QueryBuilder::new("UPDATE songs SET checked_at = ");
@@ -90,10 +93,10 @@ pub(super) async fn write_batch(
         " ON CONFLICT (song_id) DO UPDATE SET version = excluded.version, \
          record = excluded.record",
         &record_rows,
-        |mut b, row| {
-            b.push_bind(row.id)
-                .push_bind(current_version())
-                .push_bind(row.record.as_slice());
+        |b, row| {
+            b.bind(row.id)
+                .bind(current_version())
+                .bind(row.record.as_slice());
         },
     )
     .await?;
@@ -109,8 +112,8 @@ pub(super) async fn write_batch(
         " ON CONFLICT (id) DO UPDATE SET name = excluded.name \
          WHERE artists.name <> excluded.name",
         &artists_of(&plan.writes),
-        |mut b, (id, name)| {
-            b.push_bind(*id).push_bind(*name);
+        |b, (id, name)| {
+            b.bind(*id).bind(*name);
         },
     )
     .await?;
@@ -123,31 +126,31 @@ pub(super) async fn write_batch(
         &songs_head,
         &songs_tail,
         &plan.writes,
-        |mut b, row| {
+        |b, row| {
             let s = row.song;
-            b.push_bind(row.id)
-                .push_bind(s.title.as_str())
-                .push_bind(s.language.as_deref())
-                .push_bind(s.primary_artist.name.as_str())
-                .push_bind(s.album.as_ref().map(|a| a.name.as_str()))
-                .push_bind(s.description.as_deref())
-                .push_bind(s.release_date.as_deref())
-                .push_bind(row.pageviews)
-                .push_bind(row.featured_artists.as_str())
-                .push_bind(row.producer_artists.as_str())
-                .push_bind(row.relationships.as_str())
-                .push_bind(s.url.as_deref())
-                .push_bind(now)
-                .push_bind(row.primary_artist_id)
-                .push_bind(row.album_id)
-                .push_bind(s.release_year)
-                .push_bind(s.song_art_image_url.as_deref())
-                .push_bind(now)
-                .push_bind(row.hash.as_str())
+            b.bind(row.id)
+                .bind(s.title.as_str())
+                .bind(s.language.as_deref())
+                .bind(s.primary_artist.name.as_str())
+                .bind(s.album.as_ref().map(|a| a.name.as_str()))
+                .bind(s.description.as_deref())
+                .bind(s.release_date.as_deref())
+                .bind(row.pageviews)
+                .bind(row.featured_artists.as_str())
+                .bind(row.producer_artists.as_str())
+                .bind(row.relationships.as_str())
+                .bind(s.url.as_deref())
+                .bind(now.as_str())
+                .bind(row.primary_artist_id)
+                .bind(row.album_id)
+                .bind(s.release_year)
+                .bind(s.song_art_image_url.as_deref())
+                .bind(now.as_str())
+                .bind(row.hash.as_str())
                 // The raw JSON is in `raw_json_lz4`; `raw_json` is NOT NULL.
-                .push_bind("")
-                .push_bind(checked_at)
-                .push_bind(row.raw_lz4.as_slice());
+                .bind("")
+                .bind(checked_at.as_deref())
+                .bind(row.raw_lz4.as_slice());
         },
     )
     .await?;
@@ -171,11 +174,8 @@ pub(super) async fn write_batch(
         "INSERT INTO credits (song_id, artist_id, role, position) ",
         " ON CONFLICT DO NOTHING",
         &credit_rows(&plan.writes),
-        |mut b, (song, artist, role, position)| {
-            b.push_bind(*song)
-                .push_bind(*artist)
-                .push_bind(*role)
-                .push_bind(*position);
+        |b, (song, artist, role, position)| {
+            b.bind(*song).bind(*artist).bind(*role).bind(*position);
         },
     )
     .await?;
@@ -185,11 +185,8 @@ pub(super) async fn write_batch(
         "INSERT INTO relationships (song_id, related_song_id, kind, position) ",
         " ON CONFLICT DO NOTHING",
         &relationship_rows(&plan.writes),
-        |mut b, (song, related, kind, position)| {
-            b.push_bind(*song)
-                .push_bind(*related)
-                .push_bind(*kind)
-                .push_bind(*position);
+        |b, (song, related, kind, position)| {
+            b.bind(*song).bind(*related).bind(*kind).bind(*position);
         },
     )
     .await?;
@@ -208,20 +205,84 @@ async fn insert_rows<'a, T>(
     head: &str,
     tail: &str,
     items: &'a [T],
-    mut bind: impl FnMut(Separated<'_, 'a, Sqlite, &'static str>, &'a T),
+    mut bind: impl FnMut(&mut Values<'a>, &'a T),
 ) -> Result<(), StoreError> {
     let max_rows = MAX_ROWS.min(super::MAX_BIND_PARAMS / columns);
     let mut rest = items;
+    let mut statements: Vec<(usize, String)> = Vec::new();
     while !rest.is_empty() {
         let n = statement_rows(rest.len(), max_rows);
         let (chunk, tail_items) = rest.split_at(n);
         rest = tail_items;
-        let mut qb: QueryBuilder<'a, Sqlite> = QueryBuilder::new(head);
-        qb.push_values(chunk, &mut bind);
-        qb.push(tail);
-        qb.build().execute(&mut *conn).await?;
+        let mut values = Values::with_capacity(n * columns);
+        for item in chunk {
+            bind(&mut values, item);
+        }
+        let args = values.into_arguments()?;
+        let sql = match statements.iter().position(|(rows, _)| *rows == n) {
+            Some(i) => &statements[i].1,
+            None => {
+                statements.push((n, insert_statement(head, tail, columns, n)));
+                &statements[statements.len() - 1].1
+            }
+        };
+        sqlx::query_with(sql, args).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// `head VALUES (?, ..), .. tail` with `rows` rows of `columns` placeholders.
+fn insert_statement(head: &str, tail: &str, columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    let mut sql = String::with_capacity(head.len() + tail.len() + 8 + rows * (row.len() + 2));
+    sql.push_str(head);
+    sql.push_str("VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&row);
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// The values bound to one multi-row statement, in placeholder order. Binding straight into
+/// the arguments (rather than through a query builder that also writes the text) leaves the
+/// text to [`insert_statement`], written once per statement size.
+struct Values<'a> {
+    args: SqliteArguments<'a>,
+    /// The first value that could not be encoded (none of songrec's types fail to).
+    error: Option<BoxDynError>,
+}
+
+impl<'a> Values<'a> {
+    fn with_capacity(values: usize) -> Values<'a> {
+        let mut args = SqliteArguments::default();
+        args.reserve(values, 0);
+        Values { args, error: None }
+    }
+
+    fn bind<V: 'a + Encode<'a, Sqlite> + Type<Sqlite>>(&mut self, value: V) -> &mut Values<'a> {
+        if let Err(e) = self.args.add(value)
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+        self
+    }
+
+    fn into_arguments(self) -> Result<SqliteArguments<'a>, StoreError> {
+        match self.error {
+            Some(e) => Err(sqlx::Error::Encode(e).into()),
+            None => Ok(self.args),
+        }
+    }
+}
+
+/// A time as sqlx stores a `DateTime<Utc>` in SQLite (RFC 3339 text).
+fn sqlite_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// How many of `remaining` rows the next statement takes, at most `max_rows`.
