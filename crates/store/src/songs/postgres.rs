@@ -172,7 +172,6 @@ async fn write_batch_as(
         tx.commit().await?;
         return Ok(plan.counts);
     }
-    tx.execute(CREATE_STAGING).await?;
 
     // The songs written through the staging tables, and those copied straight in.
     let direct = direct && songs_columns_match(&mut tx).await?;
@@ -180,6 +179,14 @@ async fn write_batch_as(
         .writes
         .iter()
         .partition(|row| !direct || plan.replaced.binary_search(&row.id).is_ok());
+    if staged.is_empty() && plan.records_only.is_empty() {
+        // Only new songs (an import into an empty catalogue): nothing goes through staging.
+        upsert_artists(&mut tx, &plan.writes).await?;
+        copy_new_songs(&mut tx, &new, now, checked_at).await?;
+        tx.commit().await?;
+        return Ok(plan.counts);
+    }
+    tx.execute(CREATE_STAGING).await?;
 
     let mut records = CopyRows::new();
     for row in staged.iter().chain(&plan.records_only) {
@@ -218,36 +225,68 @@ async fn write_batch_as(
     .await?;
 
     tx.execute(apply_songs().as_str()).await?;
-
-    if !new.is_empty() {
-        let mut records = CopyRows::new();
-        for row in &new {
-            records.row(3);
-            records.i64(row.id);
-            records.i32(current_version());
-            records.bytes(&row.record)?;
-        }
-        copy_in(&mut tx, "song_records (song_id, version, record)", records).await?;
-        let mut songs = CopyRows::new();
-        for row in &new {
-            song_row(&mut songs, row, now, checked_at, false)?;
-        }
-        copy_in(&mut tx, &format!("songs ({SONG_COLUMNS})"), songs).await?;
-        copy_in(
-            &mut tx,
-            "credits (song_id, artist_id, role, position)",
-            credits(&new, true)?,
-        )
-        .await?;
-        copy_in(
-            &mut tx,
-            "relationships (song_id, related_song_id, kind, position)",
-            relationships(&new, true)?,
-        )
-        .await?;
-    }
+    copy_new_songs(&mut tx, &new, now, checked_at).await?;
     tx.commit().await?;
     Ok(plan.counts)
+}
+
+/// The artists of `writes`, upserted as the staging path does (in id order, a name only
+/// rewritten when it changed) but from two array parameters, for a batch that stages nothing
+/// else: this spares it the staging tables, their COPY and the multi-statement apply.
+async fn upsert_artists(
+    conn: &mut PgConnection,
+    writes: &[&SongRow<'_>],
+) -> Result<(), StoreError> {
+    let (ids, names): (Vec<i64>, Vec<&str>) = artists_of(writes).into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO artists (id, name)
+         SELECT id, name FROM unnest($1::bigint[], $2::text[]) AS a (id, name) ORDER BY id
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE artists.name <> excluded.name",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Copies songs that are not stored yet straight into their tables (see [`write_batch_as`]):
+/// records, songs, credits and links, in that order.
+async fn copy_new_songs(
+    conn: &mut PgConnection,
+    new: &[&SongRow<'_>],
+    now: DateTime<Utc>,
+    checked_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut records = CopyRows::new();
+    for row in new {
+        records.row(3);
+        records.i64(row.id);
+        records.i32(current_version());
+        records.bytes(&row.record)?;
+    }
+    copy_in(conn, "song_records (song_id, version, record)", records).await?;
+    let mut songs = CopyRows::new();
+    for row in new {
+        song_row(&mut songs, row, now, checked_at, false)?;
+    }
+    copy_in(conn, &format!("songs ({SONG_COLUMNS})"), songs).await?;
+    copy_in(
+        conn,
+        "credits (song_id, artist_id, role, position)",
+        credits(new, true)?,
+    )
+    .await?;
+    copy_in(
+        conn,
+        "relationships (song_id, related_song_id, kind, position)",
+        relationships(new, true)?,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The columns of `songs` in the types the direct COPY sends ([`SONG_COLUMNS`]'s order). A
