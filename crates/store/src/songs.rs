@@ -315,15 +315,20 @@ fn batch_ids(rows: &[SongRow<'_>]) -> Vec<i64> {
 
 /// Every artist the written songs credit, by id: written in id order, so that concurrent
 /// batches lock shared rows in the same order and cannot deadlock.
+/// An artist credited more than once keeps the name it was last credited with.
 fn artists_of<'a>(writes: &[&'a SongRow<'a>]) -> Vec<(i64, &'a str)> {
-    let mut artists: BTreeMap<i64, &str> = BTreeMap::new();
+    let mut artists: Vec<(i64, &str)> = Vec::new();
     for row in writes {
-        artists.insert(row.primary_artist_id, &row.song.primary_artist.name);
+        artists.push((row.primary_artist_id, &row.song.primary_artist.name));
         for (c, id) in row.song.credits.iter().zip(&row.credit_artist_ids) {
-            artists.insert(*id, &c.artist.name);
+            artists.push((*id, &c.artist.name));
         }
     }
-    artists.into_iter().collect()
+    // Latest first, then a stable sort by id: the first of each id is its latest credit.
+    artists.reverse();
+    artists.sort_by_key(|(id, _)| *id);
+    artists.dedup_by_key(|(id, _)| *id);
+    artists
 }
 
 /// The `credits` rows of the written songs: (song, artist, role, position), the primary
@@ -518,6 +523,23 @@ mod tests {
     fn names_are_joined_like_the_original_and_empty_roles_give_an_empty_string() {
         assert_eq!(joined_names(&song(1), CreditRole::Featured), "B, C");
         assert_eq!(joined_names(&song(1), CreditRole::Producer), "");
+    }
+
+    #[test]
+    fn artists_are_listed_once_in_id_order_with_the_name_they_were_last_credited_with() {
+        let first = imported(1, "a");
+        let mut renamed = imported(2, "b");
+        renamed.song.primary_artist.name = "A2".into();
+        renamed.song.credits[1].artist = Artist {
+            id: 2,
+            name: "B2".into(),
+        };
+        let rows = [
+            SongRow::new(&first).unwrap(),
+            SongRow::new(&renamed).unwrap(),
+        ];
+        let writes: Vec<&SongRow> = rows.iter().collect();
+        assert_eq!(artists_of(&writes), vec![(1, "A2"), (2, "B2"), (3, "C")]);
     }
 
     #[test]
