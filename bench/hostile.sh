@@ -11,6 +11,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 DATA="${1:?usage: bench/hostile.sh DATA_DIR [REPS]}"
 REPS="${2:-3}"
 PORT="${PORT:-8410}"
@@ -20,11 +22,7 @@ SONGREC="${SONGREC:-$ROOT/target/release/songrec}"
 "$SONGREC" --data-dir "$DATA" --log warn serve --addr "127.0.0.1:$PORT" 2>/dev/null &
 PID=$!
 trap 'kill -TERM "$PID" 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$PORT/ready" && break
-    kill -0 "$PID" 2>/dev/null || { echo "songrec serve died" >&2; exit 1; }
-    sleep 0.5
-done
+wait_up "http://127.0.0.1:$PORT/ready" "$PID"
 
 BODY="$(mktemp)"
 trap 'kill -TERM "$PID" 2>/dev/null || true; rm -f "$BODY"' EXIT

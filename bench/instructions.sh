@@ -15,6 +15,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 DATA="${1:?usage: bench/instructions.sh DATA_DIR [REQUESTS]}"
 N="${2:-2000}"
 PORT="${PORT:-8420}"
@@ -28,11 +30,7 @@ trap 'kill "$VG" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$OUT/cg.out" \
     "$SONGREC" --data-dir "$DATA" --log warn serve --addr "127.0.0.1:$PORT" 2> "$OUT/valgrind.log" &
 VG=$!
-for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$PORT/recommend/0" && break
-    kill -0 "$VG" 2>/dev/null || { cat "$OUT/valgrind.log" >&2; exit 1; }
-    sleep 0.5
-done
+wait_up "http://127.0.0.1:$PORT/recommend/0" "$VG" "$OUT/valgrind.log"
 UNIVERSE=$(curl -sf "http://127.0.0.1:$PORT/model" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin).get("recommend_songs", 1))')
 callgrind_control -z "$VG" > /dev/null 2>&1

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 SHARED="${SHARED:-/work/shared}"
 W="${1:?usage: bench/serve.sh WORKDIR [N ...]}"
 shift || true
@@ -37,15 +39,6 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-wait_up() { # URL PID
-    for _ in $(seq 1 600); do
-        curl -sf -o /dev/null "$1" && return 0
-        kill -0 "$2" 2>/dev/null || { echo "server for $1 died" >&2; return 1; }
-        sleep 0.5
-    done
-    echo "timed out waiting for $1" >&2
-    return 1
-}
 median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 rss_mb() { awk '$1=="VmRSS:"{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }

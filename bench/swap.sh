@@ -16,6 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 DATA="${1:?usage: bench/swap.sh DATA_DIR VERSION_A VERSION_B}"
 A="${2:?usage: bench/swap.sh DATA_DIR VERSION_A VERSION_B}"
 B="${3:?usage: bench/swap.sh DATA_DIR VERSION_A VERSION_B}"
@@ -56,11 +58,7 @@ songrec models promote "$A" > /dev/null
 "$SONGREC" --data-dir "$DATA" --log warn serve --addr "127.0.0.1:$PORT" --reload-interval 1s \
     > "$OUT/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "$url/ready" && break
-    kill -0 "$SERVER" 2>/dev/null || { cat "$OUT/server.log" >&2; exit 1; }
-    sleep 0.5
-done
+wait_up "$url/ready" "$SERVER" "$OUT/server.log"
 wait_for_version "$A"
 UNIVERSE=$(curl -sf "$url/model" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recommend_songs"])')
 (while kill -0 "$SERVER" 2>/dev/null; do

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use bytemuck::Pod;
 use memmap2::Mmap;
 
-/// A slice of `T` owned in memory or borrowed from a mapped model file.
+/// A slice of `T` owned in memory, borrowed from a mapped model file, or copied into a
+/// read-only anonymous map (see [`Column::into_huge_pages`]).
 ///
 /// The slice is resolved once, when the column is made: reading a value is then one bounds
 /// check, where casting the map's bytes on every read cost an answer a tenth of its
@@ -110,8 +111,9 @@ impl<T: Pod> Deref for Column<T> {
         // SAFETY: `start` and `len` were taken from the slice `_owner` holds: a `Vec`'s heap
         // buffer or a range of a map, checked then for bounds and alignment. Neither moves
         // nor changes while the column (which owns it and gives out only shared borrows)
-        // lives: the `Vec` is never touched again, and a map is never written in place (see
-        // `file::load`).
+        // lives: the `Vec` is never touched again, a file map is never written in place (see
+        // `file::load`), and a copy in huge pages is made read-only before it becomes a column
+        // (`huge_copy`).
         unsafe { std::slice::from_raw_parts(self.start.as_ptr(), self.len) }
     }
 }
