@@ -107,6 +107,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        // Refused on its declared length before any of it is read.
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
         let limit = state.body_read_timeout;
         tokio::time::timeout(limit, axum::Json::<T>::from_request(req, state))
             .await
@@ -116,16 +125,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 let (status, message) = match e.status() {
                     // A well-formed body of the wrong shape is a bad request like any other.
                     StatusCode::UNPROCESSABLE_ENTITY => (StatusCode::BAD_REQUEST, e.body_text()),
-                    // Refused on its declared length before any of it is read, or as soon as
-                    // it passes the limit.
-                    StatusCode::PAYLOAD_TOO_LARGE => (
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-                    ),
+                    // Cut off as soon as it passes the limit.
+                    StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
                     status => (status, e.body_text()),
                 };
                 ApiError::Rejected { status, message }
             })
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::Rejected {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        message: format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
     }
 }
 

@@ -4,7 +4,12 @@ use std::sync::atomic::Ordering;
 
 use songrec_api::ServeOptions;
 
-use crate::support::{Artifact, FakeModel, Flavour, Gate, Spec, TestApp, assert_error, read_json};
+use tokio::io::AsyncWriteExt;
+
+use crate::support::{
+    Artifact, FakeModel, Flavour, Gate, Spec, TestApp, assert_error, connect, read_json,
+    read_until_closed,
+};
 
 /// The issue's first hostile request: 250,000 seed ids in a 1.6 MB body. Refused on its
 /// declared length, before any of it is read or parsed, and before the model is consulted.
@@ -16,29 +21,31 @@ async fn a_body_of_250_000_seeds_is_413_before_it_is_read() {
     let body = format!("{{\"seeds\": [{}], \"k\": 5}}", ids.join(","));
     assert!(body.len() > 1_600_000, "{}", body.len());
     let before = calls.load(Ordering::SeqCst);
+    // Only the request head is sent: the answer must come on the declared length alone.
+    let mut stream = connect(&app).await;
+    let head = format!(
+        "POST /recommendations HTTP/1.1\r\nHost: songrec\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let sent = read_until_closed(&mut stream).await;
+    assert!(sent.starts_with("HTTP/1.1 413 "), "{sent}");
+    let json = &sent[sent.find("\r\n\r\n").expect("a whole answer") + 4..];
+    let json: serde_json::Value = serde_json::from_str(json).expect("a JSON error");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 65536 bytes"),
+        "{json}"
+    );
     // The server answers and closes these connections before the bodies are sent whole: a
     // client of their own keeps them out of the pool the later requests use.
     let oversized = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let response = oversized
-        .post(format!("{}/recommendations", app.base))
-        .header("content-type", "application/json")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("request reaches the server");
-    let answer = read_json(response).await;
-    assert_error(&answer, 413);
-    assert!(
-        answer.1["error"]
-            .as_str()
-            .unwrap()
-            .contains("larger than 65536 bytes"),
-        "{}",
-        answer.1
-    );
     // Sent without a length (chunked), it is cut off at the limit all the same.
     let chunks: Vec<Result<String, std::io::Error>> = body
         .as_bytes()

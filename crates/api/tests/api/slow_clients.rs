@@ -5,13 +5,9 @@
 use std::time::Duration;
 
 use songrec_api::ServeOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
-use crate::support::{Artifact, Flavour, Spec, TestApp};
-
-/// Longest a test waits for the server to act on a deadline of a fraction of a second.
-const PATIENCE: Duration = Duration::from_secs(60);
+use crate::support::{Artifact, Flavour, Spec, TestApp, connect, read_until_closed};
 
 async fn with_short_deadlines() -> TestApp {
     let options = ServeOptions {
@@ -22,33 +18,6 @@ async fn with_short_deadlines() -> TestApp {
     let (app, _source) =
         TestApp::serving_with(Artifact::Good(Spec::new(30, Flavour::Forward)), options).await;
     app
-}
-
-async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.base.trim_start_matches("http://"))
-        .await
-        .unwrap()
-}
-
-/// Everything the server sends until it closes the connection.
-async fn read_until_closed(stream: &mut TcpStream) -> String {
-    let mut received = Vec::new();
-    let read = tokio::time::timeout(PATIENCE, async {
-        let mut buffer = [0u8; 4096];
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => received.extend_from_slice(&buffer[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok(),
-        "the server kept the connection open; it sent {:?}",
-        String::from_utf8_lossy(&received)
-    );
-    String::from_utf8_lossy(&received).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
