@@ -26,6 +26,7 @@ mod evaluate;
 mod explain;
 mod features;
 mod file;
+mod order;
 mod original;
 mod params;
 mod profile;

@@ -8,6 +8,7 @@ use songrec_catalog::{Song, browse_order};
 
 use crate::evaluate::{self, Link, Links, splitmix64};
 use crate::features::{self, Kind, role};
+use crate::order::Order;
 use crate::original::OriginalModel;
 use crate::params::{FeatureSet, TrainParams};
 use crate::search::{Hit, Query, Scratch, Searcher};
@@ -35,18 +36,23 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
         )));
     }
     let k = params.k.min(n - 1);
-    let pageviews: Vec<Option<u64>> = ordered.iter().map(|s| s.pageviews).collect();
+    // The features and the search work in search order; the model's tables and the
+    // evaluation are in browse order.
+    let order = Order::new(&ordered, params.features);
+    let searched = order.searched(&ordered);
+    let pageviews: Vec<Option<u64>> = searched.iter().map(|s| s.pageviews).collect();
+    let search_artists: Vec<u64> = searched.iter().map(|s| s.primary_artist.id).collect();
     let artists: Vec<u64> = ordered.iter().map(|s| s.primary_artist.id).collect();
     timings.insert("prepare".to_string(), started.elapsed().as_secs_f64());
     // The evaluation's links and the version groups are built beside the features, whose
     // single-threaded stretches leave a core free.
     let t = Instant::now();
     let (vectors, (links, groups)) = rayon::join(
-        || (params.features == FeatureSet::Full).then(|| features::build(&ordered, params)),
+        || (params.features == FeatureSet::Full).then(|| features::build(&searched, params)),
         || {
             rayon::join(
                 || Links::new(&ordered),
-                || versions::version_groups(&ordered),
+                || versions::version_groups(&searched),
             )
         },
     );
@@ -69,7 +75,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
             metrics.insert("search_exact".to_string(), if exact { 1.0 } else { 0.0 });
             let searcher = Searcher::new(
                 &vectors,
-                artists.clone(),
+                search_artists.clone(),
                 &pageviews,
                 (!exact).then_some(params.candidate_max_df),
                 params.same_artist_share,
@@ -81,29 +87,37 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
                 &vectors,
                 &searcher,
                 k,
-                &mut neighbours,
-                &mut scores,
-                &mut reasons,
+                &order,
+                Tables {
+                    neighbours: &mut neighbours,
+                    scores: &mut scores,
+                    reasons: &mut reasons,
+                },
             );
             timings.insert("search".to_string(), t.elapsed().as_secs_f64());
 
             let t = Instant::now();
-            let traces = Traces::new(&ordered);
+            let traces = Traces::new(&searched);
             heldout_tops = hidden
                 .par_iter()
                 .map_init(
                     || Scratch::new(&vectors),
-                    |scratch, &(q, link)| heldout_query(&searcher, &traces, q, link, scratch),
+                    |scratch, &(q, link)| {
+                        heldout_query(&searcher, &traces, &order, q, link, scratch)
+                    },
                 )
                 .collect();
             if !exact {
                 let recall = approximate_recall(
                     &vectors,
                     &groups,
-                    &artists,
+                    &search_artists,
                     &pageviews,
-                    &neighbours,
-                    k,
+                    Stored {
+                        neighbours: &neighbours,
+                        k,
+                        order: &order,
+                    },
                     params,
                 );
                 metrics.insert("ann_recall_at_10".to_string(), recall);
@@ -112,6 +126,7 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
         }
         None => {
             let t = Instant::now();
+            // The original features are searched in browse order: `pageviews` is in it.
             let names: Vec<&str> = ordered
                 .iter()
                 .map(|s| s.primary_artist.name.as_str())
@@ -221,7 +236,9 @@ pub fn heldout_hit_rate(songs: &[Song], params: &TrainParams) -> Result<f64, Mod
             "the catalogue holds {n} distinct song(s); at least 2 are needed"
         )));
     }
-    let pageviews: Vec<Option<u64>> = ordered.iter().map(|s| s.pageviews).collect();
+    let order = Order::new(&ordered, params.features);
+    let searched = order.searched(&ordered);
+    let pageviews: Vec<Option<u64>> = searched.iter().map(|s| s.pageviews).collect();
     let artists: Vec<u64> = ordered.iter().map(|s| s.primary_artist.id).collect();
     let links = Links::new(&ordered);
     let hidden = links.sample_hidden(&ordered, params.eval_sample, params.seed);
@@ -229,23 +246,25 @@ pub fn heldout_hit_rate(songs: &[Song], params: &TrainParams) -> Result<f64, Mod
     release_free_memory();
     let tops: Vec<Vec<u32>> = match params.features {
         FeatureSet::Full => {
-            let vectors = features::build(&ordered, params);
+            let vectors = features::build(&searched, params);
             let exact = n <= params.exact_max_songs;
             let searcher = Searcher::new(
                 &vectors,
-                artists.clone(),
+                searched.iter().map(|s| s.primary_artist.id).collect(),
                 &pageviews,
                 (!exact).then_some(params.candidate_max_df),
                 params.same_artist_share,
             )
             .with_profile_max_df(params.profile_max_df)
-            .with_versions(versions::version_groups(&ordered));
-            let traces = Traces::new(&ordered);
+            .with_versions(versions::version_groups(&searched));
+            let traces = Traces::new(&searched);
             hidden
                 .par_iter()
                 .map_init(
                     || Scratch::new(&vectors),
-                    |scratch, &(q, link)| heldout_query(&searcher, &traces, q, link, scratch),
+                    |scratch, &(q, link)| {
+                        heldout_query(&searcher, &traces, &order, q, link, scratch)
+                    },
                 )
                 .collect()
         }
@@ -297,14 +316,20 @@ const GROUP_SIZE: usize = 64;
 /// Songs whose neighbours are held in memory at once before being written to the table.
 const BATCH_SONGS: usize = 16_384;
 
-/// Every song's `k` neighbours into the flat tables, artist by artist.
+/// The model's neighbour tables: `k` entries per song, in browse order.
+struct Tables<'t> {
+    neighbours: &'t mut [u32],
+    scores: &'t mut [u16],
+    reasons: &'t mut [u8],
+}
+
+/// Every song's `k` neighbours into the tables, artist by artist.
 fn search_all(
     vectors: &features::Vectors,
     searcher: &Searcher<'_>,
     k: usize,
-    neighbours: &mut [u32],
-    scores: &mut [u16],
-    reasons: &mut [u8],
+    order: &Order,
+    tables: Tables<'_>,
 ) {
     let mut by_circle: Vec<(u32, u32)> = vectors
         .circle_of
@@ -339,13 +364,17 @@ fn search_all(
                 },
             )
             .collect();
-        for (q, hits) in answers.into_iter().flatten() {
-            let row = q as usize * k..(q as usize + 1) * k;
+        for (q, mut hits) in answers.into_iter().flatten() {
+            for hit in &mut hits {
+                hit.0 = order.browse(hit.0);
+            }
+            let b = order.browse(q) as usize;
+            let row = b * k..(b + 1) * k;
             store_row(
                 &hits,
-                &mut neighbours[row.clone()],
-                &mut scores[row.clone()],
-                &mut reasons[row],
+                &mut tables.neighbours[row.clone()],
+                &mut tables.scores[row.clone()],
+                &mut tables.reasons[row],
             );
         }
         start = end;
@@ -430,14 +459,17 @@ impl<'s> Traces<'s> {
     }
 }
 
-/// The query's top 10 with one link, and every trace of it, removed from its vector.
+/// The top 10 of the song at browse index `q` with one link, and every trace of it, removed
+/// from its vector, as browse indices.
 fn heldout_query(
     searcher: &Searcher<'_>,
     traces: &Traces<'_>,
+    order: &Order,
     q: usize,
     link: Link,
     scratch: &mut Scratch,
 ) -> Vec<u32> {
+    let q = order.search(q);
     let v = searcher.vectors;
     let (tokens, weights, roles) = v.song(q);
     let (removed, hidden_circle) = traces.hidden_tokens(v, q, link);
@@ -466,8 +498,16 @@ fn heldout_query(
     searcher
         .search(&query, EVAL_K, scratch)
         .into_iter()
-        .map(|h| h.0)
+        .map(|h| order.browse(h.0))
         .collect()
+}
+
+/// The neighbours stored in the model's table (`k` per song, browse order), and the order
+/// the search saw the songs in.
+struct Stored<'t> {
+    neighbours: &'t [u32],
+    k: usize,
+    order: &'t Order,
 }
 
 /// Recall@10 of the stored (approximate) neighbours against exact search, on a sample.
@@ -476,10 +516,14 @@ fn approximate_recall(
     groups: &[u32],
     artists: &[u64],
     pageviews: &[Option<u64>],
-    neighbours: &[u32],
-    k: usize,
+    stored: Stored<'_>,
     params: &TrainParams,
 ) -> f64 {
+    let Stored {
+        neighbours,
+        k,
+        order,
+    } = stored;
     let n = vectors.n;
     let exact = Searcher::new(
         vectors,
@@ -489,12 +533,13 @@ fn approximate_recall(
         params.same_artist_share,
     )
     .with_versions(groups.to_vec());
+    // Browse indices.
     let sample: Vec<usize> = {
-        let mut order: Vec<(u64, usize)> = (0..n)
+        let mut ranked: Vec<(u64, usize)> = (0..n)
             .map(|i| (splitmix64(params.seed.wrapping_add(0x5eed) ^ i as u64), i))
             .collect();
-        order.sort_unstable();
-        order
+        ranked.sort_unstable();
+        ranked
             .into_iter()
             .take(params.recall_sample)
             .map(|x| x.1)
@@ -506,11 +551,11 @@ fn approximate_recall(
         .map_init(
             || Scratch::new(vectors),
             |scratch, &q| {
-                let query = Query::of_song(vectors, q);
+                let query = Query::of_song(vectors, order.search(q));
                 exact
                     .search(&query, top, scratch)
                     .into_iter()
-                    .map(|h| h.0)
+                    .map(|h| order.browse(h.0))
                     .collect()
             },
         )
