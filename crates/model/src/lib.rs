@@ -14,6 +14,7 @@
 //! - `features`: sparse IDF-weighted song vectors and their inverted index;
 //! - `profile`: artist profiles, the artist-level part of song similarity;
 //! - `search`: neighbour search (exact, or approximate past a size), cold-start fallback;
+//! - `order`: the order the search visits songs in (by scene and artist, not browse order);
 //! - `original`: the replaced system's model, for comparison;
 //! - `evaluate`: held-out and catalogue metrics;
 //! - `explain`: the reasons given with each recommendation;
