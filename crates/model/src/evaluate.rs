@@ -473,17 +473,7 @@ mod tests {
     }
 
     fn song(id: u64, artist: u64, producer: u64) -> Song {
-        let who = |id: u64| songrec_catalog::Artist {
-            id,
-            name: String::new(),
-        };
-        Song {
-            credits: vec![songrec_catalog::Credit {
-                role: songrec_catalog::CreditRole::Producer,
-                artist: who(producer),
-            }],
-            ..Song::new(id, String::new(), who(artist))
-        }
+        crate::test_songs::produced(id, artist, &[producer])
     }
 
     #[test]

@@ -34,6 +34,8 @@ mod profile;
 pub mod record;
 mod search;
 mod table;
+#[cfg(test)]
+mod test_songs;
 mod train;
 mod versions;
 

@@ -112,26 +112,8 @@ fn scene_keys(ordered: &[&Song]) -> HashMap<u64, u64> {
 
 #[cfg(test)]
 mod tests {
-    use songrec_catalog::{Artist, Credit, CreditRole};
-
     use super::*;
-
-    fn song(id: u64, primary: u64, producers: &[u64]) -> Song {
-        let artist = |id: u64| Artist {
-            id,
-            name: format!("A{id}"),
-        };
-        Song {
-            credits: producers
-                .iter()
-                .map(|&p| Credit {
-                    role: CreditRole::Producer,
-                    artist: artist(p),
-                })
-                .collect(),
-            ..Song::new(id, format!("S{id}"), artist(primary))
-        }
-    }
+    use crate::test_songs::produced as song;
 
     #[test]
     fn a_scene_is_the_most_credited_collaborator_that_another_artist_shares() {

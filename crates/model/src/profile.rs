@@ -207,26 +207,8 @@ const PART_ORDER: [Part; PARTS] = [
 
 #[cfg(test)]
 mod tests {
-    use songrec_catalog::{Artist, Credit, CreditRole};
-
     use super::*;
-
-    fn song(id: u64, primary: u64, producers: &[u64]) -> Song {
-        let artist = |id: u64| Artist {
-            id,
-            name: format!("A{id}"),
-        };
-        Song {
-            credits: producers
-                .iter()
-                .map(|&p| Credit {
-                    role: CreditRole::Producer,
-                    artist: artist(p),
-                })
-                .collect(),
-            ..Song::new(id, format!("S{id}"), artist(primary))
-        }
-    }
+    use crate::test_songs::produced as song;
 
     #[test]
     fn an_entry_weighs_its_share_of_the_artists_songs_times_its_rarity_among_artists() {
