@@ -2,7 +2,8 @@
 //! (most viewed first), which scatters an artist's songs, and the artists of one scene, over
 //! the whole catalogue; the search reads per-song arrays at the songs a query reaches, and
 //! those are mostly its own artist's and its scene's. Searching in an order that keeps them
-//! together turns those reads into nearby ones. The order changes no score.
+//! together turns those reads into nearby ones. Scores are the same but for the order their
+//! floating-point sums are taken in (token numbers follow the order).
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
