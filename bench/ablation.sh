@@ -14,13 +14,15 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 W="${1:?usage: bench/ablation.sh WORKDIR SONGS.jsonl --labels|--truth FILE}"
 SONGS="${2:?songs file}"
 MODE="${3:?--labels or --truth}"
 AGAINST="${4:?labels or truth file}"
 case $MODE in --labels | --truth) ;; *) echo "third argument: --labels or --truth" >&2; exit 2 ;; esac
 SONGREC="${SONGREC:-$ROOT/target/release/songrec}"
-[ -x "$SONGREC" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+need_songrec
 
 PROFILE_ROLES="w_label=0 w_publisher=0 w_engineer=0 w_production=0 w_musician=0 w_vocals=0 w_visual=0 w_other_role=0"
 VARIANTS=(

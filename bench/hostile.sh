@@ -17,7 +17,7 @@ DATA="${1:?usage: bench/hostile.sh DATA_DIR [REPS]}"
 REPS="${2:-3}"
 PORT="${PORT:-8410}"
 SONGREC="${SONGREC:-$ROOT/target/release/songrec}"
-[ -x "$SONGREC" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+need_songrec
 
 "$SONGREC" --data-dir "$DATA" --log warn serve --addr "127.0.0.1:$PORT" 2>/dev/null &
 PID=$!

@@ -21,8 +21,8 @@ DATA="${1:?usage: bench/instructions.sh DATA_DIR [REQUESTS]}"
 N="${2:-2000}"
 PORT="${PORT:-8420}"
 SONGREC="${SONGREC:-$ROOT/target/release/songrec}"
-[ -x "$SONGREC" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-command -v callgrind_control >/dev/null || { echo "valgrind not found (apt-get install -y valgrind)" >&2; exit 2; }
+need_songrec
+need callgrind_control "apt-get install -y valgrind"
 case "$N" in ''|*[!0-9]*) echo "REQUESTS must be a positive integer" >&2; exit 2;; esac
 
 OUT="$(mktemp -d)"

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 SHARED="${SHARED:-/work/shared}"
 W="${1:?usage: bench/model.sh WORKDIR [N ...]}"
 shift || true
@@ -25,7 +27,7 @@ SEED="${SEED:-42}"
 PORT="${PORT:-8300}"
 DURATION="${DURATION:-10s}"
 SONGREC="$ROOT/target/release/songrec"
-[ -x "$SONGREC" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+need_songrec
 
 SRV_PID=""
 cleanup() { [ -z "$SRV_PID" ] || kill -TERM "$SRV_PID" 2>/dev/null || true; }

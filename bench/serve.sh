@@ -32,8 +32,8 @@ PORT="${PORT:-8400}"
 DURATION="${DURATION:-15s}"
 BASELINE_WORKERS="${BASELINE_WORKERS:-1}"
 SONGREC="$ROOT/target/release/songrec"
-[ -x "$SONGREC" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk not found (apt-get install -y wrk)" >&2; exit 2; }
+need_songrec
+need wrk "apt-get install -y wrk"
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }

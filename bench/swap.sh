@@ -25,8 +25,8 @@ PORT="${PORT:-8430}"
 DURATION="${DURATION:-15s}"
 SHARED="${SHARED:-/work/shared}"
 SONGREC="${SONGREC:-$ROOT/target/release/songrec}"
-[ -x "$SONGREC" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk not found (apt-get install -y wrk)" >&2; exit 2; }
+need_songrec
+need wrk "apt-get install -y wrk"
 
 OUT="$(mktemp -d)"
 SERVER=""
