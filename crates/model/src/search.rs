@@ -14,11 +14,13 @@ use crate::features::{CONTEXT_SLOTS, KINDS, Kind, NONE, Vectors, reason, reason_
 
 mod assemble;
 mod candidate;
+mod common;
 mod fallback;
 mod scratch;
 
 use crate::column::prefetch;
 use candidate::{Candidate, candidates};
+use common::CommonTokens;
 use fallback::Fallback;
 pub(crate) use scratch::Scratch;
 
@@ -50,11 +52,9 @@ pub(crate) struct Searcher<'v> {
 
     /// `reason_bit` for every kind and pair of role sets, looked up in the inner loop.
     reason_table: [[[u8; 32]; 32]; KINDS],
-    /// Per circle, its tokens that are not traversed (CSR): what a group's common tokens add
-    /// to a circle is summed over these.
-    common_offsets: Vec<usize>,
-    common_tokens: Vec<u32>,
-    common_weights: Vec<f32>,
+    /// Per circle, its tokens that are not traversed: what a group's common tokens add to a
+    /// circle is summed over these.
+    common: CommonTokens,
 }
 
 /// A query: its index (excluded from answers, and whose context applies), its normalised
@@ -95,10 +95,11 @@ impl<'v> Searcher<'v> {
         candidate_max_df: Option<usize>,
         same_artist_share: f64,
     ) -> Searcher<'v> {
-        let traverse = (0..vectors.kinds.len() as u32)
+        let traverse: Vec<bool> = (0..vectors.kinds.len() as u32)
             .map(|t| candidate_max_df.is_none_or(|max| vectors.document_frequency(t) <= max))
             .collect();
         Searcher {
+            common: CommonTokens::new(vectors, &traverse),
             vectors,
             traverse,
             meta: candidates(vectors, &primary_artist),
@@ -113,32 +114,7 @@ impl<'v> Searcher<'v> {
                 })
                 .collect(),
             reason_table: reason_table(),
-            common_offsets: Vec::new(),
-            common_tokens: Vec::new(),
-            common_weights: Vec::new(),
         }
-        .with_common_tokens()
-    }
-
-    /// Indexes each circle's non-traversed tokens (after `traverse` changes).
-    fn with_common_tokens(mut self) -> Searcher<'v> {
-        let v = self.vectors;
-        let circles = v.circle_offsets.len().saturating_sub(1);
-        self.common_offsets = Vec::with_capacity(circles + 1);
-        self.common_offsets.push(0);
-        self.common_tokens.clear();
-        self.common_weights.clear();
-        for c in 0..circles {
-            let r = v.circle_offsets[c]..v.circle_offsets[c + 1];
-            for (&t, &w) in v.circle_tokens[r.clone()].iter().zip(&v.circle_weights[r]) {
-                if !self.traverse[t as usize] {
-                    self.common_tokens.push(t);
-                    self.common_weights.push(w);
-                }
-            }
-            self.common_offsets.push(self.common_tokens.len());
-        }
-        self
     }
 
     /// Artist-profile entries carried by more than `max_df` songs stop finding candidates
@@ -153,7 +129,8 @@ impl<'v> Searcher<'v> {
                 *traverse = false;
             }
         }
-        self.with_common_tokens()
+        self.common = CommonTokens::new(self.vectors, &self.traverse);
+        self
     }
 
     /// Songs of one version group (a song and its live, remixed, translated or re-released
@@ -203,14 +180,16 @@ impl<'v> Searcher<'v> {
             let Scratch {
                 circle_dots,
                 circle_touched,
-                circle_skipped: skipped_by_token,
+                circle_skipped: skipped_by_slot,
                 ..
             } = &mut *scratch;
             for (&t, &wq) in first.circle_tokens.iter().zip(first.circle_weights) {
                 if !self.traverse[t as usize] {
                     circle_skipped.push((t, wq));
-                    if let Some(slot) = skipped_by_token.get_mut(t as usize) {
-                        *slot = wq;
+                    if let Some(slot) = self.common.slot(t)
+                        && let Some(by_slot) = skipped_by_slot.get_mut(slot as usize)
+                    {
+                        *by_slot = wq;
                     }
                     continue;
                 }
@@ -236,7 +215,7 @@ impl<'v> Searcher<'v> {
                     .map(|&(t, _)| circles.postings(t).0.len())
                     .sum();
                 let through_circles: usize =
-                    circle_touched.iter().map(|&c| self.common_len(c)).sum();
+                    circle_touched.iter().map(|&c| self.common.len(c)).sum();
                 if through_postings < through_circles {
                     for &(t, wq) in &circle_skipped {
                         let (reached, weights) = circles.postings(t);
@@ -253,12 +232,12 @@ impl<'v> Searcher<'v> {
                         // Each circle's list is elsewhere in memory: fetch its bounds, then
                         // (once they are likely in) its tokens, a few circles ahead.
                         if let Some(&ahead) = circle_touched.get(i + 2 * COMMON_AHEAD) {
-                            prefetch(&self.common_offsets, ahead as usize);
+                            self.common.prefetch_bounds(ahead);
                         }
                         if let Some(&ahead) = circle_touched.get(i + COMMON_AHEAD) {
-                            self.prefetch_common(ahead);
+                            self.common.prefetch_list(ahead);
                         }
-                        circle_dots[c as usize] += self.common_dot(c, skipped_by_token);
+                        circle_dots[c as usize] += self.common.dot(c, skipped_by_slot);
                     }
                 }
             }
@@ -298,8 +277,10 @@ impl<'v> Searcher<'v> {
         }
         scratch.common_set.clear();
         for &(t, _) in &circle_skipped {
-            if let Some(slot) = scratch.circle_skipped.get_mut(t as usize) {
-                *slot = 0.0;
+            if let Some(slot) = self.common.slot(t)
+                && let Some(by_slot) = scratch.circle_skipped.get_mut(slot as usize)
+            {
+                *by_slot = 0.0;
             }
         }
         results
@@ -316,12 +297,24 @@ impl<'v> Searcher<'v> {
     }
 
     /// Starts fetching what song `c`'s circle adds to its score: the circle's overlap with the
-    /// group, and the common tokens' part when that is still to be worked out.
-    fn prefetch_circle_of(&self, c: usize, circle_dots: &[f32], common_dots: &[f32]) {
+    /// group, and (`common`) the bounds of its common tokens, whose part may still have to be
+    /// worked out.
+    fn prefetch_circle_of(&self, c: usize, circle_dots: &[f32], common_dots: &[f32], common: bool) {
         let circle = self.meta[c].circle;
         if circle != NONE {
             prefetch(circle_dots, circle as usize);
             prefetch(common_dots, circle as usize);
+            if common {
+                self.common.prefetch_bounds(circle);
+            }
+        }
+    }
+
+    /// Starts fetching the common tokens of song `c`'s circle (its bounds fetched before).
+    fn prefetch_common_of(&self, c: usize) {
+        let circle = self.meta[c].circle;
+        if circle != NONE {
+            self.common.prefetch_list(circle);
         }
     }
 
@@ -331,29 +324,6 @@ impl<'v> Searcher<'v> {
             prefetch(&self.vectors.tokens, start);
             prefetch(&self.vectors.weights, start);
         }
-    }
-
-    /// Starts fetching circle `c`'s common tokens and weights.
-    fn prefetch_common(&self, c: u32) {
-        if let Some(&start) = self.common_offsets.get(c as usize) {
-            prefetch(&self.common_tokens, start);
-            prefetch(&self.common_weights, start);
-        }
-    }
-
-    fn common_len(&self, c: u32) -> usize {
-        self.common_offsets[c as usize + 1] - self.common_offsets[c as usize]
-    }
-
-    /// The dot product of circle `c`'s common (non-traversed) tokens with the group's, given
-    /// by token in `skipped_by_token`.
-    fn common_dot(&self, c: u32, skipped_by_token: &[f32]) -> f32 {
-        let r = self.common_offsets[c as usize]..self.common_offsets[c as usize + 1];
-        self.common_tokens[r.clone()]
-            .iter()
-            .zip(&self.common_weights[r])
-            .map(|(&t, &w)| skipped_by_token.get(t as usize).map_or(0.0, |&q| q * w))
-            .sum()
     }
 
     /// Song `c`'s circle score for the group (its circle's overlap times its scale): zero
@@ -385,7 +355,7 @@ impl<'v> Searcher<'v> {
         &self,
         query: &Query<'_>,
         c: usize,
-        skipped_by_token: &[f32],
+        skipped_by_slot: &[f32],
         common_dots: &mut [f32],
         common_set: &mut Vec<u32>,
     ) -> f32 {
@@ -394,7 +364,7 @@ impl<'v> Searcher<'v> {
             return 0.0;
         };
         if dot.is_nan() {
-            *dot = self.common_dot(m.circle, skipped_by_token);
+            *dot = self.common.dot(m.circle, skipped_by_slot);
             common_set.push(m.circle);
         }
         query.inv_norm * *dot * m.inv_norm
@@ -417,7 +387,7 @@ impl<'v> Searcher<'v> {
             circle_dots,
             circle_order,
             circle_context_max,
-            circle_skipped: skipped_by_token,
+            circle_skipped: skipped_by_slot,
             common_dots,
             common_set,
             hits,
@@ -486,7 +456,11 @@ impl<'v> Searcher<'v> {
         let mut wanted = k;
         for (i, &c) in touched.iter().enumerate() {
             if let Some(&ahead) = touched.get(i + TOUCHED_AHEAD) {
-                self.prefetch_circle_of(ahead as usize, circle_dots, common_dots);
+                let common = any_circle_skipped;
+                self.prefetch_circle_of(ahead as usize, circle_dots, common_dots, common);
+            }
+            if any_circle_skipped && let Some(&ahead) = touched.get(i + TOUCHED_AHEAD / 2) {
+                self.prefetch_common_of(ahead as usize);
             }
             let c = c as usize;
             if self.same_song(query.index, c) {
@@ -500,7 +474,7 @@ impl<'v> Searcher<'v> {
                 bit |= reason::SCENE;
             } else if any_circle_skipped {
                 score +=
-                    self.skipped_circle_part(query, c, skipped_by_token, common_dots, common_set);
+                    self.skipped_circle_part(query, c, skipped_by_slot, common_dots, common_set);
             }
             hits.push((c as u32, score, bit));
             if self.same_artist_share < 1.0 && self.same_artist(query.index, c) {

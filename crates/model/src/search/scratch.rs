@@ -18,7 +18,8 @@ pub(crate) struct Scratch {
     /// Per context slot, the largest weight among the songs of `circle_touched`: bounds their
     /// context part.
     pub(super) circle_context_max: [f32; CONTEXT_SLOTS],
-    /// The group's circle tokens too common to traverse, by token (zero elsewhere).
+    /// The group's circle tokens too common to traverse, by common-token slot (zero elsewhere;
+    /// there are fewer slots than tokens).
     pub(super) circle_skipped: Vec<f32>,
     /// Per circle the traversed tokens did not reach, what the common ones add (NaN until
     /// computed for the group), and which circles are set.
