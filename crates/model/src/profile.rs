@@ -4,13 +4,14 @@
 //! similar artists are found even when the two songs share no credit.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
 use songrec_catalog::Song;
 
 use crate::features::{
-    Kind, era_bucket, performance_kind, performance_roles, profile_key, song_description_terms,
-    tag_value,
+    Kind, TokenHasher, era_bucket, performance_kind, performance_roles, profile_key,
+    song_description_terms, tag_value,
 };
 use crate::params::TrainParams;
 
@@ -122,58 +123,59 @@ pub(crate) fn artist_profiles(
     songs: &[&Song],
     params: &TrainParams,
 ) -> HashMap<u64, Vec<(u64, f32)>> {
-    #[derive(Default)]
-    struct Tally {
-        songs: u32,
-        /// Per key: its part, its largest weight on a song, songs carrying it.
-        entries: HashMap<u64, (Part, f32, u32)>,
-    }
     let per_song: Vec<Vec<(u64, Part, f32)>> = songs
         .par_iter()
         .map(|s| profile_entries(s, params))
         .collect();
-    let mut tallies: HashMap<u64, Tally> = HashMap::new();
-    for (song, entries) in songs.iter().zip(per_song) {
-        let tally = tallies.entry(song.primary_artist.id).or_default();
-        tally.songs += 1;
-        for (key, part, weight) in entries {
-            let e = tally.entries.entry(key).or_insert((part, 0.0, 0));
-            e.1 = e.1.max(weight);
-            e.2 += 1;
-        }
+    // Each artist's songs, in catalogue order, tallied apart from the others'.
+    let mut by_artist: Vec<(u64, u32)> = songs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.primary_artist.id, i as u32))
+        .collect();
+    by_artist.par_sort_unstable();
+    let runs: Vec<&[(u64, u32)]> = by_artist.chunk_by(|a, b| a.0 == b.0).collect();
+    let tallies: Vec<Tally> = runs
+        .par_iter()
+        .map(|run| Tally::of(run, &per_song))
+        .collect();
+    drop(per_song);
+    let mut keys: Vec<u64> = tallies
+        .par_iter()
+        .flat_map_iter(|t| t.entries.iter().map(|e| e.key))
+        .collect();
+    keys.par_sort_unstable();
+    let mut artists_carrying: HashMap<u64, u32, BuildHasherDefault<TokenHasher>> =
+        HashMap::default();
+    for run in keys.chunk_by(|a, b| a == b) {
+        artists_carrying.insert(run[0], run.len() as u32);
     }
-    let mut artists_carrying: HashMap<u64, u32> = HashMap::new();
-    for tally in tallies.values() {
-        for key in tally.entries.keys() {
-            *artists_carrying.entry(*key).or_default() += 1;
-        }
-    }
+    drop(keys);
     let artists = tallies.len() as f32;
     // Smoothed so that an entry of every artist of a two-artist catalogue still counts a little.
     let rarity = |carriers: u32| ((2.0 + artists) / (1.0 + carriers as f32)).ln();
     let rarest = rarity(2);
     tallies
-        .into_iter()
-        .map(|(artist, tally)| {
+        .into_par_iter()
+        .map(|tally| {
             // Per part: (key, share of the artist's songs, weight).
             let mut parts: [Vec<(u64, f32)>; PARTS] = Default::default();
             // Per part, the squared length of the artist's shares over all its entries, those
             // of its own too: a collaborator on one song in ten stays one in ten, however few
             // of the others are shared with anyone.
             let mut lengths = [0.0f32; PARTS];
-            // In key order, so that sums come out the same whatever the hashing.
-            let mut entries: Vec<(u64, (Part, f32, u32))> = tally.entries.into_iter().collect();
-            entries.sort_unstable_by_key(|e| e.0);
-            for (key, (part, weight, count)) in entries {
-                if part == Part::Terms && count < 2 {
+            // In key order (as tallied), so that sums come out the same however the songs
+            // were ordered.
+            for e in tally.entries {
+                if e.part == Part::Terms && e.songs < 2 {
                     continue;
                 }
-                let share = count as f32 / tally.songs as f32;
-                lengths[part as usize] += share * share;
-                let carriers = artists_carrying[&key];
-                let weight = share * weight * rarity(carriers);
+                let share = e.songs as f32 / tally.songs as f32;
+                lengths[e.part as usize] += share * share;
+                let carriers = artists_carrying.get(&e.key).copied().unwrap_or(0);
+                let weight = share * e.weight * rarity(carriers);
                 if carriers >= 2 && weight > 0.0 {
-                    parts[part as usize].push((key, weight));
+                    parts[e.part as usize].push((e.key, weight));
                 }
             }
             let mut profile = Vec::new();
@@ -188,9 +190,55 @@ pub(crate) fn artist_profiles(
                     profile.extend(entries.into_iter().map(|(k, w)| (k, w * scale)));
                 }
             }
-            (artist, profile)
+            (tally.artist, profile)
         })
         .collect()
+}
+
+/// One artist's songs and, per profile key, what they say of it.
+struct Tally {
+    artist: u64,
+    songs: u32,
+    /// In key order.
+    entries: Vec<TallyEntry>,
+}
+
+struct TallyEntry {
+    key: u64,
+    /// The part of the first song that carries the key.
+    part: Part,
+    /// The largest weight the key has on a song.
+    weight: f32,
+    /// Songs carrying the key.
+    songs: u32,
+}
+
+impl Tally {
+    /// The tally of one artist's songs `run` (the artist and an index into `per_song`, in
+    /// catalogue order).
+    fn of(run: &[(u64, u32)], per_song: &[Vec<(u64, Part, f32)>]) -> Tally {
+        let artist = run.first().map_or(0, |r| r.0);
+        let mut all: Vec<(u64, Part, f32)> = run
+            .iter()
+            .flat_map(|&(_, i)| per_song[i as usize].iter().copied())
+            .collect();
+        // Stable: a key's entries stay in song order, the first song's part first.
+        all.sort_by_key(|e| e.0);
+        let entries = all
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|same| TallyEntry {
+                key: same[0].0,
+                part: same[0].1,
+                weight: same.iter().fold(0.0, |m, e| m.max(e.2)),
+                songs: same.len() as u32,
+            })
+            .collect();
+        Tally {
+            artist,
+            songs: run.len() as u32,
+            entries,
+        }
+    }
 }
 
 /// [`Part`]s by their discriminant.
