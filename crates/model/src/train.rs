@@ -1,13 +1,14 @@
 //! Training: order the catalogue, build features, precompute neighbours, evaluate.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use rayon::prelude::*;
 use songrec_catalog::{Song, browse_order};
 
 use crate::evaluate::{self, Link, Links, splitmix64};
-use crate::features::{self, Kind, role};
+use crate::features::{self, Kind, TokenHasher, role};
 use crate::order::Order;
 use crate::original::OriginalModel;
 use crate::params::{FeatureSet, TrainParams};
@@ -44,15 +45,20 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     let search_artists: Vec<u64> = searched.iter().map(|s| s.primary_artist.id).collect();
     let artists: Vec<u64> = ordered.iter().map(|s| s.primary_artist.id).collect();
     timings.insert("prepare".to_string(), started.elapsed().as_secs_f64());
-    // The evaluation's links and the version groups are built beside the features, whose
-    // single-threaded stretches leave a core free.
+    // The evaluation's links, the version groups and the model's explanations are built
+    // beside the features, whose single-threaded stretches leave a core free.
     let t = Instant::now();
-    let (vectors, (links, groups)) = rayon::join(
+    let (vectors, ((links, groups), explanations)) = rayon::join(
         || (params.features == FeatureSet::Full).then(|| features::build(&searched, params)),
         || {
             rayon::join(
-                || Links::new(&ordered),
-                || versions::version_groups(&searched),
+                || {
+                    rayon::join(
+                        || Links::new(&ordered),
+                        || versions::version_groups(&searched),
+                    )
+                },
+                || explanations(&ordered),
             )
         },
     );
@@ -190,7 +196,6 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
     *timings.entry("evaluation".to_string()).or_insert(0.0) += t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let explanations = explanations(&ordered);
     let info = ModelInfo {
         trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         params: params.to_map(),
@@ -296,11 +301,20 @@ pub fn heldout_hit_rate(songs: &[Song], params: &TrainParams) -> Result<f64, Mod
 
 /// Distinct songs (first of each id) in browse order.
 fn browse_ordered(songs: &[Song]) -> Vec<&Song> {
-    let mut ordered: Vec<&Song> = songs.iter().collect();
-    ordered.sort_by(|a, b| browse_order((a.pageviews, a.id), (b.pageviews, b.id)));
-    let mut seen = HashSet::with_capacity(ordered.len());
-    ordered.retain(|s| seen.insert(s.id));
-    ordered
+    // Sorted on copies of the keys, so that no comparison reads a song; the position breaks
+    // ties, as a stable sort would.
+    let mut keyed: Vec<(Option<u64>, u64, usize)> = songs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.pageviews, s.id, i))
+        .collect();
+    keyed.par_sort_unstable_by(|a, b| browse_order((a.0, a.1), (b.0, b.1)).then(a.2.cmp(&b.2)));
+    let mut seen = HashSet::with_capacity(keyed.len());
+    keyed
+        .into_iter()
+        .filter(|&(_, id, _)| seen.insert(id))
+        .map(|(_, _, i)| &songs[i])
+        .collect()
 }
 
 fn store_row(hits: &[Hit], nb: &mut [u32], sc: &mut [u16], rs: &mut [u8]) {
@@ -569,7 +583,7 @@ fn approximate_recall(
 
 /// Credited artists and relationships per song, for serving-time reasons.
 fn explanations(ordered: &[&Song]) -> Explanations {
-    let index: HashMap<u64, u32> = ordered
+    let index: HashMap<u64, u32, BuildHasherDefault<TokenHasher>> = ordered
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id, i as u32))
@@ -579,7 +593,7 @@ fn explanations(ordered: &[&Song]) -> Explanations {
         relation_offsets: vec![0],
         ..Explanations::default()
     };
-    let mut name_ids: HashMap<u64, u32> = HashMap::new();
+    let mut name_ids: HashMap<u64, u32, BuildHasherDefault<TokenHasher>> = HashMap::default();
     let mut kind_ids: HashMap<&str, u8> = HashMap::new();
     for song in ordered {
         let mut credits: Vec<(u32, u8)> = Vec::new();
