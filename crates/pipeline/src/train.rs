@@ -184,9 +184,12 @@ pub(crate) async fn train_model(
                 .model
                 .set_metric(songrec_registry::RESCORED_VERSION_METRIC, version as f64);
         }
-        drop(songs);
         let saved = Instant::now();
-        let checksum = trained.model.save(&target)?;
+        // A million songs take a while to free: that happens beside the write.
+        let checksum = std::thread::scope(|scope| {
+            scope.spawn(move || drop(songs));
+            trained.model.save(&target)
+        })?;
         Ok::<_, songrec_model::ModelError>((trained, checksum, saved.elapsed().as_secs_f64()))
     })
     .await
