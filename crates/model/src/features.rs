@@ -394,7 +394,8 @@ fn role_weight(params: &TrainParams, role: CreditRole) -> (u8, f32) {
     }
 }
 
-fn raw_features(song: &Song, params: &TrainParams) -> Vec<Raw> {
+/// `terms` are the song's [`song_description_terms`].
+fn raw_features(song: &Song, terms: &[u64], params: &TrainParams) -> Vec<Raw> {
     let w = &params.weights;
     let mut raw: Vec<Raw> = Vec::with_capacity(16 + song.credits.len());
     let (bit, weight) = role_weight(params, CreditRole::Primary);
@@ -428,7 +429,7 @@ fn raw_features(song: &Song, params: &TrainParams) -> Vec<Raw> {
         let weight = if primary { w.primary_tag } else { w.tag };
         raw.push((Kind::Tag, tag_value(tag), 0, weight));
     }
-    for term in song_description_terms(song) {
+    for &term in terms {
         raw.push((Kind::Term, term, 0, w.description));
     }
     raw.retain(|r| r.3 > 0.0);
@@ -447,14 +448,24 @@ fn raw_features(song: &Song, params: &TrainParams) -> Vec<Raw> {
 /// Builds every song's vector; `songs` are in browse order (their position is their index).
 pub(crate) fn build(songs: &[&Song], params: &TrainParams) -> Vectors {
     let n = songs.len();
-    let raws: Vec<Vec<Raw>> = songs.par_iter().map(|s| raw_features(s, params)).collect();
+    // Each song's description words, read once for its own features and its artist's profile.
+    let terms: Vec<Vec<u64>> = songs
+        .par_iter()
+        .map(|s| song_description_terms(s))
+        .collect();
+    let raws: Vec<Vec<Raw>> = songs
+        .par_iter()
+        .zip(&terms)
+        .map(|(s, terms)| raw_features(s, terms, params))
+        .collect();
 
     // Circles belong to artists: numbered by first appearance, shared by the artist's songs.
     let mut circle_by_artist: HashMap<u64, Vec<(u64, f32)>> = if params.artist_similarity > 0.0 {
-        crate::profile::artist_profiles(songs, params)
+        crate::profile::artist_profiles(songs, &terms, params)
     } else {
         HashMap::new()
     };
+    drop(terms);
     let mut circle_ids: HashMap<u64, u32> = HashMap::new();
     let mut circle_raw: Vec<Vec<(u64, f32)>> = Vec::new();
     let mut circle_songs: Vec<u32> = Vec::new();

@@ -10,8 +10,7 @@ use rayon::prelude::*;
 use songrec_catalog::Song;
 
 use crate::features::{
-    Kind, TokenHasher, era_bucket, performance_kind, performance_roles, profile_key,
-    song_description_terms, tag_value,
+    Kind, TokenHasher, era_bucket, performance_kind, performance_roles, profile_key, tag_value,
 };
 use crate::params::TrainParams;
 
@@ -67,7 +66,8 @@ impl Part {
 /// The profile entries one song gives its primary artist: (key, part, weight within the part).
 /// Keys are [`profile_key`]s; an entry appears once, with the strongest weight it has on the
 /// song.
-fn profile_entries(song: &Song, params: &TrainParams) -> Vec<(u64, Part, f32)> {
+/// `terms` are the song's [`crate::features::song_description_terms`].
+fn profile_entries(song: &Song, terms: &[u64], params: &TrainParams) -> Vec<(u64, Part, f32)> {
     let w = &params.weights;
     let primary = song.primary_artist.id;
     let mut entries: Vec<(u64, Part, f32)> = Vec::new();
@@ -102,7 +102,7 @@ fn profile_entries(song: &Song, params: &TrainParams) -> Vec<(u64, Part, f32)> {
     if let Some(era) = era_bucket(song) {
         entries.push((profile_key(Kind::Era, era as u64), Part::Era, 1.0));
     }
-    for term in song_description_terms(song) {
+    for &term in terms {
         entries.push((profile_key(Kind::Term, term), Part::Terms, 1.0));
     }
     entries.retain(|e| e.2 > 0.0 && e.1.weight(params) > 0.0 && e.1.size(params) > 0);
@@ -121,11 +121,13 @@ fn profile_entries(song: &Song, params: &TrainParams) -> Vec<(u64, Part, f32)> {
 /// weightiest entries, is scaled to unit length and weighed. Keys are [`profile_key`]s.
 pub(crate) fn artist_profiles(
     songs: &[&Song],
+    terms: &[Vec<u64>],
     params: &TrainParams,
 ) -> HashMap<u64, Vec<(u64, f32)>> {
     let per_song: Vec<Vec<(u64, Part, f32)>> = songs
         .par_iter()
-        .map(|s| profile_entries(s, params))
+        .zip(terms)
+        .map(|(s, terms)| profile_entries(s, terms, params))
         .collect();
     // Each artist's songs, in catalogue order, tallied apart from the others'.
     let mut by_artist: Vec<(u64, u32)> = songs
@@ -256,6 +258,7 @@ const PART_ORDER: [Part; PARTS] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::song_description_terms;
     use crate::test_songs::produced as song;
 
     #[test]
@@ -278,7 +281,8 @@ mod tests {
         songs.push(song(40, 4, &[]));
         let refs: Vec<&Song> = songs.iter().collect();
         let params = TrainParams::default();
-        let profiles = artist_profiles(&refs, &params);
+        let terms: Vec<Vec<u64>> = refs.iter().map(|s| song_description_terms(s)).collect();
+        let profiles = artist_profiles(&refs, &terms, &params);
         let profile: HashMap<u64, f32> = profiles[&1].iter().copied().collect();
         // Producer 102 links artist 1 to nobody: not in the profile, yet its share still
         // counts in the part's length (1 + 0.01 + 0.25).
