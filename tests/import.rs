@@ -391,3 +391,79 @@ async fn the_originals_db_variables_select_postgres() {
     })
     .await;
 }
+
+/// A write that cannot finish (another client holds a lock on `songs`) is abandoned after
+/// `--db-write-timeout` and tried again, then reported in one line; nothing of it is stored,
+/// and the same import succeeds once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_write_that_cannot_finish_times_out_and_stores_nothing() {
+    use sqlx::Connection;
+
+    support::run_postgres(|db| async move {
+        let url = db.config.url.expose_secret().to_string();
+        let world = World::with_database(&url);
+        let first = world.write("first.jsonl", &song_line(1, "One"));
+        let more = world.write(
+            "more.jsonl",
+            &[song_line(2, "Two"), song_line(3, "Three")].join("\n"),
+        );
+        // One song stored first, so that the import below keeps the indexes (dropping them
+        // would wait for the lock before any write).
+        let world = tokio::task::spawn_blocking(move || {
+            world.songrec_ok(&["import", first.to_str().unwrap()]);
+            world
+        })
+        .await
+        .unwrap();
+
+        // Reads of `songs` go on; inserts and updates wait for this transaction.
+        // Should the import wait without bound, the server ends this transaction after 30 s and
+        // the import then succeeds, failing the test instead of hanging it.
+        let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("SET idle_in_transaction_session_timeout = '30s'")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let mut lock = holder.begin().await.unwrap();
+        sqlx::query("LOCK TABLE songs IN SHARE MODE")
+            .execute(&mut *lock)
+            .await
+            .unwrap();
+        let more_path = more.clone();
+        let (world, out) = tokio::task::spawn_blocking(move || {
+            let out = world
+                .command(&["import", more_path.to_str().unwrap()])
+                .env("SONGREC_DB_WRITE_TIMEOUT", "1s")
+                .output()
+                .unwrap();
+            (world, out)
+        })
+        .await
+        .unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains("a write of 2 songs did not finish within 1s in 4 attempts")
+                && err.contains("nothing of it was stored"),
+            "{err}"
+        );
+        // One error line; each abandoned attempt is a warning in the log.
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{err}"
+        );
+        assert_eq!(err.matches("did not finish in time").count(), 4, "{err}");
+        lock.rollback().await.unwrap();
+        assert_eq!(db.store.count_songs().await.unwrap(), 1);
+
+        let out = tokio::task::spawn_blocking(move || {
+            world.songrec_ok(&["import", more.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        assert!(out.contains('2'), "{out}");
+        assert_eq!(db.store.count_songs().await.unwrap(), 3);
+    })
+    .await;
+}

@@ -34,6 +34,10 @@ pub struct GlobalArgs {
     /// How long to wait for a free database connection or a lock (e.g. `30s`, `2m`).
     #[arg(long, global = true, env = "SONGREC_DB_ACQUIRE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: std::time::Duration,
+    /// How long one PostgreSQL write of a batch of songs may take before it is abandoned
+    /// (rolled back) and written again, up to 4 attempts (e.g. `60s`).
+    #[arg(long, global = true, env = "SONGREC_DB_WRITE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub db_write_timeout: std::time::Duration,
 }
 
 /// Validated settings shared by all commands.
@@ -58,6 +62,7 @@ impl Settings {
                 url,
                 max_connections: global.db_max_connections,
                 acquire_timeout: global.db_acquire_timeout,
+                write_timeout: global.db_write_timeout,
             },
             data_dir,
         })

@@ -75,6 +75,7 @@ impl PipelineStatus {
                     url: store.url.clone(),
                     max_connections: READ_CONNECTIONS,
                     acquire_timeout: READ_TIMEOUT,
+                    write_timeout: store.write_timeout,
                 },
                 opened: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),

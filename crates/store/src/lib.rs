@@ -40,6 +40,10 @@ pub struct StoreConfig {
     pub url: SecretString,
     pub max_connections: u32,
     pub acquire_timeout: std::time::Duration,
+    /// How long one write transaction of songs (a batch of a few thousand) may take on
+    /// PostgreSQL before it is abandoned, its connection closed and the batch written again on
+    /// another connection (see [`StoreError::WriteTimedOut`]).
+    pub write_timeout: std::time::Duration,
 }
 
 impl StoreConfig {
@@ -54,6 +58,7 @@ impl StoreConfig {
             url: SecretString::from(url.into()),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -62,6 +67,9 @@ impl StoreConfig {
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 /// Long enough to wait out a concurrent bulk import's write transaction.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A batch's write transaction takes well under a second; a minute is a lock held by another
+/// client, a server that stopped answering or a connection that stopped making progress.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A song to write, with the JSON it came from (kept for export and re-processing).
 #[derive(Debug, Clone)]
@@ -149,6 +157,18 @@ pub enum StoreError {
     CorruptRecord { song_id: u64, reason: String },
     #[error("the stored raw JSON of song {song_id} cannot be read: {reason}")]
     CorruptRawJson { song_id: u64, reason: String },
+    /// A batch's write transaction did not finish in time, on any of its attempts; nothing of
+    /// the batch was stored (each attempt's transaction is rolled back).
+    #[error(
+        "a write of {songs} songs did not finish within {limit:?} in {attempts} attempts \
+         (a lock held by another client, or the database stopped answering); \
+         nothing of it was stored"
+    )]
+    WriteTimedOut {
+        songs: usize,
+        limit: Duration,
+        attempts: usize,
+    },
 }
 
 /// Which database a [`Store`] talks to.
@@ -197,6 +217,8 @@ pub(crate) use on_pool;
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// See [`StoreConfig::write_timeout`].
+    write_timeout: Duration,
     /// The lock each fetch run started here holds until its end is recorded.
     fetch_locks: std::sync::Arc<std::sync::Mutex<HashMap<i64, run_lock::RunLock>>>,
 }
@@ -221,6 +243,7 @@ impl Store {
     pub async fn connect_without_migrating(config: &StoreConfig) -> Result<Store, StoreError> {
         Ok(Store {
             pool: connect::open_pool(config).await?,
+            write_timeout: config.write_timeout,
             fetch_locks: std::sync::Arc::default(),
         })
     }
@@ -251,7 +274,7 @@ impl Store {
     /// more than once, the last occurrence wins and the counts are those of writing them in order.
     #[tracing::instrument(skip_all, fields(songs = songs.len(), backend = %self.backend()))]
     pub async fn upsert_songs(&self, songs: &[ImportedSong]) -> Result<UpsertCounts, StoreError> {
-        songs::upsert(&self.pool, songs, None).await
+        songs::upsert(&self.pool, songs, None, self.write_timeout).await
     }
 
     /// As [`Store::upsert_songs`], for songs prepared ahead with [`PreparedSong::new`], written
@@ -262,7 +285,7 @@ impl Store {
         load: &BulkLoad,
         songs: &[PreparedSong],
     ) -> Result<UpsertCounts, StoreError> {
-        songs::upsert_prepared(load.writer(), songs, None).await
+        songs::upsert_prepared(load.writer(), songs, None, self.write_timeout).await
     }
 
     /// Starts a bulk load (an import): when the catalogue is empty, the secondary indexes are
@@ -290,7 +313,7 @@ impl Store {
         songs: &[ImportedSong],
         checked_at: DateTime<Utc>,
     ) -> Result<UpsertCounts, StoreError> {
-        songs::upsert(&self.pool, songs, Some(checked_at)).await
+        songs::upsert(&self.pool, songs, Some(checked_at), self.write_timeout).await
     }
 
     /// Every song, ordered by id, in one streaming pass over a consistent snapshot of the song
@@ -315,7 +338,7 @@ impl Store {
         &self,
         parse: &(dyn Fn(&str) -> Result<Song, String> + Sync),
     ) -> Result<RecordRefresh, StoreError> {
-        records::refresh(&self.pool, parse).await
+        records::refresh(&self.pool, parse, self.write_timeout).await
     }
 
     /// Writes every song's raw JSON object, one per line, ordered by id; returns how many.

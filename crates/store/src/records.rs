@@ -134,6 +134,7 @@ pub struct RecordRefresh {
 pub(crate) async fn refresh(
     pool: &Pool,
     parse: &(dyn Fn(&str) -> Result<Song, String> + Sync),
+    write_timeout: std::time::Duration,
 ) -> Result<RecordRefresh, StoreError> {
     let version = current_version();
     let mut report = RecordRefresh::default();
@@ -178,7 +179,7 @@ pub(crate) async fn refresh(
                 _ => failed.push(id),
             }
         }
-        songs::upsert(pool, &parsed, None).await?;
+        songs::upsert(pool, &parsed, None, write_timeout).await?;
         report.derived += parsed.len() as u64;
         report.unparseable += failed.len() as u64;
         if !failed.is_empty() {

@@ -10,6 +10,7 @@ mod sqlite;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -258,6 +259,7 @@ pub(crate) async fn upsert(
     pool: &Pool,
     songs: &[ImportedSong],
     checked_at: Option<DateTime<Utc>>,
+    limit: Duration,
 ) -> Result<UpsertCounts, StoreError> {
     let mut total = UpsertCounts::default();
     for batch in songs.chunks(batch_songs(pool)) {
@@ -265,7 +267,7 @@ pub(crate) async fn upsert(
             .iter()
             .map(SongRow::new)
             .collect::<Result<Vec<_>, _>>()?;
-        total += upsert_batch(pool, &rows, checked_at).await?;
+        total += upsert_batch(pool, &rows, checked_at, limit).await?;
     }
     Ok(total)
 }
@@ -275,6 +277,7 @@ pub(crate) async fn upsert_prepared(
     pool: &Pool,
     songs: &[PreparedSong],
     checked_at: Option<DateTime<Utc>>,
+    limit: Duration,
 ) -> Result<UpsertCounts, StoreError> {
     let mut total = UpsertCounts::default();
     for batch in songs.chunks(batch_songs(pool)) {
@@ -282,7 +285,7 @@ pub(crate) async fn upsert_prepared(
             .iter()
             .map(SongRow::prepared)
             .collect::<Result<Vec<_>, _>>()?;
-        total += upsert_batch(pool, &rows, checked_at).await?;
+        total += upsert_batch(pool, &rows, checked_at, limit).await?;
     }
     Ok(total)
 }
@@ -294,14 +297,18 @@ fn batch_songs(pool: &Pool) -> usize {
     }
 }
 
+/// Writes one batch; on PostgreSQL, a transaction that takes longer than `limit` is abandoned
+/// and written again (see [`postgres::write_batch`]). SQLite waits for its write lock up to its
+/// busy timeout instead.
 async fn upsert_batch(
     pool: &Pool,
     rows: &[SongRow<'_>],
     checked_at: Option<DateTime<Utc>>,
+    limit: Duration,
 ) -> Result<UpsertCounts, StoreError> {
     match pool {
         Pool::Sqlite(p) => sqlite::write_batch(p, rows, checked_at).await,
-        Pool::Postgres(p) => postgres::write_batch(p, rows, checked_at).await,
+        Pool::Postgres(p) => postgres::write_batch(p, rows, checked_at, limit).await,
     }
 }
 

@@ -11,10 +11,11 @@
 //! either way the batch is then written again, every song through the staging tables.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use sqlx::{Executor, PgConnection, PgPool, Row};
+use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
 
 use super::copy::CopyRows;
 use super::{
@@ -90,29 +91,59 @@ fn apply_songs() -> String {
     )
 }
 
-/// Attempts at a batch whose transaction another writer's made fail (see [`write_batch`]).
+/// Attempts at a batch whose transaction another writer's made fail, or that did not finish
+/// in time (see [`write_batch`]).
 const BATCH_ATTEMPTS: usize = 4;
 
+/// Writes one batch in one transaction, on a connection of its own from `pool`.
+///
+/// A transaction that another writer made fail is written again (see [`is_write_conflict`]).
+/// One that takes longer than `limit` (a lock another client holds, a server or a connection
+/// that stopped making progress) is abandoned: its connection is closed rather than returned
+/// to the pool, so the server rolls the transaction back, and the batch is written again on
+/// another connection. Should the abandoned transaction have committed just before the limit,
+/// writing the batch again changes nothing (only its counts then report the songs as
+/// unchanged).
 pub(super) async fn write_batch(
     pool: &PgPool,
     rows: &[SongRow<'_>],
     checked_at: Option<DateTime<Utc>>,
+    limit: Duration,
 ) -> Result<UpsertCounts, StoreError> {
-    let mut result = write_batch_as(pool, rows, checked_at, true).await;
-    // A new song written meanwhile by another writer (or a stray row of a new song), or a
-    // deadlock with another writer's batch that the server broke by aborting this one (the
-    // tables are written in one order, but a batch's upserted and copied records are two
-    // passes): the transaction was rolled back whole, so the batch is written again, with
-    // every row upserted.
-    for _ in 1..BATCH_ATTEMPTS {
-        match &result {
-            Err(e) if is_write_conflict(e) => {
-                result = write_batch_as(pool, rows, checked_at, false).await;
+    let mut direct = true;
+    let mut timed_out = 0;
+    for attempt in 1..=BATCH_ATTEMPTS {
+        let mut conn = pool.acquire().await?;
+        let written =
+            tokio::time::timeout(limit, write_batch_as(&mut conn, rows, checked_at, direct)).await;
+        match written {
+            Ok(Ok(counts)) => return Ok(counts),
+            // A new song written meanwhile by another writer (or a stray row of a new song),
+            // or a deadlock with another writer's batch that the server broke by aborting this
+            // one (the tables are written in one order, but a batch's upserted and copied
+            // records are two passes): the transaction was rolled back whole, so the batch is
+            // written again, with every row upserted.
+            Ok(Err(e)) if is_write_conflict(&e) && attempt < BATCH_ATTEMPTS => direct = false,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                timed_out += 1;
+                tracing::warn!(
+                    songs = rows.len(),
+                    ?limit,
+                    attempt,
+                    "a batch's write did not finish in time; its connection is closed"
+                );
+                // Mid-statement, the connection cannot be used again: dropped here, it closes
+                // its socket, and the server rolls the transaction back.
+                drop(conn.detach());
             }
-            _ => break,
         }
     }
-    result
+    Err(StoreError::WriteTimedOut {
+        songs: rows.len(),
+        limit,
+        attempts: timed_out,
+    })
 }
 
 /// A unique violation (23505) or a deadlock the server broke by aborting this transaction
@@ -129,13 +160,13 @@ fn is_write_conflict(e: &StoreError) -> bool {
 /// unique violation (or, when another writer's uncommitted batch holds it, may deadlock with
 /// that batch) and [`write_batch`] writes the batch again without `direct`.
 async fn write_batch_as(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     rows: &[SongRow<'_>],
     checked_at: Option<DateTime<Utc>>,
     direct: bool,
 ) -> Result<UpsertCounts, StoreError> {
     let now = Utc::now();
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
 
     let ids = batch_ids(rows);
     let mut stored: HashMap<i64, StoredSong> = HashMap::with_capacity(rows.len());
