@@ -176,6 +176,9 @@ impl<'v> Searcher<'v> {
         };
         let circles = &self.vectors.circles;
         let mut circle_skipped: Vec<(u32, f32)> = Vec::new();
+        if scratch.circle_skipped.len() < self.common.slot_count() {
+            scratch.circle_skipped.resize(self.common.slot_count(), 0.0);
+        }
         {
             let Scratch {
                 circle_dots,

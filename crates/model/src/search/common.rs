@@ -80,6 +80,11 @@ impl CommonTokens {
         at(c as usize)..at(c as usize + 1).max(at(c as usize))
     }
 
+    /// How many distinct common tokens there are: slots are `0..slot_count()`.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// How many common tokens circle `c` holds.
     pub fn len(&self, c: u32) -> usize {
         self.range(c).len()

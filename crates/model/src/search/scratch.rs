@@ -18,8 +18,8 @@ pub(crate) struct Scratch {
     /// Per context slot, the largest weight among the songs of `circle_touched`: bounds their
     /// context part.
     pub(super) circle_context_max: [f32; CONTEXT_SLOTS],
-    /// The group's circle tokens too common to traverse, by common-token slot (zero elsewhere;
-    /// there are fewer slots than tokens).
+    /// The group's circle tokens too common to traverse, by common-token slot (zero elsewhere);
+    /// sized to the searcher's slot count on its first search.
     pub(super) circle_skipped: Vec<f32>,
     /// Per circle the traversed tokens did not reach, what the common ones add (NaN until
     /// computed for the group), and which circles are set.
@@ -74,7 +74,7 @@ impl Scratch {
             circle_touched: Vec::new(),
             circle_order: Vec::new(),
             circle_context_max: [0.0; CONTEXT_SLOTS],
-            circle_skipped: vec![0.0; vectors.kinds.len()],
+            circle_skipped: Vec::new(),
             common_dots: vec![f32::NAN; vectors.circles.len()],
             common_set: Vec::new(),
             hits: Vec::new(),
