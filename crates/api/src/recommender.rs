@@ -47,6 +47,10 @@ pub trait Recommender: Send + Sync + 'static {
     /// their reads overlap. Changes nothing else.
     fn touch(&self, _songs: &[usize]) {}
 
+    /// Asks for what the reasons of `pairs` (neighbour, reason bits) of song `query` read,
+    /// before they are written; a hint, like [`Recommender::touch`].
+    fn touch_reasons(&self, _query: usize, _pairs: &[(usize, u8)]) {}
+
     /// Whether there is a song at `index`: `song(index).is_some()`, without reading it.
     fn has_song(&self, index: usize) -> bool {
         self.song(index).is_some()
@@ -133,6 +137,10 @@ impl Recommender for Model {
 
     fn touch(&self, songs: &[usize]) {
         Model::touch(self, songs)
+    }
+
+    fn touch_reasons(&self, query: usize, pairs: &[(usize, u8)]) {
+        Model::touch_reasons(self, query, pairs)
     }
 
     fn has_song(&self, index: usize) -> bool {

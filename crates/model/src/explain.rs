@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::column::NO_STRING;
+use crate::column::{NO_STRING, prefetch};
 use crate::features::{reason, role};
 use crate::{Model, table};
 
@@ -152,6 +152,51 @@ impl Model {
             } else {
                 const { Label::new("few shared credits: same language and era, similar popularity") }
             }));
+        }
+    }
+
+    /// Asks the processor for the names the reasons of `pairs` (neighbour, reason bits) of
+    /// song `q` will read: the artists each pair shares, found from their credits (which
+    /// [`Model::touch`] fetched), then their name slots, then the names' bytes, one level at a
+    /// time for all pairs. Written one after another, each name is three reads the answer
+    /// would otherwise wait on in turn.
+    pub fn touch_reasons(&self, q: usize, pairs: &[(usize, u8)]) {
+        const CREDITED: u8 = reason::FEATURED | reason::PRODUCER | reason::WRITER | reason::SCENE;
+        let t = &self.tables;
+        let mut artists = [0u32; 64];
+        let mut found = 0;
+        for &(c, bits) in pairs {
+            if bits & CREDITED == 0 {
+                continue;
+            }
+            let shared = self.shared_credits(q, c);
+            let scene = bits & reason::SCENE != 0;
+            for (artist, named) in [
+                (shared.featured, bits & reason::FEATURED != 0),
+                (shared.producer, bits & reason::PRODUCER != 0),
+                (shared.writer, bits & reason::WRITER != 0),
+                (shared.label, scene),
+                (shared.crew, scene),
+            ] {
+                if let (Some(a), true, Some(slot)) = (artist, named, artists.get_mut(found)) {
+                    *slot = a;
+                    found += 1;
+                    prefetch(&t.artist_names, a as usize);
+                }
+            }
+        }
+        let artists = &artists[..found];
+        let name = |a: u32| t.artist_names.get(a as usize).copied();
+        for text in artists.iter().filter_map(|&a| name(a)) {
+            prefetch(&t.strings.offsets, text as usize);
+        }
+        for text in artists.iter().filter_map(|&a| name(a)) {
+            if let Some(&start) = t.strings.offsets.get(text as usize) {
+                prefetch(
+                    &t.strings.bytes,
+                    usize::try_from(start).unwrap_or(usize::MAX),
+                );
+            }
         }
     }
 
@@ -390,5 +435,21 @@ mod tests {
         assert_eq!(Reason::Spaced("cover_of").to_string(), "cover of");
         assert_eq!(Reason::Spaced("_a__b_").to_string(), " a  b ");
         assert_eq!(Reason::Spaced("samples").to_string(), "samples");
+    }
+
+    #[test]
+    fn asking_ahead_for_reasons_reads_only_what_exists() {
+        let model = tangled_credits();
+        // Every pair with every bit (more shared artists than the hint keeps), and indices
+        // past the catalogue: a hint never reads out of bounds, and changes no answer.
+        let before: Vec<Vec<String>> = (0..40).map(|c| model.reasons(0, c, u8::MAX)).collect();
+        for q in [0, 7, 39, 40, usize::MAX] {
+            let pairs: Vec<(usize, u8)> =
+                (0..45).chain([usize::MAX]).map(|c| (c, u8::MAX)).collect();
+            model.touch_reasons(q, &pairs);
+            model.touch_reasons(q, &[]);
+        }
+        let after: Vec<Vec<String>> = (0..40).map(|c| model.reasons(0, c, u8::MAX)).collect();
+        assert_eq!(before, after);
     }
 }

@@ -467,10 +467,13 @@ fn recommend_for<'m>(
             .collect();
     }
     let mut touched = [index; 1 + params::MAX_K];
-    for (slot, &(c, _)) in touched[1..].iter_mut().zip(&chosen) {
+    let mut pairs = [(index, 0u8); params::MAX_K];
+    for ((slot, pair), &(c, (_, bits))) in touched[1..].iter_mut().zip(&mut pairs).zip(&chosen) {
         *slot = c;
+        *pair = (c, bits);
     }
-    model.touch(&touched[..=chosen.len().min(params::MAX_K)]);
+    let listed = chosen.len().min(params::MAX_K);
+    model.touch(&touched[..=listed]);
     let mut recommendations = Vec::with_capacity(chosen.len() + filled.len());
     recommendations.extend(chosen.drain(..).filter_map(|(c, (score, bits))| {
         Some(RecommendedSong {
@@ -491,6 +494,8 @@ fn recommend_for<'m>(
             reasons: Reasons::Listed(vec![FILL_REASON.to_owned()]),
         })
     }));
+    // The songs' reads above gave the credits `touch` asked for time to arrive.
+    model.touch_reasons(index, &pairs[..listed]);
     RecommendResponse {
         requested_song_id: model.song_id(index).unwrap_or(0),
         recommended_song_ids: recommendations.iter().map(|r| r.song.id()).collect(),
