@@ -248,7 +248,7 @@ const RECORD_TOUCH_BYTES: usize = 512;
 impl Model {
     pub(crate) fn from_parts(
         info: ModelInfo,
-        songs: impl ExactSizeIterator<Item = SongInfo>,
+        songs: impl ExactSizeIterator<Item = impl table::HasDetails>,
         k: usize,
         neighbours: Vec<u32>,
         scores: Vec<u16>,

@@ -11,6 +11,67 @@ use std::ops::Range;
 use crate::column::{Column, NO_STRING, StrRef, Strings, StringsBuilder};
 use crate::features::role;
 use crate::{Explanations, SongInfo, SongView, record};
+use songrec_catalog::Song;
+
+/// What the tables keep of a song, borrowed from wherever it is held: a catalogue song while a
+/// model is trained (nothing copied), or [`SongInfo`].
+pub(crate) struct Details<'a> {
+    pub view: SongView<'a>,
+    pub tags: &'a [String],
+}
+
+/// A song the tables can be assembled from.
+pub(crate) trait HasDetails {
+    fn details(&self) -> Details<'_>;
+}
+
+impl HasDetails for SongInfo {
+    fn details(&self) -> Details<'_> {
+        Details {
+            view: SongView {
+                id: self.id,
+                title: &self.title,
+                artist: &self.artist,
+                artist_id: self.artist_id,
+                album: self.album.as_deref(),
+                release_date: self.release_date.as_deref(),
+                release_year: self.release_year,
+                language: self.language.as_deref(),
+                pageviews: self.pageviews,
+                url: self.url.as_deref(),
+                art_url: self.art_url.as_deref(),
+            },
+            tags: &self.tags,
+        }
+    }
+}
+
+impl HasDetails for Song {
+    fn details(&self) -> Details<'_> {
+        Details {
+            view: SongView {
+                id: self.id,
+                title: &self.title,
+                artist: &self.primary_artist.name,
+                artist_id: self.primary_artist.id,
+                album: self.album.as_ref().map(|a| a.name.as_str()),
+                release_date: self.release_date.as_deref(),
+                release_year: self.release_year,
+                language: self.language.as_deref(),
+                pageviews: self.pageviews,
+                url: self.url.as_deref(),
+                art_url: self.song_art_image_url.as_deref(),
+            },
+            tags: &self.tags,
+        }
+    }
+}
+
+impl<T: HasDetails> HasDetails for &T {
+    fn details(&self) -> Details<'_> {
+        (**self).details()
+    }
+}
 
 /// Stored for a song without pageviews.
 pub(crate) const NO_PAGEVIEWS: u64 = u64::MAX;
@@ -217,7 +278,7 @@ impl Tables {
     /// once their columns are written, so their owned texts are never all in memory beside the
     /// columns (at 1,000,000 songs they would be about 500 MiB more at training's peak).
     pub fn assemble(
-        songs: impl ExactSizeIterator<Item = SongInfo>,
+        songs: impl ExactSizeIterator<Item = impl HasDetails>,
         k: usize,
         neighbours: Vec<u32>,
         scores: Vec<u16>,
@@ -239,9 +300,11 @@ impl Tables {
         let mut t = Tables::default();
         let mut cols = SongColumns::with_capacity(n);
         for song in songs {
-            let artist = *artist_pos.entry(song.artist_id).or_insert_with(|| {
-                artist_ids.push(song.artist_id);
-                artist_names.push(strings.shared(&song.artist));
+            let song = song.details();
+            let s = &song.view;
+            let artist = *artist_pos.entry(s.artist_id).or_insert_with(|| {
+                artist_ids.push(s.artist_id);
+                artist_names.push(strings.shared(s.artist));
                 (artist_ids.len() - 1) as u32
             });
             cols.push(&song, artist, &mut strings);
@@ -554,22 +617,20 @@ impl SongColumns {
         }
     }
 
-    fn push(&mut self, s: &SongInfo, artist: u32, strings: &mut StringsBuilder) {
+    fn push(&mut self, song: &Details<'_>, artist: u32, strings: &mut StringsBuilder) {
+        let s = &song.view;
         self.ids.push(s.id);
         self.pageviews.push(s.pageviews.unwrap_or(NO_PAGEVIEWS));
         self.years.push(s.release_year.unwrap_or(NO_YEAR));
         self.song_artist.push(artist);
-        self.titles.push(strings.add(&s.title));
-        self.albums.push(strings.optional(s.album.as_deref(), true));
-        self.dates
-            .push(strings.optional(s.release_date.as_deref(), true));
-        self.languages
-            .push(strings.optional(s.language.as_deref(), true));
-        self.urls.push(strings.optional(s.url.as_deref(), false));
-        self.art_urls
-            .push(strings.optional(s.art_url.as_deref(), false));
+        self.titles.push(strings.add(s.title));
+        self.albums.push(strings.optional(s.album, true));
+        self.dates.push(strings.optional(s.release_date, true));
+        self.languages.push(strings.optional(s.language, true));
+        self.urls.push(strings.optional(s.url, false));
+        self.art_urls.push(strings.optional(s.art_url, false));
         self.tags
-            .extend(s.tags.iter().map(|tag| strings.shared(tag)));
+            .extend(song.tags.iter().map(|tag| strings.shared(tag)));
         self.tag_offsets.push(self.tags.len() as u32);
     }
 }

@@ -14,7 +14,7 @@ use crate::original::OriginalModel;
 use crate::params::{FeatureSet, TrainParams};
 use crate::search::{Hit, Query, Scratch, Searcher};
 use crate::versions;
-use crate::{Explanations, Model, ModelError, ModelInfo, PRIMARY_METRIC, SongInfo, Trained};
+use crate::{Explanations, Model, ModelError, ModelInfo, PRIMARY_METRIC, Trained};
 
 /// Top-list length that the evaluation metrics look at.
 const EVAL_K: usize = 10;
@@ -202,10 +202,10 @@ pub fn train(songs: &[Song], params: &TrainParams) -> Result<Trained, ModelError
         metrics,
         songs: n,
     };
-    // Each song's details are copied out as its columns are written, not all at once.
+    // Each song's details are read where they are as its columns are written.
     let model = Model::from_parts(
         info,
-        ordered.iter().map(|s| SongInfo::from_song(s)),
+        ordered.iter().copied(),
         k,
         neighbours,
         scores,
