@@ -78,26 +78,6 @@ pub struct SongInfo {
     pub tags: Vec<String>,
 }
 
-impl SongInfo {
-    /// The details of a catalogue song.
-    pub fn from_song(song: &songrec_catalog::Song) -> SongInfo {
-        SongInfo {
-            id: song.id,
-            title: song.title.clone(),
-            artist: song.primary_artist.name.clone(),
-            artist_id: song.primary_artist.id,
-            album: song.album.as_ref().map(|a| a.name.clone()),
-            release_date: song.release_date.clone(),
-            release_year: song.release_year,
-            language: song.language.clone(),
-            pageviews: song.pageviews,
-            url: song.url.clone(),
-            art_url: song.song_art_image_url.clone(),
-            tags: song.tags.clone(),
-        }
-    }
-}
-
 /// One song of a loaded model, borrowed from it (from the mapped file when it was loaded).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct SongView<'m> {
