@@ -30,7 +30,8 @@ const COMMON_AHEAD: usize = 4;
 /// How many songs ahead the circle-only scan fetches what it reads (tokens at half of that).
 const CIRCLE_AHEAD: usize = 8;
 
-/// How many candidates ahead the scoring pass fetches their circle's entries.
+/// How many candidates ahead the scoring pass fetches their circle's entries (and twice as
+/// far, the candidates' own entries, which name the circle).
 const TOUCHED_AHEAD: usize = 8;
 
 /// How many postings ahead the accumulation fetches the songs' slots.
@@ -458,6 +459,11 @@ impl<'v> Searcher<'v> {
         hits.reserve(touched.len() + 2 * k);
         let mut wanted = k;
         for (i, &c) in touched.iter().enumerate() {
+            // Fetched as the postings first reached them, the entries of a long candidate
+            // list are gone again by now: fetched anew, before the circle they name is read.
+            if let Some(&far) = touched.get(i + 2 * TOUCHED_AHEAD) {
+                prefetch(&self.meta, far as usize);
+            }
             if let Some(&ahead) = touched.get(i + TOUCHED_AHEAD) {
                 let common = any_circle_skipped;
                 self.prefetch_circle_of(ahead as usize, circle_dots, common_dots, common);
@@ -548,9 +554,14 @@ impl<'v> Searcher<'v> {
                 if self.meta[c].has_versions {
                     wanted += 1;
                 }
-                best.push(Reverse(score.max(0.0).to_bits()));
-                while best.len() > wanted {
-                    best.pop();
+                let score_bits = score.max(0.0).to_bits();
+                if best.len() < wanted {
+                    best.push(Reverse(score_bits));
+                } else if let Some(mut lowest) = best.peek_mut()
+                    && lowest.0 < score_bits
+                {
+                    // One sift instead of a push and a pop: the heap keeps the best `wanted`.
+                    *lowest = Reverse(score_bits);
                 }
             }
         }
