@@ -19,7 +19,8 @@
 //! - `evaluate`: held-out and catalogue metrics;
 //! - `explain`: the reasons given with each recommendation;
 //! - `versions`: which songs are versions of one song (live, remix, translation, re-release);
-//! - `file`: the model file format.
+//! - `file`: the model file format;
+//! - `memory`: the process allocator that training's large tables fault in through.
 
 mod circles;
 mod column;
@@ -27,6 +28,7 @@ mod evaluate;
 mod explain;
 mod features;
 mod file;
+pub mod memory;
 mod order;
 mod original;
 mod params;
