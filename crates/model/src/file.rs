@@ -83,23 +83,23 @@ pub(crate) fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
 ///
 /// Nothing is read back: the payload's hash (which the header carries) is computed beside the
 /// payload's write, and the whole file's beside the flush to disk, from the tables in memory.
-/// Song records the tables do not hold (a trained model's) are written out from the other
-/// tables each time they are needed, instead of being held.
+/// Song records the tables do not hold (a trained model's) are written out once, on every
+/// core, and held while the file is written.
 fn write_file(model: &Model, temp: &Path) -> Result<String, ModelError> {
     let err = io_error(temp);
     let info = serde_json::to_vec(&model.info).map_err(|e| err(std::io::Error::other(e)))?;
-    let pending = model.tables.pending_record_offsets();
+    let pending = model.tables.pending_records();
     let sections: Vec<(Tag, Section<'_>)> = model
         .tables
         .sections()
         .into_iter()
         .map(|(tag, bytes)| {
             let section = match (&pending, tag) {
-                (Some(offsets), table::RECORD_OFFSETS) => {
+                (Some((offsets, _)), table::RECORD_OFFSETS) => {
                     Section::Bytes(bytemuck::cast_slice(offsets))
                 }
-                (Some(offsets), table::RECORDS) => {
-                    Section::Records(offsets.last().copied().unwrap_or(0))
+                (Some((offsets, blocks)), table::RECORDS) => {
+                    Section::Blocks(blocks, offsets.last().copied().unwrap_or(0))
                 }
                 _ => Section::Bytes(bytes),
             };
@@ -109,14 +109,13 @@ fn write_file(model: &Model, temp: &Path) -> Result<String, ModelError> {
     let preamble = preamble(model.k, &info, &sections);
     let pieces = payload_pieces(&preamble, &sections);
     let written: u64 = pieces.iter().map(Section::len).sum();
-    let tables = &model.tables;
 
     let mut file = File::create(temp).map_err(&err)?;
     let payload_hash = std::thread::scope(|scope| {
         let hashing = scope.spawn(|| {
             let mut hasher = Sha256::new();
             for piece in &pieces {
-                piece.each_chunk(tables, &mut |chunk| {
+                piece.each_chunk(&mut |chunk| {
                     hasher.update(chunk);
                     Ok(())
                 })?;
@@ -127,7 +126,7 @@ fn write_file(model: &Model, temp: &Path) -> Result<String, ModelError> {
             file.seek(SeekFrom::Start(HEADER_LEN))?;
             let mut out = BufWriter::with_capacity(CHUNK, &file);
             for piece in &pieces {
-                piece.each_chunk(tables, &mut |chunk| out.write_all(chunk))?;
+                piece.each_chunk(&mut |chunk| out.write_all(chunk))?;
             }
             out.flush()
         })();
@@ -152,7 +151,7 @@ fn write_file(model: &Model, temp: &Path) -> Result<String, ModelError> {
         let mut hasher = Sha256::new();
         hasher.update(&header);
         let hashed = pieces.iter().try_for_each(|piece| {
-            piece.each_chunk(tables, &mut |chunk| {
+            piece.each_chunk(&mut |chunk| {
                 hasher.update(chunk);
                 Ok(())
             })
@@ -167,44 +166,31 @@ fn write_file(model: &Model, temp: &Path) -> Result<String, ModelError> {
     .map_err(&err)
 }
 
-/// A stretch of the payload: bytes in memory, or the song records (of this length), written
-/// out from the tables as they are read.
+/// A stretch of the payload: bytes, or blocks of bytes (of this total length).
 #[derive(Clone, Copy)]
 enum Section<'a> {
     Bytes(&'a [u8]),
-    Records(u64),
+    Blocks(&'a [Vec<u8>], u64),
 }
 
 impl Section<'_> {
     fn len(&self) -> u64 {
         match self {
             Section::Bytes(bytes) => bytes.len() as u64,
-            Section::Records(len) => *len,
+            Section::Blocks(_, len) => *len,
         }
     }
 
-    /// Hands the stretch to `each` in order, a piece at a time; records that come out another
-    /// length than measured are an error.
+    /// Hands the stretch to `each` in order, a piece at a time.
     fn each_chunk(
         &self,
-        tables: &Tables,
         each: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         match self {
             Section::Bytes(bytes) => bytes.chunks(CHUNK).try_for_each(each),
-            Section::Records(len) => {
-                let mut total = 0u64;
-                tables.write_records(&mut |record| {
-                    total += record.len() as u64;
-                    each(record)
-                })?;
-                if total != *len {
-                    return Err(std::io::Error::other(
-                        "the song records came out another length than measured",
-                    ));
-                }
-                Ok(())
-            }
+            Section::Blocks(blocks, _) => blocks
+                .iter()
+                .try_for_each(|block| block.chunks(CHUNK).try_for_each(&mut *each)),
         }
     }
 }

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use crate::column::{Column, NO_STRING, StrRef, Strings, StringsBuilder};
 use crate::features::role;
 use crate::{Explanations, SongInfo, SongView, record};
@@ -401,39 +403,38 @@ impl Tables {
         })
     }
 
-    /// The offsets of the records to write for tables that hold none in memory (tables
-    /// assembled by training: their records go straight to the file, see
-    /// [`Tables::write_records`]); `None` when the tables hold their records already.
-    pub fn pending_record_offsets(&self) -> Option<Vec<u64>> {
+    /// The records to write for tables that hold none in memory (tables assembled by
+    /// training), written out on every core in blocks of songs: their offsets, and the blocks
+    /// in order. `None` when the tables hold their records already.
+    pub fn pending_records(&self) -> Option<(Vec<u64>, Vec<Vec<u8>>)> {
+        /// Songs per block: enough to keep a core busy, few enough to share out evenly.
+        const BLOCK: usize = 16_384;
         if !self.record_offsets.is_empty() {
             return None;
         }
         let n = self.ids.len();
+        let blocks: Vec<(Vec<u64>, Vec<u8>)> = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|block| {
+                let songs = block * BLOCK..n.min((block + 1) * BLOCK);
+                let mut ends = Vec::with_capacity(songs.len());
+                let mut bytes = Vec::new();
+                for index in songs {
+                    self.write_record(&mut bytes, index);
+                    ends.push(bytes.len() as u64);
+                }
+                (ends, bytes)
+            })
+            .collect();
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0u64);
-        let mut one = Vec::new();
-        let mut total = 0u64;
-        for index in 0..n {
-            one.clear();
-            self.write_record(&mut one, index);
-            total += one.len() as u64;
-            offsets.push(total);
+        let mut records = Vec::with_capacity(blocks.len());
+        for (ends, bytes) in blocks {
+            let base = offsets.last().copied().unwrap_or(0);
+            offsets.extend(ends.into_iter().map(|end| base + end));
+            records.push(bytes);
         }
-        Some(offsets)
-    }
-
-    /// Writes every song's record, in order, to `out`, one record per call.
-    pub fn write_records(
-        &self,
-        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let mut one = Vec::new();
-        for index in 0..self.ids.len() {
-            one.clear();
-            self.write_record(&mut one, index);
-            out(&one)?;
-        }
-        Ok(())
+        Some((offsets, records))
     }
 
     fn write_record(&self, out: &mut Vec<u8>, index: usize) {
