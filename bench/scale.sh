@@ -23,7 +23,8 @@
 #   SONGREC_TEST_PG_URL      an administrative URL of the PostgreSQL server (default
 #                            postgres://postgres@127.0.0.1:5432/postgres); a database named
 #                            songrec_scale_<pid> is created for each run and dropped at the end.
-# Raw figures: WORKDIR/scale_runs.tsv (one line per measurement).
+# Raw figures: WORKDIR/scale_runs.tsv (one line per measurement); what the steps wrote to
+# standard error, warnings included: WORKDIR/scale_steps.log.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,6 +65,8 @@ fi
 
 RAW="$W/scale_runs.tsv"
 printf 'songs\tsystem\tstep\tseconds\tpeak_rss_kb\n' > "$RAW"
+LOG="$W/scale_steps.log"
+: > "$LOG"
 
 # timed SONGS SYSTEM STEP CMD...: runs CMD under GNU time, records wall seconds and peak RSS.
 timed() {
@@ -76,6 +79,10 @@ timed() {
     }
     read -r s kb < "$W/time.tmp"
     printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$system" "$step" "$s" "$kb" >> "$RAW"
+    # What each step said (warnings included), so that an outlier can be explained afterwards.
+    if [ -s "$W/err.tmp" ]; then
+        { printf '== %s\t%s\t%s\t%s s\n' "$n" "$system" "$step" "$s"; cat "$W/err.tmp"; } >> "$LOG"
+    fi
 }
 
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RAW"; }
