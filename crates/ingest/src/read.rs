@@ -123,6 +123,15 @@ fn read_input_limited(
     sink: &mut dyn Sink,
     limit: u64,
 ) -> Result<(), ReadError> {
+    if let Some((format, command)) = compression(input.fill_buf()?) {
+        // Read as text, every line would be rejected: the input is refused whole instead.
+        return Err(ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{format}-compressed; decompress it first (e.g. `{command} FILE | songrec import -`)"
+            ),
+        )));
+    }
     let mut blank_lines = 0;
     let first = loop {
         let buf = input.fill_buf()?;
@@ -154,6 +163,21 @@ fn read_input_limited(
             }
         }
     }
+}
+
+/// The compressed format `start` (an input's first bytes) begins with, and the command that
+/// decompresses it; `None` for anything else (JSON starts with whitespace, `[` or `{`).
+fn compression(start: &[u8]) -> Option<(&'static str, &'static str)> {
+    const FORMATS: [(&[u8], &str, &str); 4] = [
+        (b"\xfd7zXZ\x00", "xz", "xz -dc"),
+        (b"\x1f\x8b", "gzip", "gzip -dc"),
+        (b"\x28\xb5\x2f\xfd", "zstd", "zstd -dc"),
+        (b"BZh", "bzip2", "bzip2 -dc"),
+    ];
+    FORMATS
+        .iter()
+        .find(|(magic, _, _)| start.starts_with(magic))
+        .map(|&(_, format, command)| (format, command))
 }
 
 /// JSON Lines from `first` (a line and whether it was cut at [`MAX_LINE_BYTES`]) on.
@@ -480,6 +504,35 @@ mod tests {
     }
 
     const SONG: &str = r#"{"id": 1, "title": "T", "primary_artist": {"id": 2, "name": "A"}}"#;
+
+    #[test]
+    fn a_compressed_input_is_refused_whole_saying_how_to_read_it() {
+        struct Count(usize);
+        impl Sink for Count {
+            fn push(&mut self, _: Place, _: Raw) -> Result<(), Stop> {
+                self.0 += 1;
+                Ok(())
+            }
+        }
+        let xz: &[u8] = b"\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4F\x02\x00!\x01\n";
+        let gzip: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\n\x03";
+        for (input, format) in [(xz, "xz"), (gzip, "gzip")] {
+            let mut sink = Count(0);
+            match read_input(input, &mut sink) {
+                Err(ReadError::Io(e)) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+                    assert!(
+                        e.to_string().starts_with(&format!("{format}-compressed")),
+                        "{e}"
+                    );
+                }
+                _ => panic!("{format} input was read"),
+            }
+            assert_eq!(sink.0, 0);
+        }
+        // Plain JSON is read as ever.
+        assert_eq!(counts(&read(&format!("{SONG}\n"))), (1, 0));
+    }
 
     #[test]
     fn json_lines_keep_each_line_as_the_raw_object_and_count_bad_lines() {
