@@ -99,7 +99,11 @@ fn line() -> impl Strategy<Value = Line> {
     prop_oneof![
         4 => (1u64..40).prop_map(Line::Good),
         1 => prop::collection::vec(any::<u8>(), 1..64)
-            .prop_filter("not blank", |b| b.iter().any(|c| !c.is_ascii_whitespace()))
+            // Blank as the reader sees a line: nothing but white space (Unicode's, so a
+            // vertical tab too) once read as UTF-8.
+            .prop_filter("not blank", |b| {
+                std::str::from_utf8(b).map_or(true, |text| !text.trim().is_empty())
+            })
             .prop_map(Line::Bytes),
         1 => json_value().prop_map(Line::Json),
         1 => (1u64..40, 1usize..400).prop_map(|(id, keep)| Line::Truncated(id, keep)),
